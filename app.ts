@@ -1,0 +1,37 @@
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import configPlugin from './plugins/config.js'
+import desiredStateStorePlugin from './plugins/desired-state-store.js'
+import gitReaderPlugin from './plugins/git-reader.js'
+import metricsPlugin from './plugins/metrics.js'
+import refreshQueuePlugin, { type RefreshQueuePluginOptions } from './plugins/refresh-queue.js'
+import type { Config } from './schemas/config.js'
+
+export type AppOptions = {
+  config: Config
+  logger?: FastifyServerOptions['logger']
+} & RefreshQueuePluginOptions
+
+// Builds the Fastify instance: plugins first (each decorates one thing), then
+// routes. server.ts listens; tests use `inject`.
+export async function buildApp(options: AppOptions) {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  }).withTypeProvider<ZodTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  await app.register(configPlugin, { config: options.config })
+  await app.register(metricsPlugin)
+  await app.register(desiredStateStorePlugin)
+  await app.register(gitReaderPlugin)
+  await app.register(refreshQueuePlugin, {
+    refreshOnStartup: options.refreshOnStartup,
+    backoffInitialMs: options.backoffInitialMs,
+  })
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

@@ -1,0 +1,15 @@
+import fp from 'fastify-plugin'
+import { createMetrics } from '../services/metrics.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: ReturnType<typeof createMetrics>
+  }
+}
+
+export default fp(
+  async (app) => {
+    app.decorate('metrics', createMetrics())
+  },
+  { name: 'metrics' },
+)

@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { posix, join } from 'node:path'
+import { z } from 'zod'
+import { parseDuration } from '../services/duration.js'
+
+// The environment contract of DESIGN.md, parsed in one pass so that every
+// mistake is reported at once, one line each, naming the variable.
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value))
+
+const duration = (fallback: string, { allowZero }: { allowZero: boolean }) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        const ms = parseDuration(text)
+        if (ms === 0 && !allowZero) {
+          ctx.addIssue({ code: 'custom', message: 'must be greater than 0' })
+          return z.NEVER
+        }
+        return ms
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message })
+        return z.NEVER
+      }
+    })
+
+const repoUrl = z.string({ error: 'is required' }).transform((text, ctx) => {
+  let url: URL
+  try {
+    url = new URL(text.trim())
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a valid URL' })
+    return z.NEVER
+  }
+  if (url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `must use https:// (got ${url.protocol}//)` })
+    return z.NEVER
+  }
+  if (url.username || url.password) {
+    // A credential in the URL would end up in git's argv and the mirror config.
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not contain credentials; use GIT_ACCESS_TOKEN and GIT_USERNAME',
+    })
+    return z.NEVER
+  }
+  if (url.search || url.hash) {
+    ctx.addIssue({ code: 'custom', message: 'must not contain a query or fragment' })
+    return z.NEVER
+  }
+  return url.toString()
+})
+
+// Branch, tag or commit names as `git check-ref-format` accepts them (the
+// subset that matters: no spaces, control characters, `..`, `~^:?*[\`, `@{`).
+const revision = z
+  .string({ error: 'is required' })
+  .transform((text) => text.trim())
+  .refine(
+    (text) =>
+      text.length > 0 &&
+      !/[\s\x00-\x1f\x7f~^:?*[\\]|\.\.|@\{|\/\/|^[/.-]|[/.]$|\.lock$|^@$/.test(text) &&
+      !text.split('/').some((part) => part.startsWith('.')),
+    { message: 'is not a valid branch, tag or commit name' },
+  )
+
+const deployDir = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const trimmed = text.trim()
+    if (trimmed.startsWith('/') || /^[a-zA-Z]:[\\/]/.test(trimmed)) {
+      ctx.addIssue({ code: 'custom', message: 'must be relative to the repository root' })
+      return z.NEVER
+    }
+    if (trimmed.split(/[\\/]/).includes('..')) {
+      ctx.addIssue({ code: 'custom', message: 'must not contain ".."' })
+      return z.NEVER
+    }
+    const normalised = posix.normalize(trimmed === '' ? '.' : trimmed).replace(/\/+$/, '')
+    return normalised === '.' ? '' : normalised
+  })
+
+const port = z
+  .string()
+  .default('8080')
+  .transform((text, ctx) => {
+    const value = Number(text)
+    if (!/^\d+$/.test(text.trim()) || value < 1 || value > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'must be a port number between 1 and 65535' })
+      return z.NEVER
+    }
+    return value
+  })
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+export const configEnvSchema = z.object({
+  GIT_REPO_URL: repoUrl,
+  GIT_REVISION: revision,
+  GIT_ACCESS_TOKEN: optionalText,
+  GIT_USERNAME: z.string().default('x-access-token'),
+  GIT_DEPLOY_DIR: deployDir,
+  WEBHOOK_SECRET: optionalText,
+  REFRESH_POLL_INTERVAL: duration('5m', { allowZero: true }),
+  GIT_TIMEOUT: duration('60s', { allowZero: false }),
+  GIT_CACHE_DIR: z.string().default(join(tmpdir(), 'docker-cd-cache')),
+  GIT_SSL_CAINFO: optionalText,
+  PORT: port,
+  HOST: z.string().default('0.0.0.0'),
+  PROJECT_NAME: z.string().default('Docker-CD'),
+  DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+})
+
+export type Config = {
+  gitRepoUrl: string
+  gitRevision: string
+  gitAccessToken: string | undefined
+  gitUsername: string
+  gitDeployDir: string
+  webhookSecret: string | undefined
+  refreshPollIntervalMs: number
+  gitTimeoutMs: number
+  gitCacheDir: string
+  gitSslCaInfo: string | undefined
+  port: number
+  host: string
+  projectName: string
+  dockerSocket: string
+  logLevel: (typeof LOG_LEVELS)[number]
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'))
+    this.name = 'ConfigError'
+  }
+}
+
+const SECRET_VARIABLES = ['GIT_ACCESS_TOKEN', 'WEBHOOK_SECRET'] as const
+
+/** `X_FILE` is the Docker/Compose-secrets form of `X`; setting both is an error. */
+function resolveSecretFiles(env: Record<string, string | undefined>, problems: string[]) {
+  const resolved: Record<string, string | undefined> = { ...env }
+  for (const name of SECRET_VARIABLES) {
+    const file = env[`${name}_FILE`]?.trim()
+    if (!file) continue
+    if (env[name]?.trim()) {
+      problems.push(`${name}_FILE: cannot be set together with ${name}; choose one`)
+      continue
+    }
+    try {
+      // Secret files conventionally end with a newline; it is not part of the secret.
+      resolved[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      if (resolved[name] === '') problems.push(`${name}_FILE: ${file} is empty`)
+    } catch (error) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`)
+    }
+  }
+  return resolved
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = []
+  const withSecrets = resolveSecretFiles(env, problems)
+  // Empty variables count as unset, as in a compose file's `VAR: ${VAR:-}`.
+  const present = Object.fromEntries(
+    Object.entries(withSecrets).filter(([, value]) => value !== undefined && value !== ''),
+  )
+  const parsed = configEnvSchema.safeParse(present)
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      problems.push(`${String(issue.path[0])}: ${issue.message}`)
+    }
+  }
+  if (parsed.success && parsed.data.GIT_SSL_CAINFO) {
+    try {
+      readFileSync(parsed.data.GIT_SSL_CAINFO)
+    } catch (error) {
+      problems.push(
+        `GIT_SSL_CAINFO: cannot read ${parsed.data.GIT_SSL_CAINFO} (${(error as NodeJS.ErrnoException).code})`,
+      )
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
+  const data = parsed.data
+  return {
+    gitRepoUrl: data.GIT_REPO_URL,
+    gitRevision: data.GIT_REVISION,
+    gitAccessToken: data.GIT_ACCESS_TOKEN,
+    gitUsername: data.GIT_USERNAME,
+    gitDeployDir: data.GIT_DEPLOY_DIR,
+    webhookSecret: data.WEBHOOK_SECRET,
+    refreshPollIntervalMs: data.REFRESH_POLL_INTERVAL,
+    gitTimeoutMs: data.GIT_TIMEOUT,
+    gitCacheDir: data.GIT_CACHE_DIR,
+    gitSslCaInfo: data.GIT_SSL_CAINFO,
+    port: data.PORT,
+    host: data.HOST,
+    projectName: data.PROJECT_NAME,
+    dockerSocket: data.DOCKER_SOCKET,
+    logLevel: data.LOG_LEVEL,
+  }
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod'
+
+export const REFRESH_TRIGGERS = ['startup', 'periodic', 'webhook', 'manual'] as const
+export const refreshTriggerSchema = z.enum(REFRESH_TRIGGERS)
+export type RefreshTrigger = z.infer<typeof refreshTriggerSchema>
+
+export const REF_TYPES = ['branch', 'tag', 'commit'] as const
+export type RefType = (typeof REF_TYPES)[number]
+
+export const REFRESH_STATUSES = ['refreshing', 'queued', 'completed', 'failed'] as const
+export type RefreshStatus = (typeof REFRESH_STATUSES)[number]
+
+export const refreshStatusSchema = z
+  .object({
+    revision: z
+      .string()
+      .nullable()
+      .meta({ description: 'Full commit SHA the cache reflects; null before the first snapshot' }),
+    ref: z.string().meta({ description: 'The configured revision (branch, tag or commit)' }),
+    refType: z.enum(REF_TYPES),
+    refreshedAt: z
+      .string()
+      .nullable()
+      .meta({ description: 'ISO time the last successful refresh finished' }),
+    refreshStatus: z.enum(REFRESH_STATUSES),
+    refreshError: z
+      .string()
+      .optional()
+      .meta({ description: 'Why the last refresh failed; present only when refreshStatus is failed' }),
+    trigger: refreshTriggerSchema.meta({ description: 'What started the latest refresh' }),
+  })
+  .meta({
+    id: 'RefreshStatus',
+    example: {
+      revision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
+      ref: 'main',
+      refType: 'branch',
+      refreshedAt: '2026-11-22T10:00:00.000Z',
+      refreshStatus: 'completed',
+      trigger: 'webhook',
+    },
+  })
+export type RefreshStatusView = z.infer<typeof refreshStatusSchema>
+
+export const refreshAcceptedSchema = z
+  .object({
+    status: z.enum(['refreshing', 'queued']),
+    message: z.string(),
+  })
+  .meta({
+    id: 'RefreshAccepted',
+    example: { status: 'refreshing', message: 'refresh started' },
+  })
+
+export const refreshFinishedSchema = z
+  .object({
+    status: z.enum(['completed', 'failed']),
+    message: z.string(),
+    revision: z.string().nullable(),
+  })
+  .meta({
+    id: 'RefreshFinished',
+    example: {
+      status: 'completed',
+      message: 'refresh completed',
+      revision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
+    },
+  })

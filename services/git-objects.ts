@@ -1,0 +1,60 @@
+// Parsers for git's binary plumbing output: `cat-file --batch` records and
+// raw tree objects. Pure functions over Buffers, so they are unit-tested
+// without git.
+
+export type BatchObject =
+  | { request: string; missing: true }
+  | { request: string; missing: false; oid: string; type: string; content: Buffer }
+
+/** Splits `git cat-file --batch` output; `requests` are the input lines in order. */
+export function parseBatchOutput(output: Buffer, requests: string[]): BatchObject[] {
+  const objects: BatchObject[] = []
+  let offset = 0
+  for (const request of requests) {
+    const headerEnd = output.indexOf(0x0a, offset)
+    if (headerEnd === -1) throw new Error(`truncated cat-file output at ${request}`)
+    const header = output.toString('utf8', offset, headerEnd)
+    offset = headerEnd + 1
+    if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+      objects.push({ request, missing: true })
+      continue
+    }
+    const [oid, type, sizeText] = header.split(' ')
+    const size = Number(sizeText)
+    if (!oid || !type || !Number.isInteger(size)) {
+      throw new Error(`unexpected cat-file header "${header}"`)
+    }
+    const content = output.subarray(offset, offset + size)
+    if (content.length !== size) throw new Error(`truncated object ${oid}`)
+    offset += size + 1 // content is followed by a newline
+    objects.push({ request, missing: false, oid, type, content })
+  }
+  return objects
+}
+
+export type TreeEntry = { mode: string; name: string; oid: string }
+
+export const TREE_MODE = '40000'
+export const SYMLINK_MODE = '120000'
+export const SUBMODULE_MODE = '160000'
+export const isRegularFile = (mode: string) => mode === '100644' || mode === '100755'
+
+/** Raw tree object: repeated `<mode> <name>\0<binary oid>`. */
+export function parseTree(content: Buffer, oidBytes = 20): TreeEntry[] {
+  const entries: TreeEntry[] = []
+  let offset = 0
+  while (offset < content.length) {
+    const space = content.indexOf(0x20, offset)
+    const nul = content.indexOf(0x00, space)
+    if (space === -1 || nul === -1 || nul + 1 + oidBytes > content.length) {
+      throw new Error('malformed tree object')
+    }
+    entries.push({
+      mode: content.toString('latin1', offset, space),
+      name: content.toString('utf8', space + 1, nul),
+      oid: content.toString('hex', nul + 1, nul + 1 + oidBytes),
+    })
+    offset = nul + 1 + oidBytes
+  }
+  return entries
+}

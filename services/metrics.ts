@@ -1,0 +1,67 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { RefreshTrigger } from '../schemas/refresh.js'
+
+// Prometheus metrics. One registry per app instance, so tests can build many.
+export function createMetrics() {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const refreshes = new Counter({
+    name: 'docker_cd_refreshes_total',
+    help: 'Refreshes by trigger and outcome',
+    labelNames: ['trigger', 'outcome'] as const,
+    registers: [registry],
+  })
+  const refreshDuration = new Histogram({
+    name: 'docker_cd_refresh_duration_seconds',
+    help: 'Wall time of a refresh, from start to snapshot swap or failure',
+    labelNames: ['trigger'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  })
+  const stacks = new Gauge({
+    name: 'docker_cd_stacks',
+    help: 'Stacks in the desired-state cache',
+    registers: [registry],
+  })
+  const lastSuccess = new Gauge({
+    name: 'docker_cd_last_successful_refresh_timestamp_seconds',
+    help: 'Unix time of the last successful refresh',
+    registers: [registry],
+  })
+  const revisionInfo = new Gauge({
+    name: 'docker_cd_revision_info',
+    help: 'The revision the cache reflects (value is always 1)',
+    labelNames: ['revision', 'ref', 'ref_type'] as const,
+    registers: [registry],
+  })
+  const webhookDeliveries = new Counter({
+    name: 'docker_cd_webhook_deliveries_total',
+    help: 'Webhook deliveries by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+
+  return {
+    registry,
+    observeRefresh(
+      trigger: RefreshTrigger,
+      outcome: 'completed' | 'failed',
+      durationMs: number,
+      state?: { revision: string; ref: string; refType: string; stackCount: number },
+    ) {
+      refreshes.inc({ trigger, outcome })
+      refreshDuration.observe({ trigger }, durationMs / 1000)
+      if (outcome === 'completed' && state) {
+        stacks.set(state.stackCount)
+        lastSuccess.set(Date.now() / 1000)
+        revisionInfo.reset()
+        revisionInfo.set({ revision: state.revision, ref: state.ref, ref_type: state.refType }, 1)
+      }
+    },
+    observeWebhook(result: string) {
+      webhookDeliveries.inc({ result })
+    },
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

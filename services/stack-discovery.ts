@@ -1,0 +1,26 @@
+import { isRegularFile, TREE_MODE, type TreeEntry } from './git-objects.js'
+
+// Which directories are stacks and which file is each one's Compose file.
+// Pure: the git reader feeds it tree listings.
+
+/** Compose's own lookup order: the first present wins. */
+export const COMPOSE_FILE_NAMES = [
+  'compose.yaml',
+  'compose.yml',
+  'docker-compose.yml',
+  'docker-compose.yaml',
+] as const
+
+/** Immediate subdirectories of the deploy directory; symlinks and submodules are not directories. */
+export function stackDirectories(deployTree: TreeEntry[]): TreeEntry[] {
+  return deployTree.filter((entry) => entry.mode === TREE_MODE)
+}
+
+/** The Compose file of one stack directory, or undefined when it holds none. */
+export function pickComposeFile(stackTree: TreeEntry[]): TreeEntry | undefined {
+  for (const name of COMPOSE_FILE_NAMES) {
+    const entry = stackTree.find((candidate) => candidate.name === name)
+    if (entry && isRegularFile(entry.mode)) return entry
+  }
+  return undefined
+}

@@ -1,0 +1,55 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { type AppOptions, buildApp } from '../../app.js'
+import { type Config, loadConfig } from '../../schemas/config.js'
+import type { GitServer } from './git-server.js'
+
+// Test helpers in the fastify/demo style: `configFor` makes a valid config
+// pointed at the test Git server, `build(t)` an app closed with the test.
+
+export type LogLine = Record<string, unknown> & { level: number; msg: string }
+
+export function configFor(server: GitServer, repoUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    GIT_REPO_URL: repoUrl,
+    GIT_REVISION: 'main',
+    GIT_ACCESS_TOKEN: server.token,
+    GIT_SSL_CAINFO: server.caFile,
+    GIT_CACHE_DIR: mkdtempSync(join(tmpdir(), 'docker-cd-cache-')),
+    GIT_TIMEOUT: '10s',
+    REFRESH_POLL_INTERVAL: '0',
+    LOG_LEVEL: 'debug',
+    ...env,
+  })
+}
+
+/** Builds and readies the app; every log line is kept in `logs` (and checked for secrets by tests). */
+export async function build(t: Test, config: Config, options: Partial<AppOptions> = {}) {
+  const logs: LogLine[] = []
+  const { loggerOptions } = await import('../../services/logger.js')
+  const stream = {
+    write(line: string) {
+      logs.push(JSON.parse(line) as LogLine)
+    },
+  }
+  const app = await buildApp({
+    config,
+    logger: { ...loggerOptions(config.logLevel), transport: undefined, stream },
+    ...options,
+  })
+  t.teardown(() => app.close())
+  return Object.assign(app, { logs })
+}
+
+/** Waits on a condition, never on a fixed sleep; fails the test if it never holds. */
+export async function waitFor<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await condition()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
