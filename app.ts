@@ -1,5 +1,9 @@
-import Fastify, { type FastifyServerOptions } from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import Fastify, { type FastifyBaseLogger, type FastifyServerOptions } from 'fastify'
+import {
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod'
 import configPlugin from './plugins/config.js'
 import desiredStateStorePlugin from './plugins/desired-state-store.js'
 import gitReaderPlugin from './plugins/git-reader.js'
@@ -10,13 +14,17 @@ import type { Config } from './schemas/config.js'
 export type AppOptions = {
   config: Config
   logger?: FastifyServerOptions['logger']
+  /** A ready pino instance (server.ts); takes precedence over `logger`. */
+  loggerInstance?: FastifyBaseLogger
 } & RefreshQueuePluginOptions
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
 // routes. server.ts listens; tests use `inject`.
 export async function buildApp(options: AppOptions) {
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.loggerInstance
+      ? { loggerInstance: options.loggerInstance }
+      : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>()

@@ -14,7 +14,10 @@ export default fp(
     // Until the first refresh, a name is assumed a branch; the refresh corrects it.
     app.decorate(
       'desiredState',
-      createDesiredStateStore({ ref: described.ref, refType: described.commit ? 'commit' : 'branch' }),
+      createDesiredStateStore({
+        ref: described.ref,
+        refType: described.commit ? 'commit' : 'branch',
+      }),
     )
   },
   { name: 'desired-state-store', dependencies: ['config'] },

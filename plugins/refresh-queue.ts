@@ -20,9 +20,15 @@ export type RefreshQueuePluginOptions = {
 export default fp<RefreshQueuePluginOptions>(
   async (app, options) => {
     const { desiredState, gitReader, metrics, config, log } = app
-    const refresh = createDesiredStateRefresh({ git: gitReader, store: desiredState, deployDir: config.gitDeployDir })
+    const refresh = createDesiredStateRefresh({
+      git: gitReader,
+      store: desiredState,
+      deployDir: config.gitDeployDir,
+    })
     const describeError = (error: unknown) =>
-      error instanceof GitError ? error.message : gitReader.scrub(String((error as Error)?.message ?? error))
+      error instanceof GitError
+        ? error.message
+        : gitReader.scrub(String((error as Error)?.message ?? error))
 
     const scheduler = createRefreshScheduler({
       intervalMs: config.refreshPollIntervalMs,
@@ -62,7 +68,11 @@ export default fp<RefreshQueuePluginOptions>(
           desiredState.markFailed(message, outcome.trigger)
           metrics.observeRefresh(outcome.trigger, 'failed', outcome.durationMs)
           log.error(
-            { trigger: outcome.trigger, error: message, durationMs: Math.round(outcome.durationMs) },
+            {
+              trigger: outcome.trigger,
+              error: message,
+              durationMs: Math.round(outcome.durationMs),
+            },
             'refresh failed; keeping the last good state',
           )
         }
@@ -74,7 +84,8 @@ export default fp<RefreshQueuePluginOptions>(
     if (options.refreshOnStartup !== false) {
       app.addHook('onReady', async () => {
         const outcome = await queue.enqueue('startup').done
-        if (outcome.status === 'failed') throw new Error(`startup refresh failed: ${describeError(outcome.error)}`)
+        if (outcome.status === 'failed')
+          throw new Error(`startup refresh failed: ${describeError(outcome.error)}`)
       })
     }
     app.addHook('onClose', async () => {
@@ -82,5 +93,8 @@ export default fp<RefreshQueuePluginOptions>(
       await queue.close()
     })
   },
-  { name: 'refresh-queue', dependencies: ['config', 'desired-state-store', 'git-reader', 'metrics'] },
+  {
+    name: 'refresh-queue',
+    dependencies: ['config', 'desired-state-store', 'git-reader', 'metrics'],
+  },
 )

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { posix, join } from 'node:path'
+import { join, posix } from 'node:path'
 import { z } from 'zod'
 import { parseDuration } from '../services/duration.js'
 
@@ -65,6 +65,7 @@ const revision = z
   .refine(
     (text) =>
       text.length > 0 &&
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what git refuses
       !/[\s\x00-\x1f\x7f~^:?*[\\]|\.\.|@\{|\/\/|^[/.-]|[/.]$|\.lock$|^@$/.test(text) &&
       !text.split('/').some((part) => part.startsWith('.')),
     { message: 'is not a valid branch, tag or commit name' },
@@ -116,7 +117,9 @@ export const configEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PROJECT_NAME: z.string().default('Docker-CD'),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
-  LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
+    .default('info'),
 })
 
 export type Config = {
@@ -180,12 +183,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(`${String(issue.path[0])}: ${issue.message}`)
     }
   }
-  if (parsed.success && parsed.data.GIT_SSL_CAINFO) {
+  const caInfo = present.GIT_SSL_CAINFO?.trim()
+  if (caInfo) {
     try {
-      readFileSync(parsed.data.GIT_SSL_CAINFO)
+      readFileSync(caInfo)
     } catch (error) {
       problems.push(
-        `GIT_SSL_CAINFO: cannot read ${parsed.data.GIT_SSL_CAINFO} (${(error as NodeJS.ErrnoException).code})`,
+        `GIT_SSL_CAINFO: cannot read ${caInfo} (${(error as NodeJS.ErrnoException).code})`,
       )
     }
   }

@@ -23,10 +23,9 @@ export const refreshStatusSchema = z
       .nullable()
       .meta({ description: 'ISO time the last successful refresh finished' }),
     refreshStatus: z.enum(REFRESH_STATUSES),
-    refreshError: z
-      .string()
-      .optional()
-      .meta({ description: 'Why the last refresh failed; present only when refreshStatus is failed' }),
+    refreshError: z.string().optional().meta({
+      description: 'Why the last refresh failed; present only when refreshStatus is failed',
+    }),
     trigger: refreshTriggerSchema.meta({ description: 'What started the latest refresh' }),
   })
   .meta({

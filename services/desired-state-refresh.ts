@@ -38,7 +38,9 @@ export function createDesiredStateRefresh(deps: {
     }
 
     // Stack directories whose tree id is unchanged keep their previous result.
-    const previousByTree = new Map(previous.stacks.map((stack) => [`${stack.path}\0${stack.treeOid}`, stack]))
+    const previousByTree = new Map(
+      previous.stacks.map((stack) => [`${stack.path}\0${stack.treeOid}`, stack]),
+    )
     const directories = stackDirectories(deployTree.entries)
     const changedTrees = directories.filter((dir) => !previousByTree.has(`${dir.name}\0${dir.oid}`))
     const trees = await git.readByOid(unique(changedTrees.map((dir) => dir.oid)), signal)
@@ -52,31 +54,56 @@ export function createDesiredStateRefresh(deps: {
         continue
       }
       const compose = pickComposeFile(parseTree(trees.get(dir.oid) as Buffer))
-      if (compose) toHash.push({ path: dir.name, composeFile: compose.name, treeOid: dir.oid, blobOid: compose.oid })
+      if (compose)
+        toHash.push({
+          path: dir.name,
+          composeFile: compose.name,
+          treeOid: dir.oid,
+          blobOid: compose.oid,
+        })
     }
 
     // A Compose blob seen before (moved, or its directory changed elsewhere) is not re-hashed.
     const knownHashes = new Map(previous.stacks.map((stack) => [stack.blobOid, stack.composeHash]))
-    const blobs = await git.readByOid(unique(toHash.filter((s) => !knownHashes.has(s.blobOid)).map((s) => s.blobOid)), signal)
+    const blobs = await git.readByOid(
+      unique(toHash.filter((s) => !knownHashes.has(s.blobOid)).map((s) => s.blobOid)),
+      signal,
+    )
     for (const stack of toHash) {
       const content = blobs.get(stack.blobOid)
-      const composeHash = knownHashes.get(stack.blobOid) ?? createHash('sha256').update(content as Buffer).digest('hex')
+      const composeHash =
+        knownHashes.get(stack.blobOid) ??
+        createHash('sha256')
+          .update(content as Buffer)
+          .digest('hex')
       stacks.push({ ...stack, composeHash })
     }
     return { state: { ...base, stacks }, hashed: blobs.size }
   }
 
-  async function fetchAndRead(resolved: ResolvedRevision, previous: Snapshot, signal?: AbortSignal) {
+  async function fetchAndRead(
+    resolved: ResolvedRevision,
+    previous: Snapshot,
+    signal?: AbortSignal,
+  ) {
     const commit = await git.fetchRevision(resolved, signal)
     return { commit, ...(await readDesiredState(commit, resolved, previous, signal)) }
   }
 
-  return async function refresh(trigger: RefreshTrigger, signal?: AbortSignal): Promise<RefreshResult> {
+  return async function refresh(
+    trigger: RefreshTrigger,
+    signal?: AbortSignal,
+  ): Promise<RefreshResult> {
     const resolved = await git.resolveRevision(signal)
     const previous = store.current()
     if (resolved.sha === previous.revision) {
       store.confirmUnchanged(trigger)
-      return { revision: resolved.sha, changed: false, stackCount: previous.stacks.length, hashed: 0 }
+      return {
+        revision: resolved.sha,
+        changed: false,
+        stackCount: previous.stacks.length,
+        hashed: 0,
+      }
     }
     let result: Awaited<ReturnType<typeof fetchAndRead>>
     try {
@@ -85,7 +112,11 @@ export function createDesiredStateRefresh(deps: {
       if (!(error instanceof GitError && error.code === 'corrupt_mirror')) throw error
       // A broken mirror is only a cache: rebuild it and try once more.
       await git.rebuildMirror(signal)
-      result = await fetchAndRead(resolved, { ...previous, deployTreeOid: null, stacks: [] }, signal)
+      result = await fetchAndRead(
+        resolved,
+        { ...previous, deployTreeOid: null, stacks: [] },
+        signal,
+      )
     }
     store.applyRefresh(result.state, trigger)
     return {

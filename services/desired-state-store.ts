@@ -66,7 +66,9 @@ export function createDesiredStateStore(initial: { ref: string; refType: RefType
     applyRefresh(state: DesiredState, trigger: RefreshTrigger, at = new Date()) {
       const previous = byPath()
       const stacks = state.stacks
-        .map((stack) => Object.freeze({ ...stack, status: previous.get(stack.path)?.status ?? 'missing' }))
+        .map((stack) =>
+          Object.freeze({ ...stack, status: previous.get(stack.path)?.status ?? 'missing' }),
+        )
         .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
       replace({
         revision: state.revision,
@@ -83,7 +85,13 @@ export function createDesiredStateStore(initial: { ref: string; refType: RefType
 
     /** The remote commit is the cached one: only the refresh time moves. */
     confirmUnchanged(trigger: RefreshTrigger, at = new Date()) {
-      replace({ ...snapshot, refreshStatus: 'completed', refreshError: undefined, trigger, refreshedAt: at.toISOString() })
+      replace({
+        ...snapshot,
+        refreshStatus: 'completed',
+        refreshError: undefined,
+        trigger,
+        refreshedAt: at.toISOString(),
+      })
     },
 
     /** A refresh failed: keep the last good stacks and revision, record why. */
@@ -97,7 +105,9 @@ export function createDesiredStateStore(initial: { ref: string; refType: RefType
       replace({
         ...snapshot,
         stacks: Object.freeze(
-          snapshot.stacks.map((stack) => (stack.path === path ? Object.freeze({ ...stack, status }) : stack)),
+          snapshot.stacks.map((stack) =>
+            stack.path === path ? Object.freeze({ ...stack, status }) : stack,
+          ),
         ),
       })
       return true

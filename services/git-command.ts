@@ -86,11 +86,18 @@ export function runGit(args: string[], options: GitCommandOptions): Promise<GitR
       options.signal?.removeEventListener('abort', onAbort)
       const errText = options.scrub(Buffer.concat(stderr).toString('utf8')).trim()
       if (stopReason === 'timeout') {
-        reject(new GitError('timeout', `git ${args[0]} did not finish within ${options.timeoutMs}ms`))
+        reject(
+          new GitError('timeout', `git ${args[0]} did not finish within ${options.timeoutMs}ms`),
+        )
       } else if (stopReason === 'aborted') {
         reject(new GitError('aborted', `git ${args[0]} was stopped: shutting down`))
       } else if (code !== 0) {
-        reject(new GitError(classifyGitFailure(errText), lastLines(errText) || `git ${args[0]} exited ${code}`))
+        reject(
+          new GitError(
+            classifyGitFailure(errText),
+            lastLines(errText) || `git ${args[0]} exited ${code}`,
+          ),
+        )
       } else {
         resolve({ stdout: Buffer.concat(stdout), stderr: errText })
       }

@@ -46,17 +46,28 @@ const ENV_PASSTHROUGH = [
 ]
 
 /** What the ref looks like before asking the remote. */
-export function describeRevision(revision: string): { ref: string; candidates: string[]; commit: boolean } {
+export function describeRevision(revision: string): {
+  ref: string
+  candidates: string[]
+  commit: boolean
+} {
   if (FULL_SHA.test(revision)) return { ref: revision.toLowerCase(), candidates: [], commit: true }
   if (revision.startsWith('refs/heads/') || revision.startsWith('refs/tags/')) {
     const ref = revision.replace(/^refs\/(heads|tags)\//, '')
     return { ref, candidates: [revision], commit: false }
   }
-  return { ref: revision, candidates: [`refs/heads/${revision}`, `refs/tags/${revision}`], commit: false }
+  return {
+    ref: revision,
+    candidates: [`refs/heads/${revision}`, `refs/tags/${revision}`],
+    commit: false,
+  }
 }
 
 /** Picks the commit for the revision from `git ls-remote` output; branches win over tags. */
-export function pickRemoteRef(lsRemote: string, candidates: string[]): { name: string; sha: string } | undefined {
+export function pickRemoteRef(
+  lsRemote: string,
+  candidates: string[],
+): { name: string; sha: string } | undefined {
   const refs = new Map<string, string>()
   for (const line of lsRemote.split('\n')) {
     const [sha, name] = line.split('\t')
@@ -70,8 +81,8 @@ export function pickRemoteRef(lsRemote: string, candidates: string[]): { name: s
 }
 
 export function createGitReader(options: GitReaderOptions) {
-  const secrets = [options.accessToken, basicCredential(options)].filter(
-    (value): value is string => Boolean(value),
+  const secrets = [options.accessToken, basicCredential(options)].filter((value): value is string =>
+    Boolean(value),
   )
   const mirrorDir = join(
     options.cacheDir,
@@ -119,16 +130,29 @@ export function createGitReader(options: GitReaderOptions) {
   async function resolveRevision(signal?: AbortSignal): Promise<ResolvedRevision> {
     const described = describeRevision(options.revision)
     if (described.commit) {
-      return { sha: described.ref, ref: described.ref, refType: 'commit', fetchTarget: described.ref }
+      return {
+        sha: described.ref,
+        ref: described.ref,
+        refType: 'commit',
+        fetchTarget: described.ref,
+      }
     }
     const patterns = described.candidates.flatMap((name) =>
       name.startsWith('refs/tags/') ? [name, `${name}^{}`] : [name],
     )
     await mkdir(options.cacheDir, { recursive: true })
-    const { stdout } = await git(['ls-remote', '--', options.repoUrl, ...patterns], signal, undefined, options.cacheDir)
+    const { stdout } = await git(
+      ['ls-remote', '--', options.repoUrl, ...patterns],
+      signal,
+      undefined,
+      options.cacheDir,
+    )
     const found = pickRemoteRef(stdout.toString('utf8'), described.candidates)
     if (!found) {
-      throw new GitError('ref_not_found', `revision "${options.revision}" is not a branch or tag of the repository`)
+      throw new GitError(
+        'ref_not_found',
+        `revision "${options.revision}" is not a branch or tag of the repository`,
+      )
     }
     return {
       sha: found.sha,
@@ -161,10 +185,22 @@ export function createGitReader(options: GitReaderOptions) {
     await ensureMirror(signal)
     const refspec = `+${resolved.fetchTarget}:${TARGET_REF}`
     await git(
-      ['fetch', '--quiet', '--depth=1', '--no-tags', '--no-write-fetch-head', '--', options.repoUrl, refspec],
+      [
+        'fetch',
+        '--quiet',
+        '--depth=1',
+        '--no-tags',
+        '--no-write-fetch-head',
+        '--',
+        options.repoUrl,
+        refspec,
+      ],
       signal,
     )
-    const { stdout } = await git(['rev-parse', '--verify', '--quiet', `${TARGET_REF}^{commit}`], signal)
+    const { stdout } = await git(
+      ['rev-parse', '--verify', '--quiet', `${TARGET_REF}^{commit}`],
+      signal,
+    )
     return stdout.toString('utf8').trim()
   }
 
@@ -184,11 +220,18 @@ export function createGitReader(options: GitReaderOptions) {
     const request = deployDir === '' ? `${commit}^{tree}` : `${commit}:${deployDir}`
     const [object] = await readObjects([request], signal)
     if (!object || object.missing) {
-      if (deployDir === '') throw new GitError('corrupt_mirror', `commit ${commit} is missing from the mirror`)
-      throw new GitError('path_not_found', `deploy directory "${deployDir}" does not exist at ${commit.slice(0, 12)}`)
+      if (deployDir === '')
+        throw new GitError('corrupt_mirror', `commit ${commit} is missing from the mirror`)
+      throw new GitError(
+        'path_not_found',
+        `deploy directory "${deployDir}" does not exist at ${commit.slice(0, 12)}`,
+      )
     }
     if (object.type !== 'tree') {
-      throw new GitError('path_not_found', `deploy directory "${deployDir}" is not a directory at ${commit.slice(0, 12)}`)
+      throw new GitError(
+        'path_not_found',
+        `deploy directory "${deployDir}" is not a directory at ${commit.slice(0, 12)}`,
+      )
     }
     return { oid: object.oid, entries: parseTree(object.content) }
   }
@@ -198,18 +241,29 @@ export function createGitReader(options: GitReaderOptions) {
     const objects = await readObjects(oids, signal)
     const found = new Map<string, Buffer>()
     for (const object of objects) {
-      if (object.missing) throw new GitError('corrupt_mirror', `object ${object.request} is missing from the mirror`)
+      if (object.missing)
+        throw new GitError('corrupt_mirror', `object ${object.request} is missing from the mirror`)
       found.set(object.oid, object.content)
     }
     return found
   }
 
-  return { resolveRevision, fetchRevision, rebuildMirror, readDeployTree, readByOid, scrub, mirrorDir }
+  return {
+    resolveRevision,
+    fetchRevision,
+    rebuildMirror,
+    readDeployTree,
+    readByOid,
+    scrub,
+    mirrorDir,
+  }
 }
 
 export type GitReader = ReturnType<typeof createGitReader>
 
-function basicCredential(options: Pick<GitReaderOptions, 'accessToken' | 'username'>): string | undefined {
+function basicCredential(
+  options: Pick<GitReaderOptions, 'accessToken' | 'username'>,
+): string | undefined {
   if (!options.accessToken) return undefined
   return Buffer.from(`${options.username}:${options.accessToken}`).toString('base64')
 }

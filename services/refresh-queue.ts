@@ -57,15 +57,25 @@ export function createRefreshQueue<R>(options: {
     Promise.resolve()
       .then(() => options.run(slot.trigger, abort.signal))
       .then(
-        (result) => finish({ status: 'completed', trigger: slot.trigger, result, durationMs: now() - startedAt }),
-        (error: unknown) => finish({ status: 'failed', trigger: slot.trigger, error, durationMs: now() - startedAt }),
+        (result) =>
+          finish({
+            status: 'completed',
+            trigger: slot.trigger,
+            result,
+            durationMs: now() - startedAt,
+          }),
+        (error: unknown) =>
+          finish({ status: 'failed', trigger: slot.trigger, error, durationMs: now() - startedAt }),
       )
   }
 
   function enqueue(trigger: RefreshTrigger): Enqueued<R> {
     if (closed) {
       const error = new Error('refresh queue is closed: shutting down')
-      return { status: 'queued', done: Promise.resolve({ status: 'failed', trigger, error, durationMs: 0 }) }
+      return {
+        status: 'queued',
+        done: Promise.resolve({ status: 'failed', trigger, error, durationMs: 0 }),
+      }
     }
     if (!running) {
       const slot = newSlot(trigger)

@@ -39,7 +39,10 @@ export function createRefreshScheduler(options: SchedulerOptions) {
   }
   const initial = options.backoffInitialMs ?? 5_000
   // Never back off past the poll interval (when polling), nor past 5 minutes.
-  const max = Math.min(options.backoffMaxMs ?? 300_000, options.intervalMs || Number.POSITIVE_INFINITY)
+  const max = Math.min(
+    options.backoffMaxMs ?? 300_000,
+    options.intervalMs || Number.POSITIVE_INFINITY,
+  )
   let handle: unknown
   let failures = 0
   let stopped = false

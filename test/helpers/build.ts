@@ -11,7 +11,11 @@ import type { GitServer } from './git-server.js'
 
 export type LogLine = Record<string, unknown> & { level: number; msg: string }
 
-export function configFor(server: GitServer, repoUrl: string, env: Record<string, string> = {}): Config {
+export function configFor(
+  server: GitServer,
+  repoUrl: string,
+  env: Record<string, string> = {},
+): Config {
   return loadConfig({
     GIT_REPO_URL: repoUrl,
     GIT_REVISION: 'main',
@@ -44,7 +48,11 @@ export async function build(t: Test, config: Config, options: Partial<AppOptions
 }
 
 /** Waits on a condition, never on a fixed sleep; fails the test if it never holds. */
-export async function waitFor<T>(condition: () => T | Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const value = await condition()

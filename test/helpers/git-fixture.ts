@@ -20,7 +20,12 @@ const gitEnv = {
 }
 
 export function git(cwd: string, ...args: string[]): string {
-  return execFileSync('git', args, { cwd, env: gitEnv, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 }).trim()
+  return execFileSync('git', args, {
+    cwd,
+    env: gitEnv,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  }).trim()
 }
 
 export const composeFor = (name: string, image = 'nginx:1.27') =>
@@ -30,7 +35,13 @@ let repoCounter = 0
 
 export function createFixtureRepo(
   server: GitServer,
-  options: { name?: string; branch?: string; stacks?: number; deployDir?: string; extraFilesPerStack?: number } = {},
+  options: {
+    name?: string
+    branch?: string
+    stacks?: number
+    deployDir?: string
+    extraFilesPerStack?: number
+  } = {},
 ) {
   const name = options.name ?? `repo-${process.pid}-${++repoCounter}`
   const branch = options.branch ?? 'main'
@@ -66,7 +77,7 @@ export function createFixtureRepo(
       symlinkSync(target, abs(path))
       return repo
     },
-    writeStack(stack: string, content = composeFor(stack), file = 'compose.yaml') {
+    writeStack(stack: string, content: string | Buffer = composeFor(stack), file = 'compose.yaml') {
       return repo.writeFile(join(stackPath(stack), file), content)
     },
     removeStack(stack: string) {

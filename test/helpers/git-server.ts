@@ -25,10 +25,21 @@ export function createCertificate(dir: string): { cert: string; key: string; caF
   execFileSync(
     'openssl',
     [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2',
-      '-keyout', keyFile, '-out', caFile,
-      '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-keyout',
+      keyFile,
+      '-out',
+      caFile,
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
     ],
     { stdio: 'ignore' },
   )
@@ -56,10 +67,9 @@ export async function startGitServer(options: GitServerOptions = {}) {
   const reposDir = join(root, 'repos')
   execFileSync('mkdir', ['-p', reposDir])
   const username = options.username ?? 'x-access-token'
-  const expected = options.token
-    ? `Basic ${Buffer.from(`${username}:${options.token}`).toString('base64')}`
-    : undefined
-  const secrets = options.token ? [options.token, Buffer.from(`${username}:${options.token}`).toString('base64')] : []
+  const basic = (token: string) => Buffer.from(`${username}:${token}`).toString('base64')
+  let expected = options.token ? `Basic ${basic(options.token)}` : undefined
+  const secrets = options.token ? [options.token, basic(options.token)] : []
 
   const requests: GitRequest[] = []
   const tokenLeaks: string[] = []
@@ -72,7 +82,8 @@ export async function startGitServer(options: GitServerOptions = {}) {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1')
     const authorized = !expected || req.headers.authorization === expected
     const service =
-      url.searchParams.get('service') ?? (url.pathname.endsWith('/git-upload-pack') ? 'upload-pack' : url.pathname)
+      url.searchParams.get('service') ??
+      (url.pathname.endsWith('/git-upload-pack') ? 'upload-pack' : url.pathname)
     const record = { method: req.method ?? 'GET', path: url.pathname, service, authorized }
     requests.push(record)
     for (const listener of listeners) listener(record)
@@ -166,9 +177,15 @@ export async function startGitServer(options: GitServerOptions = {}) {
     url: (name: string) => `https://127.0.0.1:${port}/${name}.git`,
     /** Requests that reached the server since the given index (see `requests.length`). */
     countSince: (index: number, service?: string) =>
-      requests.slice(index).filter((request) => !service || request.service.includes(service)).length,
+      requests.slice(index).filter((request) => !service || request.service.includes(service))
+        .length,
     onRequest(listener: (request: GitRequest) => void) {
       listeners.push(listener)
+    },
+    /** Changes the accepted token, as when the old one is revoked. */
+    setToken(token: string) {
+      expected = `Basic ${basic(token)}`
+      secrets.push(token, basic(token))
     },
     setHang(value: boolean) {
       hang = value
