@@ -6,9 +6,17 @@ import {
 } from 'fastify-type-provider-zod'
 import configPlugin from './plugins/config.js'
 import desiredStateStorePlugin from './plugins/desired-state-store.js'
+import errorHandlerPlugin from './plugins/error-handler.js'
 import gitReaderPlugin from './plugins/git-reader.js'
+import healthPlugin from './plugins/health.js'
 import metricsPlugin from './plugins/metrics.js'
+import openapiPlugin from './plugins/openapi.js'
 import refreshQueuePlugin, { type RefreshQueuePluginOptions } from './plugins/refresh-queue.js'
+import operationsRoutes from './routes/operations.js'
+import refreshRoutes from './routes/refresh.js'
+import stackRoutes from './routes/stacks.js'
+import statusPageRoutes from './routes/status-page.js'
+import webhookRoutes from './routes/webhook.js'
 import type { Config } from './schemas/config.js'
 
 export type AppOptions = {
@@ -32,6 +40,9 @@ export async function buildApp(options: AppOptions) {
   app.setSerializerCompiler(serializerCompiler)
 
   await app.register(configPlugin, { config: options.config })
+  await app.register(errorHandlerPlugin)
+  await app.register(openapiPlugin)
+  await app.register(healthPlugin)
   await app.register(metricsPlugin)
   await app.register(desiredStateStorePlugin)
   await app.register(gitReaderPlugin)
@@ -39,6 +50,12 @@ export async function buildApp(options: AppOptions) {
     refreshOnStartup: options.refreshOnStartup,
     backoffInitialMs: options.backoffInitialMs,
   })
+
+  await app.register(statusPageRoutes)
+  await app.register(webhookRoutes)
+  await app.register(refreshRoutes)
+  await app.register(stackRoutes)
+  await app.register(operationsRoutes)
   return app
 }
 

@@ -1,0 +1,141 @@
+// Refresh benchmark (not a test): cold, no-change and one-stack-changed
+// refreshes on the loopback HTTPS Git server, beside the same run's bare
+// `git ls-remote` and a fresh `git clone --depth 1` (the cost of a
+// clone-per-refresh design). Prints a Markdown table.
+//
+//   npm run bench:refresh            # 200, 2,000 and 10,000 stacks
+//   BENCH_SIZES=200 npm run bench:refresh
+import { execFile, spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { createDesiredStateRefresh } from '../services/desired-state-refresh.js'
+import { createDesiredStateStore } from '../services/desired-state-store.js'
+import { createGitReader } from '../services/git-reader.js'
+import { composeFor, createFixtureRepo } from '../test/helpers/git-fixture.js'
+import { startGitServer } from '../test/helpers/git-server.js'
+
+const sizes = (process.env.BENCH_SIZES ?? '200,2000,10000').split(',').map(Number)
+const execFileAsync = promisify(execFile)
+const runs = Number(process.env.BENCH_RUNS ?? 5)
+const TOKEN = 'bench-token-not-secret'
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+const time = async (fn: () => unknown) => {
+  const start = performance.now()
+  await fn()
+  return performance.now() - start
+}
+let peakRss = 0
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss())
+}, 5)
+
+const server = await startGitServer({ token: TOKEN })
+const gitEnv = {
+  ...process.env,
+  GIT_SSL_CAINFO: server.caFile,
+  GIT_TERMINAL_PROMPT: '0',
+  GIT_CONFIG_COUNT: '1',
+  GIT_CONFIG_KEY_0: 'http.extraHeader',
+  GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from(`x-access-token:${TOKEN}`).toString('base64')}`,
+}
+// Asynchronous on purpose: the Git server runs in this process.
+const git = (...args: string[]) =>
+  execFileAsync('git', args, { env: gitEnv, maxBuffer: 64 * 1024 * 1024 })
+
+const rows: string[] = []
+for (const size of sizes) {
+  const fixtureStart = performance.now()
+  const repo = createFixtureRepo(server, { stacks: size, extraFilesPerStack: 3 })
+  process.stderr.write(
+    `${size} stacks: fixture built in ${Math.round(performance.now() - fixtureStart)} ms\n`,
+  )
+
+  const reader = (cacheDir: string) =>
+    createGitReader({
+      repoUrl: repo.url,
+      revision: 'main',
+      accessToken: TOKEN,
+      username: 'x-access-token',
+      cacheDir,
+      timeoutMs: 600_000,
+      sslCaInfo: server.caFile,
+    })
+  const newService = () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))
+    const store = createDesiredStateStore({ ref: 'main', refType: 'branch' })
+    const refresh = createDesiredStateRefresh({ git: reader(cacheDir), store, deployDir: '' })
+    return { cacheDir, store, refresh }
+  }
+
+  const lsRemote: number[] = []
+  const clone: number[] = []
+  const cold: number[] = []
+  const noChange: number[] = []
+  const changed: number[] = []
+  let service = newService()
+  for (let run = 0; run < runs; run++) {
+    lsRemote.push(await time(() => git('ls-remote', repo.url, 'refs/heads/main')))
+    const cloneDir = mkdtempSync(join(tmpdir(), 'docker-cd-bench-clone-'))
+    clone.push(
+      await time(() =>
+        git('clone', '--quiet', '--depth', '1', '--branch', 'main', repo.url, cloneDir),
+      ),
+    )
+    rmSync(cloneDir, { recursive: true, force: true })
+
+    rmSync(service.cacheDir, { recursive: true, force: true })
+    service = newService()
+    cold.push(await time(() => service.refresh('startup')))
+    if (service.store.current().stacks.length !== size)
+      throw new Error('cold refresh missed stacks')
+    noChange.push(await time(() => service.refresh('periodic')))
+
+    repo.writeStack(
+      `stack-${String(run).padStart(5, '0')}`,
+      composeFor(`changed-${run}`, 'redis:7'),
+    )
+    const pushed = repo.commitAndPush(`change ${run}`)
+    let hashed = -1
+    changed.push(
+      await time(async () => {
+        hashed = (await service.refresh('webhook')).hashed
+      }),
+    )
+    if (service.store.current().revision !== pushed || hashed !== 1)
+      throw new Error('changed refresh wrong')
+  }
+  rmSync(service.cacheDir, { recursive: true, force: true })
+
+  const m = {
+    lsRemote: median(lsRemote),
+    clone: median(clone),
+    cold: median(cold),
+    noChange: median(noChange),
+    changed: median(changed),
+  }
+  const ms = (value: number) => `${value.toFixed(0)} ms`
+  rows.push(
+    `| ${size.toLocaleString('en-US')} | ${ms(m.cold)} | ${ms(m.noChange)} (${(m.noChange / m.lsRemote).toFixed(2)}×) | ${ms(m.changed)} (${(m.changed / m.clone).toFixed(2)}×) | ${ms(m.lsRemote)} | ${ms(m.clone)} | ${(peakRss / 1024 / 1024).toFixed(0)} MB |`,
+  )
+  process.stderr.write(`${rows.at(-1)}\n`)
+}
+clearInterval(sampler)
+await server.close()
+
+console.log(
+  `\nRefresh benchmark: medians of ${runs} runs, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout.trim()}\n`,
+)
+console.log(
+  '| stacks | cold refresh | no-change refresh (÷ ls-remote) | one stack changed (÷ depth-1 clone) | git ls-remote | git clone --depth 1 | peak RSS (bench process) |',
+)
+console.log('|---:|---:|---:|---:|---:|---:|---:|')
+for (const row of rows) console.log(row)

@@ -1,0 +1,30 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+
+// The OpenAPI document is generated from the routes' zod schemas. It must be
+// registered (and awaited) before the routes it describes.
+export default fp(
+  async (app) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'docker-cd',
+          description:
+            'Desired-state cache of a GitOps agent for Docker Compose hosts: stacks discovered in Git, their Compose hashes and sync status, and how to refresh them.',
+          version: '0.1.0',
+        },
+        tags: [
+          { name: 'refresh', description: 'Refresh the cache from Git' },
+          { name: 'state', description: 'Read the cached desired state' },
+        ],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: jsonSchemaTransformObject,
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs' })
+  },
+  { name: 'openapi' },
+)

@@ -1,0 +1,42 @@
+import { z } from 'zod'
+
+// Shapes shared by several routes: Fastify's error shape and the webhook answer.
+
+export const errorSchema = z
+  .object({
+    statusCode: z.number().int(),
+    error: z.string(),
+    message: z.string(),
+  })
+  .meta({
+    id: 'Error',
+    example: { statusCode: 404, error: 'Not Found', message: 'Route GET:/api/nope not found' },
+  })
+
+export const webhookResponseSchema = z
+  .object({
+    status: z.enum(['refreshing', 'queued', 'ignored']),
+    message: z.string(),
+  })
+  .meta({
+    id: 'WebhookResponse',
+    example: {
+      status: 'ignored',
+      message: 'push to refs/heads/dev does not match refs/heads/main',
+    },
+  })
+
+export const refreshQuerySchema = z.object({
+  wait: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((value) => value === 'true' || value === '1')
+    .meta({ description: 'Answer when the refresh covering this request has finished' }),
+})
+
+export const errorResponses = {
+  400: errorSchema.describe('Malformed request'),
+  404: errorSchema.describe('Not found'),
+  500: errorSchema.describe('Internal error (details are in the log, under the request id)'),
+  503: errorSchema.describe('Shutting down or under pressure'),
+}
