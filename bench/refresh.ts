@@ -115,6 +115,21 @@ for (const size of sizes) {
   }
   rmSync(service.cacheDir, { recursive: true, force: true })
 
+  // Peak RSS of the service alone: a separate Node process doing a cold and a no-change refresh.
+  const rssCache = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))
+  const child = await execFileAsync(process.execPath, ['--import=tsx', 'bench/refresh-rss.ts'], {
+    env: {
+      ...process.env,
+      BENCH_REPO_URL: repo.url,
+      BENCH_TOKEN: TOKEN,
+      BENCH_CACHE_DIR: rssCache,
+      BENCH_CA_FILE: server.caFile,
+      BENCH_STACKS: String(size),
+    },
+  })
+  rmSync(rssCache, { recursive: true, force: true })
+  const serviceRss = Number(child.stdout)
+
   const m = {
     lsRemote: median(lsRemote),
     clone: median(clone),
@@ -124,7 +139,7 @@ for (const size of sizes) {
   }
   const ms = (value: number) => `${value.toFixed(0)} ms`
   rows.push(
-    `| ${size.toLocaleString('en-US')} | ${ms(m.cold)} | ${ms(m.noChange)} (${(m.noChange / m.lsRemote).toFixed(2)}×) | ${ms(m.changed)} (${(m.changed / m.clone).toFixed(2)}×) | ${ms(m.lsRemote)} | ${ms(m.clone)} | ${(peakRss / 1024 / 1024).toFixed(0)} MB |`,
+    `| ${size.toLocaleString('en-US')} | ${ms(m.cold)} | ${ms(m.noChange)} (${(m.noChange / m.lsRemote).toFixed(2)}×) | ${ms(m.changed)} (${(m.changed / m.clone).toFixed(2)}×) | ${ms(m.lsRemote)} | ${ms(m.clone)} | ${(serviceRss / 1024 / 1024).toFixed(0)} MB | ${(peakRss / 1024 / 1024).toFixed(0)} MB |`,
   )
   process.stderr.write(`${rows.at(-1)}\n`)
 }
@@ -135,7 +150,7 @@ console.log(
   `\nRefresh benchmark: medians of ${runs} runs, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout.trim()}\n`,
 )
 console.log(
-  '| stacks | cold refresh | no-change refresh (÷ ls-remote) | one stack changed (÷ depth-1 clone) | git ls-remote | git clone --depth 1 | peak RSS (bench process) |',
+  '| stacks | cold refresh | no-change refresh (÷ ls-remote) | one stack changed (÷ depth-1 clone) | git ls-remote | git clone --depth 1 | peak RSS, service | peak RSS, bench process |',
 )
-console.log('|---:|---:|---:|---:|---:|---:|---:|')
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const row of rows) console.log(row)

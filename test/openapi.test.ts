@@ -1,0 +1,55 @@
+import { Validator } from '@seriousme/openapi-schema-validator'
+import t from 'tap'
+import { build, configFor } from './helpers/build.js'
+import { createFixtureRepo } from './helpers/git-fixture.js'
+import { startGitServer } from './helpers/git-server.js'
+
+// The OpenAPI document is generated from the route schemas and must be a
+// valid OpenAPI 3 document describing every status code each route sends.
+
+const server = await startGitServer({ token: 'tok-openapi' })
+t.teardown(() => server.close())
+const repo = createFixtureRepo(server, { stacks: 1 })
+const app = await build(t, configFor(server, repo.url))
+await app.ready()
+
+t.test('the document validates and covers the API', async (t) => {
+  const res = await app.inject('/openapi.json')
+  t.equal(res.statusCode, 200)
+  const doc = res.json()
+  const validator = new Validator()
+  const result = await validator.validate(doc)
+  t.same(result.errors, undefined, 'no validation errors')
+  t.ok(result.valid, 'valid OpenAPI document')
+  t.equal(doc.openapi, '3.0.3')
+
+  const expected: Record<string, Record<string, string[]>> = {
+    '/api/webhook': { post: ['200', '400', '401', '413', '415', '500'] },
+    '/api/refresh': { post: ['200', '400', '500'] },
+    '/api/refresh-status': { get: ['200', '500'] },
+    '/api/stacks': { get: ['200', '500'] },
+    '/readyz': { get: ['200', '503'] },
+    '/metrics': { get: ['200'] },
+    '/': { get: ['200'] },
+  }
+  for (const [path, methods] of Object.entries(expected)) {
+    for (const [method, codes] of Object.entries(methods)) {
+      t.same(
+        Object.keys(doc.paths[path]?.[method]?.responses ?? {}).sort(),
+        codes,
+        `${method} ${path}`,
+      )
+    }
+  }
+  t.notOk(doc.paths['/healthz'], 'under-pressure route hidden')
+  t.ok(doc.components.schemas.Stack, 'named schemas become components')
+  t.ok(doc.components.schemas.RefreshStatus?.example, 'with examples')
+  const stacks = doc.paths['/api/stacks'].get.responses['200'].content['application/json'].schema
+  t.ok(JSON.stringify(stacks).includes('Stack'), 'stacks response references the Stack schema')
+})
+
+t.test('the docs UI is served', async (t) => {
+  const res = await app.inject('/docs/')
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /text\/html/)
+})
