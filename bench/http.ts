@@ -53,7 +53,11 @@ async function cannon(url: string) {
     { maxBuffer: 64 * 1024 * 1024 },
   )
   const result = JSON.parse(stdout)
-  return { rps: result.requests.average as number, p99: result.latency.p99 as number, errors: result.non2xx + result.errors }
+  return {
+    rps: result.requests.average as number,
+    p99: result.latency.p99 as number,
+    errors: result.non2xx + result.errors,
+  }
 }
 
 // Hello-world runs before and after; the faster of the two is the baseline
@@ -67,12 +71,22 @@ const helloResult = helloBefore.rps >= helloAfter.rps ? helloBefore : helloAfter
 // Webhook → cache reflects the pushed commit.
 const webhookLatencies: number[] = []
 for (let i = 0; i < 50; i++) {
-  const head = repo.writeStack(`stack-${String(i % 200).padStart(5, '0')}`, `services:\n  s:\n    image: app:${i}\n`).commitAndPush()
+  const head = repo
+    .writeStack(
+      `stack-${String(i % 200).padStart(5, '0')}`,
+      `services:\n  s:\n    image: app:${i}\n`,
+    )
+    .commitAndPush()
   const d = delivery('push', pushPayload('refs/heads/main', head), { secret: SECRET })
   const start = performance.now()
-  const res = await fetch(`${base}/api/webhook`, { method: 'POST', headers: d.headers, body: d.payload })
+  const res = await fetch(`${base}/api/webhook`, {
+    method: 'POST',
+    headers: d.headers,
+    body: d.payload,
+  })
   if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
-  while (app.desiredState.current().revision !== head) await new Promise((resolve) => setImmediate(resolve))
+  while (app.desiredState.current().revision !== head)
+    await new Promise((resolve) => setImmediate(resolve))
   webhookLatencies.push(performance.now() - start)
 }
 

@@ -12,7 +12,12 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     let body = serialised.get(stacks)
     if (body === undefined) {
       const view = stackListSchema.parse(
-        stacks.map(({ path, composeFile, composeHash, status }) => ({ path, composeFile, composeHash, status })),
+        stacks.map(({ path, composeFile, composeHash, status }) => ({
+          path,
+          composeFile,
+          composeHash,
+          status,
+        })),
       )
       body = Buffer.from(JSON.stringify(view))
       serialised.set(stacks, body)

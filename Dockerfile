@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# docker-cd: desired-state cache of a GitOps agent for Docker Compose hosts.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# The `node` devDependency ships its own binary; the image already has Node 24.
+RUN npm ci --no-audit --no-fund --omit=optional --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY app.ts server.ts ./
+COPY plugins plugins
+COPY routes routes
+COPY schemas schemas
+COPY services services
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --ignore-scripts
+
+FROM node:24-bookworm-slim
+LABEL org.opencontainers.image.title="docker-cd" \
+      org.opencontainers.image.description="GitOps agent for Docker Compose hosts: desired-state cache and refresh" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="https://github.com/docker-cd/docker-cd"
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    GIT_CACHE_DIR=/var/cache/docker-cd \
+    PORT=8080 \
+    HOST=0.0.0.0
+WORKDIR /app
+COPY --from=build /app/node_modules node_modules
+COPY --from=build /app/dist ./
+COPY package.json ./
+# Non-root. To read the Docker socket, add the socket's group at run time:
+#   docker run --group-add "$(stat -c %g /var/run/docker.sock)" …
+# (compose.yaml does this through DOCKER_GID).
+RUN mkdir -p /var/cache/docker-cd && chown node:node /var/cache/docker-cd
+USER node
+VOLUME ["/var/cache/docker-cd"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Node is PID 1 and handles SIGTERM itself (graceful shutdown in server.js).
+CMD ["node", "server.js"]
