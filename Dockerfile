@@ -5,7 +5,7 @@ FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # The `node` devDependency ships its own binary; the image already has Node 24.
-RUN npm ci --no-audit --no-fund --omit=optional --ignore-scripts
+RUN npm install --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY app.ts server.ts ./
 COPY plugins plugins
