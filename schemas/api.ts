@@ -34,6 +34,10 @@ export const refreshQuerySchema = z.object({
     .meta({ description: 'Answer when the refresh covering this request has finished' }),
 })
 
+/** The message that goes with a `refreshing`/`queued` answer (manual refresh and webhook). */
+export const acceptedMessage = (status: 'refreshing' | 'queued') =>
+  status === 'refreshing' ? 'refresh started' : 'refresh queued behind the running one'
+
 export const errorResponses = {
   400: errorSchema.describe('Malformed request'),
   404: errorSchema.describe('Not found'),
