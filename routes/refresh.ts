@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { errorResponses, refreshQuerySchema } from '../schemas/api.js'
+import { acceptedMessage, errorResponses, refreshQuerySchema } from '../schemas/api.js'
 import {
   refreshAcceptedSchema,
   refreshFinishedSchema,
@@ -28,11 +28,7 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { status, done } = app.refreshQueue.enqueue('manual')
       if (!request.query.wait) {
-        return {
-          status,
-          message:
-            status === 'refreshing' ? 'refresh started' : 'refresh queued behind the running one',
-        }
+        return { status, message: acceptedMessage(status) }
       }
       const outcome = await done
       const snapshot = app.desiredState.current()

@@ -1,6 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { errorResponses, errorSchema, webhookResponseSchema } from '../schemas/api.js'
+import {
+  acceptedMessage,
+  errorResponses,
+  errorSchema,
+  webhookResponseSchema,
+} from '../schemas/api.js'
 import { createDeliveryLog, decideWebhook, parseWebhookBody } from '../services/webhook-event.js'
 import { verifySignature } from '../services/webhook-signature.js'
 
@@ -94,11 +99,7 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
       const { status } = refreshQueue.enqueue('webhook')
       metrics.observeWebhook(status)
       request.log.info({ delivery: deliveryId, event, status }, 'webhook accepted')
-      return {
-        status,
-        message:
-          status === 'refreshing' ? 'refresh started' : 'refresh queued behind the running one',
-      }
+      return { status, message: acceptedMessage(status) }
     },
   )
 }

@@ -123,6 +123,7 @@ export function createGitReader(options: GitReaderOptions) {
     env[`GIT_CONFIG_VALUE_${index}`] = value
   })
 
+  let cacheDirReady: Promise<unknown> | undefined
   const git = (args: string[], signal?: AbortSignal, input?: string, cwd = mirrorDir) =>
     runGit(args, { cwd, env, input, signal, timeoutMs: options.timeoutMs, scrub })
 
@@ -140,7 +141,8 @@ export function createGitReader(options: GitReaderOptions) {
     const patterns = described.candidates.flatMap((name) =>
       name.startsWith('refs/tags/') ? [name, `${name}^{}`] : [name],
     )
-    await mkdir(options.cacheDir, { recursive: true })
+    cacheDirReady ??= mkdir(options.cacheDir, { recursive: true })
+    await cacheDirReady
     const { stdout } = await git(
       ['ls-remote', '--', options.repoUrl, ...patterns],
       signal,

@@ -68,7 +68,7 @@ export function createRefreshScheduler(options: SchedulerOptions) {
         schedule(backoffDelay(failures, initial, max))
       }
     },
-    /** The delay of the pending timer's kind, for logs: next poll or next retry. */
+    /** Consecutive failed refreshes (0 after a success). */
     failures: () => failures,
     stop() {
       stopped = true

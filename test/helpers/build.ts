@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { type AppOptions, buildApp } from '../../app.js'
 import { type Config, loadConfig } from '../../schemas/config.js'
+import { loggerOptions } from '../../services/logger.js'
 import type { GitServer } from './git-server.js'
 
 // Test helpers in the fastify/demo style: `configFor` makes a valid config
@@ -32,7 +33,6 @@ export function configFor(
 /** Builds and readies the app; every log line is kept in `logs` (and checked for secrets by tests). */
 export async function build(t: Test, config: Config, options: Partial<AppOptions> = {}) {
   const logs: LogLine[] = []
-  const { loggerOptions } = await import('../../services/logger.js')
   const stream = {
     write(line: string) {
       logs.push(JSON.parse(line) as LogLine)
