@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { parse } from 'yaml'
+import { configEnvSchema, loadConfig } from '../../schemas/config.js'
+
+// compose.yaml and .env.example, as Debian's docker-compose reads them. The
+// environment is cleared so a variable set on this machine (GIT_SSL_CAINFO,
+// say) cannot leak into the rendered file.
+
+const root = join(import.meta.dirname, '..', '..')
+const execFileAsync = promisify(execFile)
+const compose = (envFile: string, env: Record<string, string> = {}) =>
+  execFileAsync(
+    'docker-compose',
+    ['--project-directory', root, '--env-file', envFile, '-f', 'compose.yaml', 'config'],
+    { cwd: root, env: { PATH: process.env.PATH, ...env } },
+  )
+
+t.test('compose.yaml with .env.example validates and renders the intended service', async (t) => {
+  const { stdout } = await compose(join(root, '.env.example'))
+  const service = parse(stdout).services['docker-cd']
+  t.equal(service.restart, 'unless-stopped')
+  t.match(service.build, { context: root })
+  t.same(
+    service.ports.map((p: { published: number; target: number }) => [p.published, p.target]),
+    [[8080, 8080]],
+  )
+  t.ok(service.volumes.includes('/var/run/docker.sock:/var/run/docker.sock:ro'), 'socket read-only')
+  t.ok(
+    service.volumes.some((v: string) => v.startsWith('git-cache:/var/cache/docker-cd')),
+    'named cache volume',
+  )
+  t.ok('git-cache' in parse(stdout).volumes)
+  t.match(service.healthcheck.test.join(' '), /\/healthz/)
+  t.equal(service.environment.REFRESH_POLL_INTERVAL, '5m')
+  t.equal(service.environment.GIT_REVISION, 'main')
+  t.equal(service.environment.GIT_CACHE_DIR, '/var/cache/docker-cd')
+
+  // Every variable of the configuration table reaches the container.
+  const variables = [
+    ...Object.keys(configEnvSchema.shape),
+    'GIT_ACCESS_TOKEN_FILE',
+    'WEBHOOK_SECRET_FILE',
+  ]
+  for (const name of variables) t.ok(name in service.environment, `${name} is passed`)
+
+  // What the container would see is a valid configuration (empty = unset).
+  const config = loadConfig(
+    Object.fromEntries(Object.entries(service.environment).map(([k, v]) => [k, String(v)])),
+  )
+  t.match(config, { refreshPollIntervalMs: 300_000, gitAccessToken: undefined, gitDeployDir: '' })
+})
+
+t.test('without GIT_REPO_URL, docker-compose says what to set', async (t) => {
+  const empty = join(mkdtempSync(join(tmpdir(), 'docker-cd-env-')), '.env')
+  writeFileSync(empty, '')
+  const failed = await compose(empty).then(
+    () => ({ stderr: '' }),
+    (error: { stderr: string }) => error,
+  )
+  t.match(failed.stderr, /set GIT_REPO_URL in \.env/)
+})

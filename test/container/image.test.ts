@@ -1,0 +1,285 @@
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { chmodSync, chownSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { waitFor } from '../helpers/build.js'
+import { composeFor, createFixtureRepo } from '../helpers/git-fixture.js'
+import { startGitServer } from '../helpers/git-server.js'
+import { delivery, pushPayload } from '../helpers/github.js'
+
+// The shipped image, really run: built by scripts/container-test.sh (its tag
+// arrives in DOCKER_CD_IMAGE), started with `docker run --network host`
+// against the loopback HTTPS Git test server, with the test CA and the token
+// mounted as secret files and the Docker socket mounted read-only.
+
+const image = process.env.DOCKER_CD_IMAGE
+if (!image) {
+  t.fail('DOCKER_CD_IMAGE is not set: run `npm run test:container`, which builds the image first')
+  process.exit(1)
+}
+const execFileAsync = promisify(execFile)
+async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('docker', args, { maxBuffer: 64 * 1024 * 1024 })
+  return stdout.trim()
+}
+/** stdout and stderr of a command that may fail, with its exit code. */
+async function dockerResult(...args: string[]) {
+  try {
+    const { stdout, stderr } = await execFileAsync('docker', args)
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string }
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+const TOKEN = `tok-container-${process.pid}-7f3a`
+const SECRET = `whsec-container-${process.pid}-c1`
+const secretNeedles = [TOKEN, SECRET, Buffer.from(`x-access-token:${TOKEN}`).toString('base64')]
+
+const git = await startGitServer({ token: TOKEN })
+t.teardown(() => git.close())
+const repo = createFixtureRepo(git, { deployDir: 'stacks' })
+for (const stack of ['web', 'cache', 'monitoring']) repo.writeStack(stack)
+repo.writeFile('README.md', 'not a stack\n')
+repo.commitAndPush('three stacks')
+
+// Secret files as Docker/Compose secrets deliver them: readable by the
+// container's user (uid 1000, `node`), by nobody else.
+const secrets = mkdtempSync(join(tmpdir(), 'docker-cd-secrets-'))
+chmodSync(secrets, 0o755)
+for (const [name, content] of [
+  ['git_token', `${TOKEN}\n`],
+  ['webhook_secret', `${SECRET}\n`],
+  ['git_ca.pem', readFileSync(git.caFile, 'utf8')],
+] as const) {
+  const file = join(secrets, name)
+  writeFileSync(file, content, { mode: 0o400 })
+  if (process.getuid?.() === 0) chownSync(file, 1000, 1000)
+  else chmodSync(file, 0o444)
+}
+
+const socket = '/var/run/docker.sock'
+const port = await freePort()
+const base = `http://127.0.0.1:${port}`
+const name = `docker-cd-test-${process.pid}`
+const responses: string[] = []
+async function get(path: string) {
+  const response = await fetch(`${base}${path}`)
+  const body = await response.text()
+  responses.push(body)
+  return { status: response.status, body }
+}
+
+await docker(
+  'run',
+  '--detach',
+  '--name',
+  name,
+  '--network',
+  'host',
+  '--group-add',
+  String(statSync(socket).gid),
+  '--volume',
+  `${socket}:${socket}:ro`,
+  '--volume',
+  `${secrets}:/run/secrets:ro`,
+  // The image's own HEALTHCHECK command, probed every second instead of every
+  // 30 s so the test need not wait for the production interval.
+  '--health-interval',
+  '1s',
+  '--env',
+  `GIT_REPO_URL=${repo.url}`,
+  '--env',
+  'GIT_REVISION=main',
+  '--env',
+  'GIT_DEPLOY_DIR=stacks',
+  '--env',
+  'GIT_ACCESS_TOKEN_FILE=/run/secrets/git_token',
+  '--env',
+  'WEBHOOK_SECRET_FILE=/run/secrets/webhook_secret',
+  '--env',
+  'GIT_SSL_CAINFO=/run/secrets/git_ca.pem',
+  '--env',
+  'REFRESH_POLL_INTERVAL=0',
+  '--env',
+  `PORT=${port}`,
+  '--env',
+  'HOST=127.0.0.1',
+  '--env',
+  'PROJECT_NAME=container-test',
+  image,
+)
+t.teardown(() => dockerResult('rm', '--force', '--volumes', name))
+const started = Date.now()
+
+t.test('image metadata: user, volume, healthcheck, labels, size', async (t) => {
+  const config = JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config}}', image))
+  t.equal(config.User, 'node')
+  t.ok('/var/cache/docker-cd' in (config.Volumes ?? {}), 'Git cache is a volume')
+  t.ok(config.Env.includes('GIT_CACHE_DIR=/var/cache/docker-cd'))
+  t.match(config.Healthcheck.Test.join(' '), /\/healthz/, 'HEALTHCHECK probes /healthz')
+  t.notMatch(config.Healthcheck.Test.join(' '), /curl|wget/, 'without curl or wget')
+  t.equal(config.Labels['org.opencontainers.image.title'], 'docker-cd')
+  const bytes = Number(await docker('image', 'inspect', '--format', '{{.Size}}', image))
+  t.comment(`image size: ${(bytes / 1e6).toFixed(1)} MB`)
+  const npm = await dockerResult(
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--entrypoint',
+    'sh',
+    image,
+    '-c',
+    'command -v npm',
+  )
+  t.not(npm.code, 0, 'npm is not shipped in the runtime image')
+})
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+type Stack = { path: string; composeFile: string; composeHash: string; status: string }
+async function stacks(): Promise<Stack[]> {
+  const { status, body } = await get('/api/stacks')
+  if (status !== 200) throw new Error(`/api/stacks answered ${status}`)
+  return JSON.parse(body) as Stack[]
+}
+const expected = (path: string, content = composeFor(path)) => ({
+  path,
+  composeFile: 'compose.yaml',
+  composeHash: sha256(content),
+  status: 'missing',
+})
+
+t.test('becomes ready after its startup refresh', async (t) => {
+  await waitFor(
+    () =>
+      get('/readyz').then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    'the container to be ready',
+    60_000,
+  ).catch(async (error) => {
+    t.comment(await dockerResult('logs', name).then((r) => r.stdout + r.stderr))
+    throw error
+  })
+  t.comment(`ready ${Date.now() - started} ms after docker run`)
+  const status = JSON.parse((await get('/api/refresh-status')).body)
+  t.equal(status.revision, repo.head(), 'serves the pushed commit')
+  t.equal(status.refreshStatus, 'completed')
+})
+
+t.test('stacks match the repository', async (t) => {
+  t.same(await stacks(), [expected('cache'), expected('monitoring'), expected('web')])
+})
+
+t.test('a signed webhook refreshes; an unsigned one is refused', async (t) => {
+  const changed = 'services:\n  web:\n    image: nginx:1.28\n'
+  repo.writeStack('web', changed)
+  const after = repo.commitAndPush('bump web')
+
+  const unsigned = delivery('push', pushPayload('refs/heads/main', after))
+  const refused = await fetch(`${base}/api/webhook`, {
+    method: 'POST',
+    headers: unsigned.headers,
+    body: unsigned.payload,
+  })
+  responses.push(await refused.text())
+  t.equal(refused.status, 401, 'no signature → 401')
+
+  const signed = delivery('push', pushPayload('refs/heads/main', after), { secret: SECRET })
+  const accepted = await fetch(`${base}/api/webhook`, {
+    method: 'POST',
+    headers: signed.headers,
+    body: signed.payload,
+  })
+  const body = await accepted.text()
+  responses.push(body)
+  t.equal(accepted.status, 200, body)
+  t.match(JSON.parse(body), { status: /^(refreshing|queued)$/ })
+
+  await waitFor(
+    async () => JSON.parse((await get('/api/refresh-status')).body).revision === after,
+    'the webhook refresh to land',
+  )
+  t.same(await stacks(), [expected('cache'), expected('monitoring'), expected('web', changed)])
+})
+
+t.test('the status page counts the running containers the engine reports', async (t) => {
+  const engine = (await docker('ps', '--quiet', '--filter', 'status=running'))
+    .split('\n')
+    .filter(Boolean)
+  const { status, body } = await get('/')
+  t.equal(status, 200)
+  t.match(body, new RegExp(`containers:\\s+${engine.length} running`), body)
+  t.ok(engine.length >= 1, 'the engine lists at least this container')
+  t.ok(body.includes(repo.url), 'names the repository')
+  t.notMatch(body, /unavailable/, 'the mounted socket is readable by the non-root user')
+})
+
+t.test('runs as a non-root user', async (t) => {
+  const pid = await docker('inspect', '--format', '{{.State.Pid}}', name)
+  const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+  t.equal(uid, '1000', 'PID 1 of the container runs as uid 1000 (node)')
+  t.equal(await docker('inspect', '--format', '{{.Config.User}}', name), 'node')
+})
+
+t.test('the image healthcheck turns healthy', async (t) => {
+  const health = await waitFor(
+    async () => {
+      const state = await docker('inspect', '--format', '{{.State.Health.Status}}', name)
+      return state === 'healthy' && state
+    },
+    'the container to be healthy',
+    60_000,
+  )
+  t.equal(health, 'healthy')
+})
+
+t.test('no secret in logs, responses, argv, environment or the cache volume', async (t) => {
+  const logs = await dockerResult('logs', name)
+  t.ok(logs.stdout.length > 0, 'the service logged something')
+  const env = await docker('inspect', '--format', '{{json .Config.Env}}', name)
+  const cached = await dockerResult(
+    'exec',
+    name,
+    'grep',
+    '-r',
+    '-l',
+    '-F',
+    ...secretNeedles.flatMap((needle) => ['-e', needle]),
+    '/var/cache/docker-cd',
+  )
+  t.equal(cached.code, 1, `grep finds no secret under /var/cache/docker-cd ${cached.stdout}`)
+  for (const needle of secretNeedles) {
+    t.notOk(logs.stdout.includes(needle) || logs.stderr.includes(needle), 'docker logs')
+    t.notOk(
+      responses.some((body) => body.includes(needle)),
+      'HTTP responses',
+    )
+    t.notOk(env.includes(needle), 'container environment')
+  }
+  t.same(git.tokenLeaks, [], 'no process command line (host or container) held the token')
+})
+
+t.test('docker stop: SIGTERM exits 0 before the 10 s kill', async (t) => {
+  const stopping = Date.now()
+  await docker('stop', '--time', '10', name)
+  t.comment(`docker stop took ${Date.now() - stopping} ms`)
+  t.equal(await docker('inspect', '--format', '{{.State.ExitCode}}', name), '0')
+  t.equal(await docker('inspect', '--format', '{{.State.OOMKilled}}', name), 'false')
+})
