@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto'
 import t from 'tap'
 import { build, configFor } from './helpers/build.js'
-import { composeFor, createFixtureRepo } from './helpers/git-fixture.js'
+import { composeFor, createFixtureRepo, missingStack, sha256 } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
 // Stack discovery rules against real repositories over HTTPS.
 
 const server = await startGitServer({ token: 'tok-discovery-81ac' })
 t.teardown(() => server.close())
-const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex')
 
 t.test('discovery rules', async (t) => {
   const repo = createFixtureRepo(server, { deployDir: 'stacks' })
@@ -43,42 +41,12 @@ t.test('discovery rules', async (t) => {
       status,
     }))
   t.same(stacks, [
-    {
-      path: 'both',
-      composeFile: 'compose.yaml',
-      composeHash: sha256(composeFor('new')),
-      status: 'missing',
-    },
-    {
-      path: 'bytes',
-      composeFile: 'compose.yaml',
-      composeHash: sha256(binaryish),
-      status: 'missing',
-    },
-    {
-      path: 'legacy',
-      composeFile: 'docker-compose.yml',
-      composeHash: sha256(composeFor('legacy-yml')),
-      status: 'missing',
-    },
-    {
-      path: 'link-file',
-      composeFile: 'compose.yml',
-      composeHash: sha256(composeFor('real-yml')),
-      status: 'missing',
-    },
-    {
-      path: 'plain',
-      composeFile: 'compose.yaml',
-      composeHash: sha256(composeFor('plain')),
-      status: 'missing',
-    },
-    {
-      path: 'yml',
-      composeFile: 'compose.yml',
-      composeHash: sha256(composeFor('yml')),
-      status: 'missing',
-    },
+    missingStack('both', 'compose.yaml', composeFor('new')),
+    missingStack('bytes', 'compose.yaml', binaryish),
+    missingStack('legacy', 'docker-compose.yml', composeFor('legacy-yml')),
+    missingStack('link-file', 'compose.yml', composeFor('real-yml')),
+    missingStack('plain', 'compose.yaml', composeFor('plain')),
+    missingStack('yml', 'compose.yml', composeFor('yml')),
   ])
 })
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { waitFor } from './helpers/build.js'
+import { freePort } from './helpers/free-port.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 import { delivery, pushPayload } from './helpers/github.js'
@@ -42,7 +43,7 @@ t.test('push + signed webhook → /api/stacks changes; SIGTERM exits 0', async (
   const repo = createFixtureRepo(git, { stacks: 2 })
   const tokenFile = join(mkdtempSync(join(tmpdir(), 'docker-cd-secret-')), 'token')
   writeFileSync(tokenFile, `${TOKEN}\n`)
-  const port = 20000 + Math.floor(Math.random() * 20000)
+  const port = await freePort()
   const service = startService({
     GIT_REPO_URL: repo.url,
     GIT_REVISION: 'main',

@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { chmodSync, chownSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { waitFor } from '../helpers/build.js'
-import { composeFor, createFixtureRepo } from '../helpers/git-fixture.js'
+import { freePort } from '../helpers/free-port.js'
+import { composeFor, createFixtureRepo, missingStack } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { delivery, pushPayload } from '../helpers/github.js'
 
@@ -35,15 +34,6 @@ async function dockerResult(...args: string[]) {
     const failed = error as { code: number; stdout: string; stderr: string }
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise((resolve) => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 const TOKEN = `tok-container-${process.pid}-7f3a`
@@ -150,19 +140,14 @@ t.test('image metadata: user, volume, healthcheck, labels, size', async (t) => {
   t.not(npm.code, 0, 'npm is not shipped in the runtime image')
 })
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 type Stack = { path: string; composeFile: string; composeHash: string; status: string }
 async function stacks(): Promise<Stack[]> {
   const { status, body } = await get('/api/stacks')
   if (status !== 200) throw new Error(`/api/stacks answered ${status}`)
   return JSON.parse(body) as Stack[]
 }
-const expected = (path: string, content = composeFor(path)) => ({
-  path,
-  composeFile: 'compose.yaml',
-  composeHash: sha256(content),
-  status: 'missing',
-})
+const expected = (path: string, content = composeFor(path)) =>
+  missingStack(path, 'compose.yaml', content)
 
 t.test('becomes ready after its startup refresh', async (t) => {
   await waitFor(

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -30,6 +31,18 @@ export function git(cwd: string, ...args: string[]): string {
 
 export const composeFor = (name: string, image = 'nginx:1.27') =>
   `services:\n  ${name.replace(/[^a-z0-9]/gi, '-')}:\n    image: ${image}\n`
+
+/** The expected composeHash, computed independently of the service. */
+export const sha256 = (content: string | Buffer) =>
+  createHash('sha256').update(content).digest('hex')
+
+/** A stack as /api/stacks lists it before any reconciler has deployed it. */
+export const missingStack = (path: string, composeFile: string, content: string | Buffer) => ({
+  path,
+  composeFile,
+  composeHash: sha256(content),
+  status: 'missing',
+})
 
 let repoCounter = 0
 
