@@ -5,26 +5,27 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
 import configPlugin from './plugins/config.js'
-import desiredStateStorePlugin from './plugins/desired-state-store.js'
+import desiredStatePlugin, { type DesiredStatePluginOptions } from './plugins/desired-state.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
 import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
-import refreshQueuePlugin, { type RefreshQueuePluginOptions } from './plugins/refresh-queue.js'
+import sensiblePlugin from './plugins/sensible.js'
 import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
 import stackRoutes from './routes/stacks.js'
 import statusPageRoutes from './routes/status-page.js'
 import webhookRoutes from './routes/webhook.js'
 import type { Config } from './schemas/config.js'
+import type { RefreshOutcome } from './services/refresh-controller.js'
 
 export type AppOptions = {
   config: Config
   logger?: FastifyServerOptions['logger']
   /** A ready pino instance (server.ts); takes precedence over `logger`. */
   loggerInstance?: FastifyBaseLogger
-} & RefreshQueuePluginOptions
+} & DesiredStatePluginOptions
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
 // routes. server.ts listens; tests use `inject`.
@@ -40,16 +41,13 @@ export async function buildApp(options: AppOptions) {
   app.setSerializerCompiler(serializerCompiler)
 
   await app.register(configPlugin, { config: options.config })
+  await app.register(sensiblePlugin)
   await app.register(errorHandlerPlugin)
   await app.register(openapiPlugin)
   await app.register(healthPlugin)
   await app.register(metricsPlugin)
-  await app.register(desiredStateStorePlugin)
   await app.register(gitReaderPlugin)
-  await app.register(refreshQueuePlugin, {
-    refreshOnStartup: options.refreshOnStartup,
-    backoffInitialMs: options.backoffInitialMs,
-  })
+  await app.register(desiredStatePlugin, { backoffInitialMs: options.backoffInitialMs })
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)
@@ -60,3 +58,24 @@ export async function buildApp(options: AppOptions) {
 }
 
 export type App = Awaited<ReturnType<typeof buildApp>>
+
+/** The startup refresh failed: the message names the category (`auth_failed`, `timeout`, …). */
+export class StartupError extends Error {
+  constructor(readonly outcome: RefreshOutcome) {
+    super(`startup refresh failed: ${outcome.message}`)
+    this.name = 'StartupError'
+  }
+}
+
+/**
+ * Readies the app and runs the startup refresh, which validates repository,
+ * revision and deploy directory. It runs outside Fastify's hooks, so it is
+ * bounded by GIT_TIMEOUT per git command and not by the plugin timeout: a
+ * first fetch of minutes still starts the service.
+ */
+export async function startApp(app: App): Promise<RefreshOutcome> {
+  await app.ready()
+  const outcome = await app.desiredState.start()
+  if (outcome.status === 'failed') throw new StartupError(outcome)
+  return outcome
+}

@@ -1,9 +1,9 @@
 import pino from 'pino'
-import { buildApp } from './app.js'
-import { ConfigError, loadConfig } from './schemas/config.js'
+import { buildApp, StartupError, startApp } from './app.js'
+import { ConfigError, loadConfig } from './services/config.js'
 import { loggerOptions } from './services/logger.js'
 
-// Process entry: configuration, logger, startup refresh, listen, and a
+// Process entry: configuration, logger, listen, startup refresh, and a
 // graceful shutdown on SIGTERM/SIGINT.
 
 const SHUTDOWN_DEADLINE_MS = 10_000
@@ -28,17 +28,9 @@ if (!config.webhookSecret) {
 }
 
 const app = await buildApp({ config, loggerInstance: logger })
-try {
-  // Runs the startup refresh: repository, revision and deploy directory are
-  // validated before the server listens.
-  await app.ready()
-} catch (error) {
-  logger.error({ error: (error as Error).message }, 'startup failed')
-  fail([(error as Error).message])
-}
 
 let closing = false
-async function shutdown(signal: string) {
+async function shutdown(signal: string, exitCode = 0) {
   if (closing) return
   closing = true
   logger.info({ signal }, 'shutting down')
@@ -48,9 +40,30 @@ async function shutdown(signal: string) {
   }, SHUTDOWN_DEADLINE_MS)
   deadline.unref()
   await app.close()
-  process.exit(0)
+  process.exit(exitCode)
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'))
 process.once('SIGINT', () => void shutdown('SIGINT'))
 
-await app.listen({ port: config.port, host: config.host })
+// Listen first: /healthz answers and /readyz says 503 while a long first
+// fetch runs. Then the startup refresh validates repository access; a
+// failure exits 1 with one line naming the category.
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code
+  const reason =
+    code === 'EADDRINUSE'
+      ? `port ${config.port} on ${config.host} is already in use; set PORT= to another port`
+      : (error as Error).message
+  await app.close()
+  fail([`cannot listen: ${reason}`])
+}
+try {
+  await startApp(app)
+} catch (error) {
+  if (closing) process.exit(0)
+  const message = error instanceof StartupError ? error.message : (error as Error).message
+  await app.close()
+  fail([message])
+}

@@ -10,8 +10,8 @@ import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Fastify from 'fastify'
-import { buildApp } from '../app.js'
-import { loadConfig } from '../schemas/config.js'
+import { buildApp, startApp } from '../app.js'
+import { loadConfig } from '../services/config.js'
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
 import { delivery, pushPayload } from '../test/helpers/github.js'
@@ -40,6 +40,7 @@ const app = await buildApp({
     REFRESH_POLL_INTERVAL: '0',
   }),
 })
+await startApp(app)
 const base = await app.listen({ port: 0, host: '127.0.0.1' })
 const hello = Fastify()
 hello.get('/hello', async () => ({ hello: 'world' }))
@@ -92,7 +93,7 @@ for (let i = 0; i < 50; i++) {
 
 // POST /api/refresh while a refresh is running (held in a hanging ls-remote).
 git.setHang(true)
-app.refreshQueue.enqueue('manual')
+app.desiredState.refresh('manual')
 const refreshLatencies: number[] = []
 for (let i = 0; i < 200; i++) {
   const start = performance.now()

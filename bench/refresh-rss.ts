@@ -1,13 +1,12 @@
 // Child process of bench/refresh.ts: runs only the service's refresh path
 // (cold, then no-change) so its peak RSS is the service's, not the
 // benchmark harness's. Prints the peak RSS in bytes.
-import { createDesiredStateRefresh } from '../services/desired-state-refresh.js'
-import { createDesiredStateStore } from '../services/desired-state-store.js'
 import { createGitReader } from '../services/git-reader.js'
+import { createRefreshController } from '../services/refresh-controller.js'
+import { createRefreshSteps } from '../services/refresh-steps.js'
 
 const env = process.env as Record<string, string>
-const store = createDesiredStateStore({ ref: 'main', refType: 'branch' })
-const refresh = createDesiredStateRefresh({
+const runSteps = createRefreshSteps({
   git: createGitReader({
     repoUrl: env.BENCH_REPO_URL as string,
     revision: 'main',
@@ -17,10 +16,18 @@ const refresh = createDesiredStateRefresh({
     timeoutMs: 600_000,
     sslCaInfo: env.BENCH_CA_FILE,
   }),
-  store,
   deployDir: '',
 })
-await refresh('startup')
-await refresh('periodic')
+const store = createRefreshController({
+  runSteps,
+  ref: 'main',
+  refType: 'branch',
+  pollIntervalMs: 0,
+})
+for (const trigger of ['startup', 'periodic'] as const) {
+  const outcome = await store.refresh(trigger).done
+  if (outcome.status !== 'completed') throw new Error(outcome.message)
+}
+await store.close()
 if (store.current().stacks.length !== Number(env.BENCH_STACKS)) throw new Error('wrong stack count')
 process.stdout.write(String(process.resourceUsage().maxRSS * 1024))

@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createDesiredStateRefresh } from '../services/desired-state-refresh.js'
-import { createDesiredStateStore } from '../services/desired-state-store.js'
 import { createGitReader } from '../services/git-reader.js'
+import { createRefreshController } from '../services/refresh-controller.js'
+import { createRefreshSteps } from '../services/refresh-steps.js'
 import { composeFor, createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
 
@@ -71,8 +71,17 @@ for (const size of sizes) {
     })
   const newService = () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))
-    const store = createDesiredStateStore({ ref: 'main', refType: 'branch' })
-    const refresh = createDesiredStateRefresh({ git: reader(cacheDir), store, deployDir: '' })
+    const store = createRefreshController({
+      runSteps: createRefreshSteps({ git: reader(cacheDir), deployDir: '' }),
+      ref: 'main',
+      refType: 'branch',
+      pollIntervalMs: 0,
+    })
+    const refresh = async (trigger: 'startup' | 'periodic' | 'webhook') => {
+      const outcome = await store.refresh(trigger).done
+      if (outcome.status !== 'completed') throw new Error(outcome.message)
+      return outcome
+    }
     return { cacheDir, store, refresh }
   }
 
@@ -93,6 +102,7 @@ for (const size of sizes) {
     rmSync(cloneDir, { recursive: true, force: true })
 
     rmSync(service.cacheDir, { recursive: true, force: true })
+    await service.store.close()
     service = newService()
     cold.push(await time(() => service.refresh('startup')))
     if (service.store.current().stacks.length !== size)
@@ -114,6 +124,7 @@ for (const size of sizes) {
       throw new Error('changed refresh wrong')
   }
   rmSync(service.cacheDir, { recursive: true, force: true })
+  await service.store.close()
 
   // Peak RSS of the service alone: a separate Node process doing a cold and a no-change refresh.
   const rssCache = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))

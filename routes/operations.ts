@@ -17,13 +17,11 @@ const operationsRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (_request, reply) => {
+    async () => {
       const { revision } = app.desiredState.current()
       if (!app.desiredState.isReady() || revision === null) {
-        return reply.code(503).send({
-          statusCode: 503,
-          error: 'Service Unavailable',
-          message: 'the desired-state cache has no snapshot yet',
+        throw app.httpErrors.createError(503, 'the desired-state cache has no snapshot yet', {
+          expose: true,
         })
       }
       return { status: 'ready' as const, revision }

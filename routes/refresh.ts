@@ -6,6 +6,7 @@ import {
   refreshFinishedSchema,
   refreshStatusSchema,
 } from '../schemas/refresh.js'
+import { NO_CHANGES } from '../services/snapshot.js'
 
 // POST /api/refresh (manual refresh) and GET /api/refresh-status.
 const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -26,23 +27,15 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { status, done } = app.refreshQueue.enqueue('manual')
-      if (!request.query.wait) {
-        return { status, message: acceptedMessage(status) }
-      }
+      const { status, done } = app.desiredState.refresh('manual')
+      if (!request.query.wait) return { status, message: acceptedMessage(status) }
       const outcome = await done
-      const snapshot = app.desiredState.current()
-      return outcome.status === 'completed'
-        ? {
-            status: 'completed' as const,
-            message: 'refresh completed',
-            revision: outcome.result.revision,
-          }
-        : {
-            status: 'failed' as const,
-            message: snapshot.refreshError ?? 'refresh failed',
-            revision: snapshot.revision,
-          }
+      return {
+        status: outcome.status,
+        message: outcome.message,
+        revision: outcome.revision,
+        changes: outcome.changes,
+      }
     },
   )
 
@@ -58,7 +51,8 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
     async () => {
       const { revision, ref, refType, refreshedAt, refreshStatus, refreshError, trigger } =
         app.desiredState.current()
-      return { revision, ref, refType, refreshedAt, refreshStatus, refreshError, trigger }
+      const changes = app.desiredState.lastOutcome()?.changes ?? NO_CHANGES
+      return { revision, ref, refType, refreshedAt, refreshStatus, refreshError, trigger, changes }
     },
   )
 }

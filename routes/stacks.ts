@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { errorResponses } from '../schemas/api.js'
 import { type StackView, stackListSchema } from '../schemas/stack.js'
-import type { Stack } from '../services/desired-state-store.js'
+import type { Stack } from '../services/snapshot.js'
 
 // GET /api/stacks: the cached stacks, sorted by path. Snapshots are
 // immutable, so each one is validated and serialised once, not per request

@@ -1,21 +1,19 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import {
-  acceptedMessage,
-  errorResponses,
-  errorSchema,
-  webhookResponseSchema,
-} from '../schemas/api.js'
-import { createDeliveryLog, decideWebhook, parseWebhookBody } from '../services/webhook-event.js'
-import { verifySignature } from '../services/webhook-signature.js'
+import { errorResponses, errorSchema, webhookResponseSchema } from '../schemas/api.js'
+import { createWebhookReceiver } from '../services/webhook-receiver.js'
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024 // GitHub caps payloads at 25 MB; pushes are far smaller
 
 // POST /api/webhook: GitHub deliveries. The body is kept as raw bytes so the
-// HMAC is computed over exactly what GitHub signed; it is parsed only after
-// the signature holds.
+// HMAC is computed over exactly what GitHub signed; the receiver service
+// verifies, parses, decides and enqueues; this route maps its result to HTTP.
 const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
-  const deliveries = createDeliveryLog()
+  const receive = createWebhookReceiver({
+    secret: app.config.webhookSecret,
+    target: () => app.desiredState.current(),
+    refresh: () => app.desiredState.refresh('webhook'),
+  })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(
     ['application/json', 'application/x-www-form-urlencoded'],
@@ -30,10 +28,13 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['refresh'],
         summary: 'GitHub webhook',
         description:
-          'Accepts GitHub deliveries (JSON or form-encoded). With WEBHOOK_SECRET set, X-Hub-Signature-256 must match the HMAC-SHA256 of the raw body. `ping`, pushes to other refs and redelivered ids are ignored; anything else enqueues a refresh.',
+          'Accepts GitHub deliveries (JSON or form-encoded). With WEBHOOK_SECRET set, X-Hub-Signature-256 must match the HMAC-SHA256 of the raw body. `ping` and pushes to other refs are ignored; a redelivered id that was already accepted is ignored; anything else enqueues a refresh.',
         headers: z.looseObject({
           'x-github-event': z.string().optional().describe('push, ping, …'),
-          'x-github-delivery': z.string().optional().describe('Delivery id; repeats are ignored'),
+          'x-github-delivery': z
+            .string()
+            .optional()
+            .describe('Delivery id; a repeat of an accepted one is ignored'),
           'x-hub-signature-256': z
             .string()
             .optional()
@@ -49,57 +50,21 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
         },
       },
     },
-    async (request, reply) => {
-      const { config, desiredState, refreshQueue, metrics } = app
-      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
-      const reject = (statusCode: 400 | 401, result: string, message: string) => {
-        metrics.observeWebhook(result)
-        request.log.warn(
-          { delivery: request.headers['x-github-delivery'], reason: message },
-          'webhook rejected',
-        )
-        return reply.code(statusCode).send({
-          statusCode,
-          error: statusCode === 401 ? 'Unauthorized' : 'Bad Request',
-          message,
-        })
+    async (request) => {
+      const result = receive({
+        headers: request.raw.headers,
+        body: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+        contentType: request.headers['content-type'] ?? '',
+      })
+      app.metrics.observeWebhook(result.result)
+      const context = { delivery: result.delivery, event: result.event }
+      if (result.status === 'rejected') {
+        request.log.warn({ ...context, reason: result.message }, 'webhook rejected')
+        throw app.httpErrors.createError(result.statusCode, result.message)
       }
-
-      if (config.webhookSecret) {
-        const check = verifySignature(
-          config.webhookSecret,
-          body,
-          request.raw.headers['x-hub-signature-256'],
-        )
-        if (!check.valid) return reject(401, 'unauthorized', check.reason)
-      }
-      let payload: unknown
-      try {
-        payload = parseWebhookBody(body, request.headers['content-type'] ?? '')
-      } catch (error) {
-        return reject(400, 'bad_request', `unreadable delivery body: ${(error as Error).message}`)
-      }
-
-      const deliveryId = request.headers['x-github-delivery']
-      if (typeof deliveryId === 'string' && deliveryId !== '' && deliveries.has(deliveryId)) {
-        metrics.observeWebhook('duplicate')
-        return {
-          status: 'ignored' as const,
-          message: `delivery ${deliveryId} was already accepted`,
-        }
-      }
-      const event = request.headers['x-github-event']
-      const snapshot = desiredState.current()
-      const decision = decideWebhook(event, payload, snapshot)
-      if (typeof deliveryId === 'string' && deliveryId !== '') deliveries.add(deliveryId)
-      if (decision.action === 'ignore') {
-        metrics.observeWebhook('ignored')
-        return { status: 'ignored' as const, message: decision.reason }
-      }
-      const { status } = refreshQueue.enqueue('webhook')
-      metrics.observeWebhook(status)
-      request.log.info({ delivery: deliveryId, event, status }, 'webhook accepted')
-      return { status, message: acceptedMessage(status) }
+      if (result.status !== 'ignored')
+        request.log.info({ ...context, status: result.status }, 'webhook accepted')
+      return { status: result.status, message: result.message }
     },
   )
 }

@@ -10,6 +10,20 @@ export type RefType = (typeof REF_TYPES)[number]
 export const REFRESH_STATUSES = ['refreshing', 'queued', 'completed', 'failed'] as const
 export type RefreshStatus = (typeof REFRESH_STATUSES)[number]
 
+export const stackChangesSchema = z
+  .object({
+    added: z.array(z.string()).meta({ description: 'Stacks that appeared in Git' }),
+    changed: z
+      .array(z.string())
+      .meta({ description: 'Stacks whose directory tree changed (any file, not only Compose)' }),
+    removed: z.array(z.string()).meta({ description: 'Stacks that left Git' }),
+  })
+  .meta({
+    id: 'StackChanges',
+    description: 'What a refresh changed; all empty when the revision or tree was unchanged',
+    example: { added: ['blog'], changed: ['web'], removed: [] },
+  })
+
 export const refreshStatusSchema = z
   .object({
     revision: z
@@ -27,6 +41,9 @@ export const refreshStatusSchema = z
       description: 'Why the last refresh failed; present only when refreshStatus is failed',
     }),
     trigger: refreshTriggerSchema.meta({ description: 'What started the latest refresh' }),
+    changes: stackChangesSchema.meta({
+      description: 'What the last finished refresh changed (empty before the first one)',
+    }),
   })
   .meta({
     id: 'RefreshStatus',
@@ -37,6 +54,7 @@ export const refreshStatusSchema = z
       refreshedAt: '2026-11-22T10:00:00.000Z',
       refreshStatus: 'completed',
       trigger: 'webhook',
+      changes: { added: [], changed: ['web'], removed: [] },
     },
   })
 export type RefreshStatusView = z.infer<typeof refreshStatusSchema>
@@ -56,6 +74,7 @@ export const refreshFinishedSchema = z
     status: z.enum(['completed', 'failed']),
     message: z.string(),
     revision: z.string().nullable(),
+    changes: stackChangesSchema,
   })
   .meta({
     id: 'RefreshFinished',
@@ -63,5 +82,6 @@ export const refreshFinishedSchema = z
       status: 'completed',
       message: 'refresh completed',
       revision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
+      changes: { added: [], changed: ['web'], removed: [] },
     },
   })

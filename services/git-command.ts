@@ -3,11 +3,11 @@ import { spawn } from 'node:child_process'
 // One git invocation: argv without secrets, credentials through the
 // environment, binary-safe stdout, and a hard bound on its lifetime.
 //
-// simple-git was the first choice (DESIGN.md); it was dropped here because
-// `cat-file --batch` must return exact bytes (simple-git decodes to strings),
-// it refuses the GIT_CONFIG_* variables that carry the token unless unsafe
-// options are switched on, and it cannot kill git's helper processes
-// (git-remote-https, index-pack) on timeout. This file is the whole runner.
+// simple-git was considered and dropped: `cat-file --batch` must return
+// exact bytes (simple-git decodes to strings), it refuses the GIT_CONFIG_*
+// variables that carry the token unless unsafe options are switched on, and
+// it cannot kill git's helper processes (git-remote-https, index-pack) on
+// timeout. This file is the whole runner.
 
 export type GitErrorCode =
   | 'auth_failed'
@@ -19,12 +19,13 @@ export type GitErrorCode =
   | 'corrupt_mirror'
   | 'git_error'
 
+/** A failed git operation: `code` is the category operators act on, the message is secret-free. */
 export class GitError extends Error {
   constructor(
     readonly code: GitErrorCode,
-    message: string,
+    readonly detail: string,
   ) {
-    super(`${code}: ${message}`)
+    super(`${code}: ${detail}`)
     this.name = 'GitError'
   }
 }

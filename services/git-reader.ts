@@ -3,20 +3,19 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RefType } from '../schemas/refresh.js'
 import { GitError, runGit } from './git-command.js'
+import { type GitEnvironmentOptions, gitEnvironment, gitSecrets } from './git-environment.js'
 import { type BatchObject, parseBatchOutput, parseTree, type TreeEntry } from './git-objects.js'
 
 // Everything this service asks of Git: resolve the configured revision on the
 // remote, fetch it shallowly into a persistent bare mirror, and read trees
-// and blobs from that mirror in batches.
+// and blobs from that mirror in batches. The mirror is its own business: a
+// missing, foreign or broken one is rebuilt here, on the next fetch.
 
-export type GitReaderOptions = {
+export type GitReaderOptions = GitEnvironmentOptions & {
   repoUrl: string
   revision: string
-  accessToken?: string | undefined
-  username: string
   cacheDir: string
   timeoutMs: number
-  sslCaInfo?: string | undefined
 }
 
 export type ResolvedRevision = {
@@ -31,20 +30,6 @@ export type ResolvedRevision = {
 
 const FULL_SHA = /^[0-9a-f]{40}$/i
 const TARGET_REF = 'refs/docker-cd/target'
-const ENV_PASSTHROUGH = [
-  'PATH',
-  'HOME',
-  'TMPDIR',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'NO_PROXY',
-  'no_proxy',
-  'ALL_PROXY',
-  'all_proxy',
-]
-
 /** What the ref looks like before asking the remote. */
 export function describeRevision(revision: string): {
   ref: string
@@ -81,13 +66,14 @@ export function pickRemoteRef(
 }
 
 export function createGitReader(options: GitReaderOptions) {
-  const secrets = [options.accessToken, basicCredential(options)].filter((value): value is string =>
-    Boolean(value),
-  )
+  const secrets = gitSecrets(options)
   const mirrorDir = join(
     options.cacheDir,
     `${createHash('sha256').update(options.repoUrl).digest('hex').slice(0, 16)}.git`,
   )
+  const env = gitEnvironment(options)
+  /** Set when git reported the mirror broken: the next fetch rebuilds it. */
+  let mirrorBroken = false
 
   /** Removes the token (raw and base64) and any URL userinfo from text git printed. */
   function scrub(text: string): string {
@@ -96,36 +82,27 @@ export function createGitReader(options: GitReaderOptions) {
     return clean.replace(/(https?:\/\/)[^/\s@]+@/g, '$1')
   }
 
-  // The token travels in git's environment only: never argv, URL or config file.
-  const env: Record<string, string> = {
-    LANG: 'C',
-    LC_ALL: 'C',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-  }
-  for (const name of ENV_PASSTHROUGH) {
-    const value = process.env[name]
-    if (value !== undefined) env[name] = value
-  }
-  if (options.sslCaInfo) env.GIT_SSL_CAINFO = options.sslCaInfo
-  const configEntries: [string, string][] = [
-    ['protocol.version', '2'],
-    ['credential.helper', ''],
-    ['core.askPass', ''],
-    ['gc.autoDetach', 'false'],
-  ]
-  const credential = basicCredential(options)
-  if (credential) configEntries.push(['http.extraHeader', `Authorization: Basic ${credential}`])
-  env.GIT_CONFIG_COUNT = String(configEntries.length)
-  configEntries.forEach(([key, value], index) => {
-    env[`GIT_CONFIG_KEY_${index}`] = key
-    env[`GIT_CONFIG_VALUE_${index}`] = value
-  })
-
   let cacheDirReady: Promise<unknown> | undefined
-  const git = (args: string[], signal?: AbortSignal, input?: string, cwd = mirrorDir) =>
-    runGit(args, { cwd, env, input, signal, timeoutMs: options.timeoutMs, scrub })
+  async function git(args: string[], signal?: AbortSignal, input?: string, cwd = mirrorDir) {
+    try {
+      return await runGit(args, { cwd, env, input, signal, timeoutMs: options.timeoutMs, scrub })
+    } catch (error) {
+      throw explain(error)
+    }
+  }
+
+  /** Adds what an operator can do about a failure; remembers a broken mirror. */
+  function explain(error: unknown): unknown {
+    if (!(error instanceof GitError)) return error
+    if (error.code === 'corrupt_mirror') mirrorBroken = true
+    if (error.code === 'auth_failed') {
+      const hint = options.accessToken
+        ? 'check GIT_ACCESS_TOKEN (still valid, allowed to read this repository) and GIT_USERNAME (GitLab: oauth2, Bitbucket: x-token-auth)'
+        : 'the repository needs credentials: set GIT_ACCESS_TOKEN (and GIT_USERNAME if the host needs one)'
+      return new GitError('auth_failed', `${error.detail} (${hint})`)
+    }
+    return error
+  }
 
   /** Resolves the configured revision on the remote (one `ls-remote`, refs filtered server-side). */
   async function resolveRevision(signal?: AbortSignal): Promise<ResolvedRevision> {
@@ -167,8 +144,9 @@ export function createGitReader(options: GitReaderOptions) {
   /** Creates the bare mirror, or rebuilds it when it is missing, foreign or broken. */
   async function ensureMirror(signal?: AbortSignal): Promise<void> {
     const marker = await readFile(join(mirrorDir, 'docker-cd-url'), 'utf8').catch(() => undefined)
-    if (marker === options.repoUrl) return
+    if (marker === options.repoUrl && !mirrorBroken) return
     await rebuildMirror(signal)
+    mirrorBroken = false
   }
 
   async function rebuildMirror(signal?: AbortSignal): Promise<void> {
@@ -182,6 +160,8 @@ export function createGitReader(options: GitReaderOptions) {
   /**
    * Shallow fetch of the resolved revision. Returns the commit actually
    * fetched, which is newer than `resolved.sha` if someone pushed in between.
+   * A mirror that is missing, belongs to another URL or was reported broken
+   * by an earlier command is rebuilt first.
    */
   async function fetchRevision(resolved: ResolvedRevision, signal?: AbortSignal): Promise<string> {
     await ensureMirror(signal)
@@ -250,22 +230,7 @@ export function createGitReader(options: GitReaderOptions) {
     return found
   }
 
-  return {
-    resolveRevision,
-    fetchRevision,
-    rebuildMirror,
-    readDeployTree,
-    readByOid,
-    scrub,
-    mirrorDir,
-  }
+  return { resolveRevision, fetchRevision, readDeployTree, readByOid }
 }
 
 export type GitReader = ReturnType<typeof createGitReader>
-
-function basicCredential(
-  options: Pick<GitReaderOptions, 'accessToken' | 'username'>,
-): string | undefined {
-  if (!options.accessToken) return undefined
-  return Buffer.from(`${options.username}:${options.accessToken}`).toString('base64')
-}

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
-import type { RefreshTrigger } from '../schemas/refresh.js'
+import type { RefreshObserver } from './refresh-controller.js'
 
 // Prometheus metrics. One registry per app instance, so tests can build many.
 export function createMetrics() {
@@ -41,23 +41,25 @@ export function createMetrics() {
     registers: [registry],
   })
 
+  const refreshObserver: RefreshObserver = {
+    refreshFinished(outcome, snapshot) {
+      refreshes.inc({ trigger: outcome.trigger, outcome: outcome.status })
+      refreshDuration.observe({ trigger: outcome.trigger }, outcome.durationMs / 1000)
+      if (outcome.status !== 'completed' || snapshot.revision === null) return
+      stacks.set(snapshot.stacks.length)
+      lastSuccess.set(Date.parse(outcome.finishedAt) / 1000)
+      revisionInfo.reset()
+      revisionInfo.set(
+        { revision: snapshot.revision, ref: snapshot.ref, ref_type: snapshot.refType },
+        1,
+      )
+    },
+  }
+
   return {
     registry,
-    observeRefresh(
-      trigger: RefreshTrigger,
-      outcome: 'completed' | 'failed',
-      durationMs: number,
-      state?: { revision: string; ref: string; refType: string; stackCount: number },
-    ) {
-      refreshes.inc({ trigger, outcome })
-      refreshDuration.observe({ trigger }, durationMs / 1000)
-      if (outcome === 'completed' && state) {
-        stacks.set(state.stackCount)
-        lastSuccess.set(Date.now() / 1000)
-        revisionInfo.reset()
-        revisionInfo.set({ revision: state.revision, ref: state.ref, ref_type: state.refType }, 1)
-      }
-    },
+    /** Counts refreshes and records the state they left; registered with the refresh controller. */
+    refreshObserver,
     observeWebhook(result: string) {
       webhookDeliveries.inc({ result })
     },

@@ -4,78 +4,72 @@ import type { RefreshTrigger } from '../schemas/refresh.js'
 // Every request gets a promise for the refresh that covers it. A request that
 // arrives while a refresh runs is covered by the next one, not the running
 // one: the running one may already have fetched, before the request arrived.
+//
+// The queue only orders work. `run` produces the outcome a waiter gets;
+// `failed` turns anything `run` throws (or a closed queue) into one, so a
+// waiter is always answered.
 
-export type RefreshOutcome<R> =
-  | { status: 'completed'; trigger: RefreshTrigger; result: R; durationMs: number }
-  | { status: 'failed'; trigger: RefreshTrigger; error: unknown; durationMs: number }
-
-export type Enqueued<R> = {
+export type Enqueued<O> = {
   status: 'refreshing' | 'queued'
   /** Settles (never rejects) when the refresh covering this request has finished. */
-  done: Promise<RefreshOutcome<R>>
+  done: Promise<O>
 }
 
-type Slot<R> = {
+type Slot<O> = {
   trigger: RefreshTrigger
-  done: Promise<RefreshOutcome<R>>
-  settle: (outcome: RefreshOutcome<R>) => void
+  done: Promise<O>
+  settle: (outcome: O) => void
 }
 
-export function createRefreshQueue<R>(options: {
-  run: (trigger: RefreshTrigger, signal: AbortSignal) => Promise<R>
-  onStart?: (trigger: RefreshTrigger) => void
-  onFinish?: (outcome: RefreshOutcome<R>) => void
-  now?: () => number
+export function createRefreshQueue<O>(options: {
+  run: (trigger: RefreshTrigger, signal: AbortSignal) => Promise<O>
+  failed: (trigger: RefreshTrigger, error: unknown) => O
 }) {
-  const now = options.now ?? (() => performance.now())
   const abort = new AbortController()
-  let running: Slot<R> | undefined
-  let waiting: Slot<R> | undefined
+  let running: Slot<O> | undefined
+  let waiting: Slot<O> | undefined
   let closed = false
 
-  function newSlot(trigger: RefreshTrigger): Slot<R> {
-    let settle!: (outcome: RefreshOutcome<R>) => void
-    const done = new Promise<RefreshOutcome<R>>((resolve) => {
+  function newSlot(trigger: RefreshTrigger): Slot<O> {
+    let settle!: (outcome: O) => void
+    const done = new Promise<O>((resolve) => {
       settle = resolve
     })
     return { trigger, done, settle }
   }
 
-  function start(slot: Slot<R>) {
-    running = slot
-    const startedAt = now()
-    options.onStart?.(slot.trigger)
-    const finish = (outcome: RefreshOutcome<R>) => {
-      running = undefined
-      options.onFinish?.(outcome)
-      slot.settle(outcome)
-      const next = waiting
-      waiting = undefined
-      if (next) start(next)
+  function settleSafely(slot: Slot<O>, produce: () => O) {
+    try {
+      slot.settle(produce())
+    } catch (error) {
+      slot.settle(options.failed(slot.trigger, error))
     }
-    // Settle asynchronously so callers always get their `enqueue` answer first.
+  }
+
+  function start(slot: Slot<O>) {
+    running = slot
+    // Run asynchronously so callers always get their `enqueue` answer first.
     Promise.resolve()
       .then(() => options.run(slot.trigger, abort.signal))
       .then(
-        (result) =>
-          finish({
-            status: 'completed',
-            trigger: slot.trigger,
-            result,
-            durationMs: now() - startedAt,
-          }),
-        (error: unknown) =>
-          finish({ status: 'failed', trigger: slot.trigger, error, durationMs: now() - startedAt }),
+        (outcome) => finish(slot, () => outcome),
+        (error: unknown) => finish(slot, () => options.failed(slot.trigger, error)),
       )
   }
 
-  function enqueue(trigger: RefreshTrigger): Enqueued<R> {
+  /** Frees the queue, answers the slot's waiters, starts the waiting slot. */
+  function finish(slot: Slot<O>, produce: () => O) {
+    running = undefined
+    settleSafely(slot, produce)
+    const next = waiting
+    waiting = undefined
+    if (next) start(next)
+  }
+
+  function enqueue(trigger: RefreshTrigger): Enqueued<O> {
     if (closed) {
       const error = new Error('refresh queue is closed: shutting down')
-      return {
-        status: 'queued',
-        done: Promise.resolve({ status: 'failed', trigger, error, durationMs: 0 }),
-      }
+      return { status: 'queued', done: Promise.resolve(options.failed(trigger, error)) }
     }
     if (!running) {
       const slot = newSlot(trigger)
@@ -96,21 +90,19 @@ export function createRefreshQueue<R>(options: {
     async idle(): Promise<void> {
       while (running) await running.done
     },
-    /** Stops the running git command (it fails as `aborted`) and drops the waiting slot. */
+    /** Stops the running refresh (its git command fails as `aborted`) and fails the waiting one. */
     async close(): Promise<void> {
       closed = true
       const dropped = waiting
       waiting = undefined
       abort.abort()
-      dropped?.settle({
-        status: 'failed',
-        trigger: dropped.trigger,
-        error: new Error('refresh queue is closed: shutting down'),
-        durationMs: 0,
-      })
+      if (dropped) {
+        const error = new Error('refresh queue is closed: shutting down')
+        settleSafely(dropped, () => options.failed(dropped.trigger, error))
+      }
       await running?.done
     },
   }
 }
 
-export type RefreshQueue<R> = ReturnType<typeof createRefreshQueue<R>>
+export type RefreshQueue<O> = ReturnType<typeof createRefreshQueue<O>>

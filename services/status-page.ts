@@ -1,8 +1,8 @@
 import type { Config } from '../schemas/config.js'
 import { asciiBanner } from './ascii-banner.js'
-import type { Snapshot } from './desired-state-store.js'
 import type { ContainerCount } from './docker-engine.js'
 import { formatDuration } from './duration.js'
+import type { Snapshot } from './snapshot.js'
 
 // The plain-text page at `/`: what an operator wants from `curl host:8080`.
 

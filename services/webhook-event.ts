@@ -33,7 +33,7 @@ export function decideWebhook(
   return { action: 'refresh' }
 }
 
-/** Remembers accepted X-GitHub-Delivery ids (bounded), since GitHub redelivers. */
+/** Remembers delivery ids (bounded, oldest forgotten first), since Git hosts redeliver. */
 export function createDeliveryLog(capacity = 1000) {
   const seen = new Set<string>()
   return {

@@ -7,7 +7,7 @@ import {
   refreshStatusSchema,
 } from '../schemas/refresh.js'
 import { stackListSchema } from '../schemas/stack.js'
-import { build, configFor, waitFor } from './helpers/build.js'
+import { build, configFor, startApp, waitFor } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
@@ -38,16 +38,17 @@ async function setup(t: Test, env: Record<string, string> = {}, options = {}) {
 
 t.test('refresh answers at once; wait=true answers with the outcome', async (t) => {
   const { repo, app, inject } = await setup(t, { GIT_TIMEOUT: '2s' })
-  await app.ready()
+  await startApp(app)
   // Hold the first refresh in a hanging ls-remote so the second is deterministically queued.
   server.setHang(true)
+  const sent = server.requests.length
   const first = await inject({ method: 'POST', url: '/api/refresh' })
   t.equal(first.statusCode, 200)
   t.same(refreshAcceptedSchema.parse(first.json()), {
     status: 'refreshing',
     message: 'refresh started',
   })
-  await waitFor(() => server.requests.some((r) => r.path.includes(repo.name)), 'the hung request')
+  await waitFor(() => server.requests.length > sent, 'the hung request')
   const second = await inject({ method: 'POST', url: '/api/refresh' })
   t.same(second.json(), { status: 'queued', message: 'refresh queued behind the running one' })
   const status = await inject('/api/refresh-status')
@@ -60,6 +61,7 @@ t.test('refresh answers at once; wait=true answers with the outcome', async (t) 
     status: 'completed',
     message: 'refresh completed',
     revision: head,
+    changes: { added: ['waited'], changed: [], removed: [] },
   })
 
   await server.stop()
@@ -83,9 +85,10 @@ t.test('refresh answers at once; wait=true answers with the outcome', async (t) 
 
 t.test('refresh-status and stacks follow the contract', async (t) => {
   const { app, inject } = await setup(t)
-  await app.ready()
+  await startApp(app)
   const status = refreshStatusSchema.strict().parse((await inject('/api/refresh-status')).json())
   t.same(Object.keys(status).sort(), [
+    'changes',
     'ref',
     'refType',
     'refreshStatus',
@@ -113,13 +116,13 @@ t.test('refresh-status and stacks follow the contract', async (t) => {
 })
 
 t.test('readyz is 503 until the first snapshot; healthz is 200', async (t) => {
-  const { app, inject } = await setup(t, {}, { refreshOnStartup: false })
+  const { app, inject } = await setup(t)
   await app.ready()
   const before = await inject('/readyz')
   t.equal(before.statusCode, 503)
   t.match(errorSchema.parse(before.json()), { statusCode: 503, message: /no snapshot/ })
   t.equal((await inject('/healthz')).statusCode, 200)
-  await app.refreshQueue.enqueue('manual').done
+  await app.desiredState.refresh('manual').done
   const after = await inject('/readyz')
   t.equal(after.statusCode, 200)
   t.match(after.json(), { status: 'ready', revision: /^[0-9a-f]{40}$/ })
@@ -130,7 +133,7 @@ t.test('errors are JSON in Fastify shape; 5xx details stay in the log', async (t
   app.get('/test-only/boom', async () => {
     throw new Error(`database exploded with ${TOKEN}`)
   })
-  await app.ready()
+  await startApp(app)
   const notFound = await inject('/api/nope')
   t.equal(notFound.statusCode, 404)
   t.same(notFound.json(), {
@@ -170,7 +173,7 @@ t.test(
   'metrics expose refreshes, duration, stacks, last success, revision and webhooks',
   async (t) => {
     const { app, inject } = await setup(t)
-    await app.ready()
+    await startApp(app)
     await inject({ method: 'POST', url: '/api/refresh?wait=true' })
     const res = await inject('/metrics')
     t.equal(res.statusCode, 200)

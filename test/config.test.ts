@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig } from '../schemas/config.js'
+import { ConfigError, loadConfig } from '../services/config.js'
 import { formatDuration, parseDuration } from '../services/duration.js'
 
 const base = { GIT_REPO_URL: 'https://git.example.com/org/deploy.git', GIT_REVISION: 'main' }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, configFor } from './helpers/build.js'
+import { build, configFor, startApp } from './helpers/build.js'
 import { composeFor, createFixtureRepo, missingStack, sha256 } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
@@ -31,7 +31,7 @@ t.test('discovery rules', async (t) => {
   repo.commitAndPush('discovery fixture')
 
   const app = await build(t, configFor(server, repo.url, { GIT_DEPLOY_DIR: 'stacks' }))
-  await app.ready()
+  await startApp(app)
   const stacks = app.desiredState
     .current()
     .stacks.map(({ path, composeFile, composeHash, status }) => ({
@@ -54,7 +54,7 @@ t.test('an empty deploy directory gives an empty cache and a successful start', 
   const repo = createFixtureRepo(server)
   repo.writeFile('README.md', 'no stacks yet\n').commitAndPush()
   const app = await build(t, configFor(server, repo.url))
-  await app.ready()
+  await startApp(app)
   t.match(app.desiredState.current(), { refreshStatus: 'completed', stacks: [] })
   t.ok(app.desiredState.isReady())
 })
@@ -62,7 +62,7 @@ t.test('an empty deploy directory gives an empty cache and a successful start', 
 t.test('many stacks: sorted by path, hashes of the exact bytes', async (t) => {
   const repo = createFixtureRepo(server, { stacks: 120, extraFilesPerStack: 2 })
   const app = await build(t, configFor(server, repo.url))
-  await app.ready()
+  await startApp(app)
   const { stacks } = app.desiredState.current()
   t.equal(stacks.length, 120)
   t.same(

@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator'
 import t from 'tap'
-import { build, configFor } from './helpers/build.js'
+import { build, configFor, startApp } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
@@ -11,7 +11,7 @@ const server = await startGitServer({ token: 'tok-openapi' })
 t.teardown(() => server.close())
 const repo = createFixtureRepo(server, { stacks: 1 })
 const app = await build(t, configFor(server, repo.url))
-await app.ready()
+await startApp(app)
 
 t.test('the document validates and covers the API', async (t) => {
   const res = await app.inject('/openapi.json')

@@ -3,6 +3,15 @@ import type { RefreshTrigger } from '../schemas/refresh.js'
 import { createRefreshQueue } from '../services/refresh-queue.js'
 
 // Unit tests with a fake refresh whose completion the test controls.
+type Outcome =
+  | { status: 'completed'; trigger: RefreshTrigger; result: string }
+  | { status: 'failed'; trigger: RefreshTrigger; error: unknown }
+const failed = (trigger: RefreshTrigger, error: unknown): Outcome => ({
+  status: 'failed',
+  trigger,
+  error,
+})
+
 function controlledRun() {
   const started: {
     trigger: RefreshTrigger
@@ -12,14 +21,14 @@ function controlledRun() {
   let concurrent = 0
   let maxConcurrent = 0
   const run = (trigger: RefreshTrigger) =>
-    new Promise<string>((resolve, reject) => {
+    new Promise<Outcome>((resolve, reject) => {
       concurrent++
       maxConcurrent = Math.max(maxConcurrent, concurrent)
       started.push({
         trigger,
         finish: () => {
           concurrent--
-          resolve(`result-${started.length}`)
+          resolve({ status: 'completed', trigger, result: `result-${started.length}` })
         },
         fail: (error) => {
           concurrent--
@@ -34,7 +43,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve))
 
 t.test('an idle queue starts at once; a busy one queues into one slot', async (t) => {
   const fake = controlledRun()
-  const queue = createRefreshQueue({ run: fake.run })
+  const queue = createRefreshQueue({ run: fake.run, failed })
   const first = queue.enqueue('startup')
   t.equal(first.status, 'refreshing')
   await tick()
@@ -62,8 +71,7 @@ t.test('an idle queue starts at once; a busy one queues into one slot', async (t
 
 t.test('a failure settles the covering promise as failed and the queue goes on', async (t) => {
   const fake = controlledRun()
-  const finished: string[] = []
-  const queue = createRefreshQueue({ run: fake.run, onFinish: (o) => finished.push(o.status) })
+  const queue = createRefreshQueue({ run: fake.run, failed })
   const first = queue.enqueue('periodic')
   await tick()
   const second = queue.enqueue('manual')
@@ -74,12 +82,24 @@ t.test('a failure settles the covering promise as failed and the queue goes on',
   await tick()
   fake.started[1]?.finish()
   t.equal((await second.done).status, 'completed')
-  t.same(finished, ['failed', 'completed'])
+})
+
+t.test('a run that throws synchronously still answers its waiters', async (t) => {
+  const queue = createRefreshQueue<Outcome>({
+    run: () => {
+      throw new Error('bug in run')
+    },
+    failed,
+  })
+  const first = queue.enqueue('manual')
+  t.match(await first.done, { status: 'failed', error: { message: 'bug in run' } })
+  await queue.idle()
+  t.equal(queue.enqueue('manual').status, 'refreshing', 'the queue is free again')
 })
 
 t.test('1,000 concurrent enqueues: one running, one waiting, every request covered', async (t) => {
   const fake = controlledRun()
-  const queue = createRefreshQueue({ run: fake.run })
+  const queue = createRefreshQueue({ run: fake.run, failed })
   const answers = Array.from({ length: 1000 }, (_, i) =>
     queue.enqueue(i % 2 ? 'webhook' : 'manual'),
   )
@@ -99,7 +119,8 @@ t.test('1,000 concurrent enqueues: one running, one waiting, every request cover
 
 t.test('close aborts the running refresh and fails the waiting one', async (t) => {
   let seenSignal: AbortSignal | undefined
-  const queue = createRefreshQueue({
+  const queue = createRefreshQueue<Outcome>({
+    failed,
     run: (_trigger, signal) =>
       new Promise((_resolve, reject) => {
         seenSignal = signal
@@ -122,7 +143,7 @@ t.test('close aborts the running refresh and fails the waiting one', async (t) =
 
 t.test('idle() waits for running and waiting refreshes', async (t) => {
   const fake = controlledRun()
-  const queue = createRefreshQueue({ run: fake.run })
+  const queue = createRefreshQueue({ run: fake.run, failed })
   queue.enqueue('manual')
   await tick()
   queue.enqueue('manual')

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { build, configFor, waitFor } from './helpers/build.js'
+import { build, configFor, startApp, waitFor } from './helpers/build.js'
 import { composeFor, createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
@@ -20,8 +20,8 @@ const posts = (since: number) =>
 async function setup(t: Test, env: Record<string, string> = {}, backoffInitialMs = 60_000) {
   const repo = createFixtureRepo(server, { stacks: 3 })
   const app = await build(t, configFor(server, repo.url, env), { backoffInitialMs })
-  await app.ready()
-  const refresh = async () => await app.refreshQueue.enqueue('manual').done
+  await startApp(app)
+  const refresh = async () => await app.desiredState.refresh('manual').done
   return { repo, app, refresh }
 }
 
@@ -29,7 +29,12 @@ t.test('no-change refresh only resolves the ref: no fetch', async (t) => {
   const { app, refresh } = await setup(t)
   const before = server.requests.length
   const outcome = await refresh()
-  t.match(outcome, { status: 'completed', result: { changed: false, hashed: 0 } })
+  t.match(outcome, {
+    status: 'completed',
+    hashed: 0,
+    changes: { added: [], changed: [], removed: [] },
+  })
+  t.same(outcome.steps, ['resolve'], 'stopped after resolving: the commit is the cached one')
   t.equal(posts(before), 1, 'one upload-pack POST: the ls-refs of ls-remote, no fetch')
   t.match(app.desiredState.current(), { refreshStatus: 'completed', trigger: 'manual' })
 })
@@ -48,7 +53,9 @@ t.test(
     const outcome = await refresh()
     t.match(outcome, {
       status: 'completed',
-      result: { changed: true, hashed: 1, revision: changedCommit },
+      hashed: 1,
+      revision: changedCommit,
+      changes: { added: [], changed: ['stack-00001'], removed: [] },
     })
     t.ok(posts(before) >= 2, 'a changed revision is fetched')
     t.same(
@@ -65,7 +72,11 @@ t.test(
     repo.commitAndPush('remove one, add one, touch one')
     t.match(
       await refresh(),
-      { status: 'completed', result: { hashed: 1 } },
+      {
+        status: 'completed',
+        hashed: 1,
+        changes: { added: ['fresh'], changed: ['stack-00002'], removed: ['stack-00000'] },
+      },
       'only the new stack is hashed',
     )
     t.same(
@@ -85,7 +96,7 @@ t.test('force-push is just a new commit', async (t) => {
   repo.commitAndPush('extra')
   await refresh()
   const rewritten = repo.forcePush(() => repo.writeStack('other'))
-  t.match(await refresh(), { status: 'completed', result: { revision: rewritten } })
+  t.match(await refresh(), { status: 'completed', revision: rewritten })
   t.same(
     app.desiredState.current().stacks.map((s) => s.path),
     ['other', 'stack-00000', 'stack-00001', 'stack-00002'],
@@ -133,26 +144,28 @@ t.test('failures keep the last good snapshot and recover on the next refresh', a
   })
   await t.test('hanging server times out', async (t) => {
     const app2 = await build(t, configFor(server, repo.url, { GIT_TIMEOUT: '1s' }))
-    await app2.ready()
+    await startApp(app2)
     server.setHang(true)
-    const outcome = await app2.refreshQueue.enqueue('manual').done
+    const outcome = await app2.desiredState.refresh('manual').done
     server.setHang(false)
     t.equal(outcome.status, 'failed')
     t.match(app2.desiredState.current().refreshError, /^timeout: /)
     t.equal(app2.desiredState.current().stacks.length, 3)
-    t.match(await app2.refreshQueue.enqueue('manual').done, { status: 'completed' })
+    t.match(await app2.desiredState.refresh('manual').done, { status: 'completed' })
   })
 })
 
 t.test('a corrupted or foreign mirror is rebuilt', async (t) => {
   const { repo, app, refresh } = await setup(t)
-  const mirror = app.gitReader.mirrorDir
+  // The reader keeps its mirror to itself; the test finds it on disk.
+  const cacheDir = app.config.gitCacheDir
+  const mirror = join(cacheDir, readdirSync(cacheDir).find((name) => name.endsWith('.git')) ?? '')
   // Corrupt: every object and ref of the mirror gone, garbage in their place.
   rmSync(join(mirror, 'objects'), { recursive: true, force: true })
   writeFileSync(join(mirror, 'HEAD'), 'garbage\n')
   repo.writeStack('after-corruption')
   const head = repo.commitAndPush()
-  t.match(await refresh(), { status: 'completed', result: { revision: head } })
+  t.match(await refresh(), { status: 'completed', revision: head })
   t.equal(app.desiredState.current().stacks.length, 4)
   t.ok(readdirSync(join(mirror, 'objects')).length > 0, 'mirror rebuilt')
 
@@ -160,7 +173,7 @@ t.test('a corrupted or foreign mirror is rebuilt', async (t) => {
   writeFileSync(join(mirror, 'docker-cd-url'), 'https://elsewhere.example/other.git')
   repo.writeStack('after-foreign')
   const head2 = repo.commitAndPush()
-  t.match(await refresh(), { status: 'completed', result: { revision: head2 } })
+  t.match(await refresh(), { status: 'completed', revision: head2 })
   t.equal(app.desiredState.current().stacks.length, 5)
 })
 
@@ -168,12 +181,11 @@ t.test(
   '1,000 concurrent enqueues: one running, one waiting, final state has the last push',
   async (t) => {
     const { repo, app } = await setup(t)
-    const queue = app.refreshQueue
     const answers = []
-    for (let i = 0; i < 500; i++) answers.push(queue.enqueue('webhook'))
+    for (let i = 0; i < 500; i++) answers.push(app.desiredState.refresh('webhook'))
     repo.writeStack('mid-burst')
     const last = repo.commitAndPush('pushed during the burst')
-    for (let i = 0; i < 500; i++) answers.push(queue.enqueue('manual'))
+    for (let i = 0; i < 500; i++) answers.push(app.desiredState.refresh('manual'))
     t.equal(answers.filter((a) => a.status === 'refreshing').length, 1)
     t.equal(answers.filter((a) => a.status === 'queued').length, 999)
     const outcomes = await Promise.all(answers.map((a) => a.done))
@@ -200,7 +212,7 @@ t.test('polling picks up a new commit; a failed refresh is retried with backoff'
 
   const { app: quiet } = await setup(t, { REFRESH_POLL_INTERVAL: '0' }, 20)
   await server.stop()
-  t.equal((await quiet.refreshQueue.enqueue('manual').done).status, 'failed')
+  t.equal((await quiet.desiredState.refresh('manual').done).status, 'failed')
   await server.restart()
   await waitFor(
     () => quiet.desiredState.current().refreshStatus === 'completed',
@@ -217,8 +229,8 @@ t.test('close() stops a hanging git command and the timer', async (t) => {
   const { app } = await setup(t, { REFRESH_POLL_INTERVAL: '1s', GIT_TIMEOUT: '60s' })
   server.setHang(true)
   t.teardown(() => server.setHang(false))
-  const pending = app.refreshQueue.enqueue('manual')
-  await waitFor(() => app.refreshQueue.isRunning(), 'the refresh to run')
+  const pending = app.desiredState.refresh('manual')
+  await waitFor(() => app.desiredState.isRunning(), 'the refresh to run')
   await app.close()
   t.match(await pending.done, { status: 'failed' })
   t.match(app.desiredState.current().refreshError, /^aborted: /)

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { build, configFor } from './helpers/build.js'
+import { build, configFor, startApp } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
@@ -19,7 +19,7 @@ repo.push('release/1.x')
 
 const startup = async (t: Test, env: Record<string, string>) => {
   const app = await build(t, configFor(server, repo.url, env))
-  await app.ready()
+  await startApp(app)
   return app.desiredState.current()
 }
 
@@ -74,7 +74,7 @@ const startupFailure = async (
   serverOverride?: typeof server,
 ) => {
   const app = await build(t, configFor(serverOverride ?? server, repo.url, env))
-  const error = await app.ready().then(
+  const error = await startApp(app).then(
     () => undefined,
     (e: Error) => e,
   )
@@ -131,7 +131,7 @@ t.test('anonymous access to a public repository', async (t) => {
   t.teardown(() => open.close())
   const publicRepo = createFixtureRepo(open, { stacks: 1 })
   const app = await build(t, configFor(open, publicRepo.url))
-  await app.ready()
+  await startApp(app)
   t.equal(app.desiredState.current().revision, publicRepo.head())
   t.ok(open.requests.every((r) => r.authorized))
 })

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { asciiBanner } from '../services/ascii-banner.js'
 import { countRunningContainers } from '../services/docker-engine.js'
-import { build, configFor } from './helpers/build.js'
+import { build, configFor, startApp } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
@@ -41,7 +41,7 @@ t.test('status page with a missing socket', async (t) => {
       PROJECT_NAME: 'Edge 1',
     }),
   )
-  await app.ready()
+  await startApp(app)
   const res = await app.inject('/')
   t.equal(res.statusCode, 200)
   t.match(res.headers['content-type'], /^text\/plain/)
@@ -70,7 +70,7 @@ t.test('container count from an engine, and engine failures', async (t) => {
     t,
     configFor(server, repo.url, { GIT_DEPLOY_DIR: 'hosts/prod', DOCKER_SOCKET: socket }),
   )
-  await app.ready()
+  await startApp(app)
   t.match((await app.inject('/')).body, 'containers:       2 running')
 })
 
@@ -86,7 +86,7 @@ t.test(
       .split('\n')
       .filter(Boolean).length
     const app = await build(t, configFor(server, repo.url, { GIT_DEPLOY_DIR: 'hosts/prod' }))
-    await app.ready()
+    await startApp(app)
     t.match((await app.inject('/')).body, `containers:       ${running} running`)
   },
 )

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { signBody, verifySignature } from '../services/webhook-signature.js'
-import { build, configFor, waitFor } from './helpers/build.js'
+import { build, configFor, startApp, waitFor } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 import { delivery, pingPayload, pushPayload } from './helpers/github.js'
@@ -13,7 +13,7 @@ t.teardown(() => server.close())
 async function setup(t: Test, env: Record<string, string> = { WEBHOOK_SECRET: SECRET }) {
   const repo = createFixtureRepo(server, { stacks: 2 })
   const app = await build(t, configFor(server, repo.url, env))
-  await app.ready()
+  await startApp(app)
   const send = (d: { payload: string; headers: Record<string, string> }) =>
     app.inject({ method: 'POST', url: '/api/webhook', payload: d.payload, headers: d.headers })
   const refreshCount = () => app.logs.filter((l) => l.msg === 'refresh started').length
@@ -127,7 +127,7 @@ t.test('ref filtering for tag and commit configurations', async (t) => {
     t,
     configFor(server, repo.url, { WEBHOOK_SECRET: SECRET, GIT_REVISION: 'v1.0.0' }),
   )
-  await tagged.ready()
+  await startApp(tagged)
   const sendTo = (app: typeof tagged, ref: string) =>
     app.inject({
       method: 'POST',
@@ -141,7 +141,7 @@ t.test('ref filtering for tag and commit configurations', async (t) => {
     t,
     configFor(server, repo.url, { WEBHOOK_SECRET: SECRET, GIT_REVISION: commit }),
   )
-  await pinned.ready()
+  await startApp(pinned)
   const res = await sendTo(pinned, 'refs/heads/main')
   t.same(res.json(), {
     status: 'ignored',
@@ -158,7 +158,7 @@ t.test('a redelivered id is ignored: no second refresh', async (t) => {
   })
   t.match((await send(d)).json(), { status: /refreshing|queued/ })
   await waitFor(() => app.desiredState.current().revision === head, 'the first delivery to apply')
-  await app.refreshQueue.idle()
+  await app.desiredState.idle()
   const count = refreshCount()
   const again = await send(d)
   t.same(again.json(), { status: 'ignored', message: 'delivery delivery-1 was already accepted' })

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
-import { configEnvSchema, loadConfig } from '../../schemas/config.js'
+import { configEnvSchema } from '../../schemas/config.js'
+import { loadConfig } from '../../services/config.js'
 
 // compose.yaml and .env.example, as Debian's docker-compose reads them. The
 // environment is cleared so a variable set on this machine (GIT_SSL_CAINFO,

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { type AppOptions, buildApp } from '../../app.js'
-import { type Config, loadConfig } from '../../schemas/config.js'
+
+export { startApp } from '../../app.js'
+
+import type { Config } from '../../schemas/config.js'
+import { loadConfig } from '../../services/config.js'
 import { loggerOptions } from '../../services/logger.js'
 import type { GitServer } from './git-server.js'
 

@@ -1,0 +1,233 @@
+import type { RefreshTrigger, RefType } from '../schemas/refresh.js'
+import type { StackStatus } from '../schemas/stack.js'
+import { GitError, type GitErrorCode } from './git-command.js'
+import { createRefreshQueue } from './refresh-queue.js'
+import { createRefreshScheduler, type Timers } from './refresh-scheduler.js'
+import type { RefreshStep, RefreshSteps } from './refresh-steps.js'
+import {
+  diffStacks,
+  initialSnapshot,
+  NO_CHANGES,
+  refreshApplied,
+  refreshConfirmed,
+  refreshFailed,
+  refreshStarted,
+  type Snapshot,
+  type StackChanges,
+  stackStatusSet,
+} from './snapshot.js'
+
+// The one owner of the refresh lifecycle, in the manner of Flux's
+// source-controller: trigger → queue → ordered steps → snapshot → observers
+// → scheduler. It is the only writer of the desired state (the snapshot
+// variable below is assigned in exactly one function), and every caller gets
+// an outcome object rather than reading results back from the state.
+
+export type RefreshFailureReason = GitErrorCode | 'internal'
+
+export type RefreshOutcome = Readonly<{
+  status: 'completed' | 'failed'
+  trigger: RefreshTrigger
+  /** The revision the cache reflects after this refresh (the old one when it failed). */
+  revision: string | null
+  previousRevision: string | null
+  message: string
+  /** Why it failed, with a category operators act on; only when failed. */
+  error?: Readonly<{ reason: RefreshFailureReason; message: string }>
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  changes: StackChanges
+  stackCount: number
+  /** Compose files read and hashed by this refresh. */
+  hashed: number
+  /** The named steps that ran, in order (see refresh-steps.ts). */
+  steps: readonly RefreshStep[]
+}>
+
+/** Told about every refresh; a throwing observer is reported, never allowed to stall a waiter. */
+export type RefreshObserver = {
+  refreshStarted?(event: { trigger: RefreshTrigger; snapshot: Snapshot }): void
+  refreshFinished?(outcome: RefreshOutcome, snapshot: Snapshot): void
+  stackStatusChanged?(event: { path: string; from: StackStatus; to: StackStatus }): void
+}
+
+export type RefreshControllerOptions = {
+  runSteps: RefreshSteps
+  ref: string
+  refType: RefType
+  pollIntervalMs: number
+  backoffInitialMs?: number
+  observers?: RefreshObserver[]
+  /** Where observer failures are reported (they are otherwise swallowed). */
+  onObserverError?: (error: unknown) => void
+  timers?: Timers
+  now?: () => Date
+}
+
+export function createRefreshController(options: RefreshControllerOptions) {
+  const now = options.now ?? (() => new Date())
+  const observers = options.observers ?? []
+  let snapshot = initialSnapshot(options.ref, options.refType)
+  let ready = false
+  let last: RefreshOutcome | undefined
+
+  /** The only place the desired state is written. */
+  function write(next: Snapshot) {
+    snapshot = next
+    if (next.revision !== null) ready = true
+  }
+
+  function notify(call: (observer: RefreshObserver) => void) {
+    for (const observer of observers) {
+      try {
+        call(observer)
+      } catch (error) {
+        try {
+          options.onObserverError?.(error)
+        } catch {
+          // A broken error sink must not break the lifecycle either.
+        }
+      }
+    }
+  }
+
+  function failure(error: unknown): { reason: RefreshFailureReason; message: string } {
+    if (error instanceof GitError) return { reason: error.code, message: error.message }
+    // Not from git, so it carries no secret; a bug or an abort outside git.
+    const text = error instanceof Error ? error.message : String(error)
+    return { reason: 'internal', message: `internal: ${text}` }
+  }
+
+  async function run(trigger: RefreshTrigger, signal: AbortSignal): Promise<RefreshOutcome> {
+    const started = now()
+    const before = snapshot
+    write(refreshStarted(before, trigger))
+    notify((o) => o.refreshStarted?.({ trigger, snapshot }))
+    const base = {
+      trigger,
+      previousRevision: before.revision,
+      startedAt: started.toISOString(),
+    }
+    let outcome: RefreshOutcome
+    try {
+      const result = await options.runSteps(before, signal)
+      const finished = now()
+      if (result.kind === 'unchanged') {
+        write(refreshConfirmed(snapshot, trigger, finished))
+        outcome = finish(base, finished, {
+          status: 'completed',
+          message: 'refresh completed: revision unchanged',
+          changes: NO_CHANGES,
+          hashed: 0,
+          steps: result.steps,
+        })
+      } else {
+        write(refreshApplied(snapshot, result.state, trigger, finished))
+        outcome = finish(base, finished, {
+          status: 'completed',
+          message: 'refresh completed',
+          changes: diffStacks(before.stacks, snapshot.stacks),
+          hashed: result.hashed,
+          steps: result.steps,
+        })
+      }
+    } catch (error) {
+      const finished = now()
+      const reason = failure(error)
+      write(refreshFailed(snapshot, trigger, reason.message))
+      outcome = finish(base, finished, {
+        status: 'failed',
+        message: reason.message,
+        error: reason,
+        changes: NO_CHANGES,
+        hashed: 0,
+        steps: [],
+      })
+    }
+    last = outcome
+    notify((o) => o.refreshFinished?.(outcome, snapshot))
+    scheduler.refreshFinished(outcome.status === 'completed')
+    return outcome
+  }
+
+  function finish(
+    base: Pick<RefreshOutcome, 'trigger' | 'previousRevision' | 'startedAt'>,
+    finished: Date,
+    rest: Pick<RefreshOutcome, 'status' | 'message' | 'error' | 'changes' | 'hashed' | 'steps'>,
+  ): RefreshOutcome {
+    const outcome = {
+      ...base,
+      ...rest,
+      revision: snapshot.revision,
+      finishedAt: finished.toISOString(),
+      durationMs: finished.getTime() - Date.parse(base.startedAt),
+      stackCount: snapshot.stacks.length,
+    }
+    if (outcome.error === undefined) delete outcome.error
+    return Object.freeze(outcome)
+  }
+
+  const queue = createRefreshQueue<RefreshOutcome>({
+    run,
+    // Only reached when run itself broke (a bug); the waiter still gets an answer.
+    failed(trigger, error) {
+      const at = now().toISOString()
+      const reason = failure(error)
+      return Object.freeze({
+        status: 'failed',
+        trigger,
+        revision: snapshot.revision,
+        previousRevision: snapshot.revision,
+        message: reason.message,
+        error: reason,
+        startedAt: at,
+        finishedAt: at,
+        durationMs: 0,
+        changes: NO_CHANGES,
+        stackCount: snapshot.stacks.length,
+        hashed: 0,
+        steps: [],
+      })
+    },
+  })
+
+  const scheduler = createRefreshScheduler({
+    intervalMs: options.pollIntervalMs,
+    backoffInitialMs: options.backoffInitialMs,
+    timers: options.timers,
+    enqueue: (trigger) => queue.enqueue(trigger),
+  })
+
+  return {
+    /** The current desired state; immutable, replaced whole by each transition. */
+    current: (): Snapshot => snapshot,
+    /** True once a first snapshot exists (readiness). */
+    isReady: () => ready,
+    /** The outcome of the last finished refresh. */
+    lastOutcome: () => last,
+    /** Asks for a refresh: it starts now (`refreshing`) or waits in the one slot (`queued`). */
+    refresh: (trigger: RefreshTrigger) => queue.enqueue(trigger),
+    /** The startup refresh; polling starts when it finishes, whatever its outcome. */
+    start: () => queue.enqueue('startup').done,
+    /** For the reconciler: move one stack through missing → syncing → synced / deleting. */
+    setStackStatus(path: string, status: StackStatus): boolean {
+      const from = snapshot.stacks.find((stack) => stack.path === path)?.status
+      const next = stackStatusSet(snapshot, path, status)
+      if (!next || from === undefined) return false
+      write(next)
+      if (from !== status) notify((o) => o.stackStatusChanged?.({ path, from, to: status }))
+      return true
+    },
+    isRunning: () => queue.isRunning(),
+    /** Resolves when nothing runs or waits. */
+    idle: () => queue.idle(),
+    /** Stops polling, aborts the running git command, fails the waiting request. */
+    async close() {
+      scheduler.stop()
+      await queue.close()
+    },
+  }
+}
+
+export type RefreshController = ReturnType<typeof createRefreshController>

@@ -1,0 +1,89 @@
+import { acceptedMessage } from '../schemas/api.js'
+import type { RefType } from '../schemas/refresh.js'
+import { createDeliveryLog, decideWebhook, parseWebhookBody } from './webhook-event.js'
+import { verifySignature } from './webhook-signature.js'
+
+// A webhook delivery from verification to refresh: verify the signature over
+// the raw bytes → parse → skip redeliveries → decide → ask for a refresh.
+// Plain TypeScript; the route only maps the result to HTTP.
+
+export type WebhookDelivery = {
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+  contentType: string
+}
+
+type Common = { delivery: string | undefined; event: string | undefined }
+
+export type WebhookResult = Common &
+  (
+    | {
+        status: 'rejected'
+        statusCode: 400 | 401
+        result: 'unauthorized' | 'bad_request'
+        message: string
+      }
+    | { status: 'ignored'; result: 'ignored' | 'duplicate'; message: string }
+    | { status: 'refreshing' | 'queued'; result: 'refreshing' | 'queued'; message: string }
+  )
+
+export function createWebhookReceiver(deps: {
+  secret: string | undefined
+  /** What the cache follows, read at delivery time (a refresh may learn the ref type). */
+  target: () => { ref: string; refType: RefType }
+  refresh: () => { status: 'refreshing' | 'queued' }
+}) {
+  // Ids of deliveries that were accepted for a refresh. Only those: a
+  // redelivered ping or ignored push is answered as it was the first time.
+  const accepted = createDeliveryLog()
+
+  return function receive({ headers, body, contentType }: WebhookDelivery): WebhookResult {
+    const delivery = single(headers['x-github-delivery'])
+    const event = single(headers['x-github-event'])
+    const common = { delivery, event }
+    if (deps.secret) {
+      const check = verifySignature(deps.secret, body, headers['x-hub-signature-256'])
+      if (!check.valid) {
+        return {
+          ...common,
+          status: 'rejected',
+          statusCode: 401,
+          result: 'unauthorized',
+          message: check.reason,
+        }
+      }
+    }
+    let payload: unknown
+    try {
+      payload = parseWebhookBody(body, contentType)
+    } catch (error) {
+      return {
+        ...common,
+        status: 'rejected',
+        statusCode: 400,
+        result: 'bad_request',
+        message: `unreadable delivery body: ${(error as Error).message}`,
+      }
+    }
+    const decision = decideWebhook(event, payload, deps.target())
+    if (decision.action === 'ignore') {
+      return { ...common, status: 'ignored', result: 'ignored', message: decision.reason }
+    }
+    if (delivery && accepted.has(delivery)) {
+      return {
+        ...common,
+        status: 'ignored',
+        result: 'duplicate',
+        message: `delivery ${delivery} was already accepted`,
+      }
+    }
+    if (delivery) accepted.add(delivery)
+    const { status } = deps.refresh()
+    return { ...common, status, result: status, message: acceptedMessage(status) }
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  return text === '' ? undefined : text
+}
