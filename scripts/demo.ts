@@ -2,8 +2,7 @@
 // (git http-backend, self-signed certificate, token check) and runs the real
 // service against it: same config loading, git reader and API as
 // production; only the Git server is local.
-import { cpSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { buildApp } from '../app.js'
@@ -11,6 +10,7 @@ import { loadConfig } from '../services/config.js'
 import { loggerOptions } from '../services/logger.js'
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
+import { tempDir } from '../test/helpers/temp-dir.js'
 
 const port = Number(process.env.PORT ?? 8080)
 const token = `demo-${Math.random().toString(36).slice(2)}`
@@ -24,7 +24,7 @@ const config = loadConfig({
   GIT_REVISION: 'main',
   GIT_ACCESS_TOKEN: token,
   GIT_SSL_CAINFO: gitServer.caFile,
-  GIT_CACHE_DIR: mkdtempSync(join(tmpdir(), 'docker-cd-demo-cache-')),
+  GIT_CACHE_DIR: tempDir('docker-cd-demo-cache-'),
   REFRESH_POLL_INTERVAL: process.env.REFRESH_POLL_INTERVAL ?? '30s',
   WEBHOOK_SECRET: 'demo-secret',
   PROJECT_NAME: 'Docker-CD demo',

@@ -1,7 +1,7 @@
 import type { RefreshTrigger, RefType } from '../schemas/refresh.js'
 import type { StackStatus } from '../schemas/stack.js'
 import { GitError, type GitErrorCode } from './git-command.js'
-import { createRefreshQueue } from './refresh-queue.js'
+import { createRefreshQueue, QueueClosedError } from './refresh-queue.js'
 import { createRefreshScheduler, type Timers } from './refresh-scheduler.js'
 import type { RefreshStep, RefreshSteps } from './refresh-steps.js'
 import {
@@ -94,6 +94,8 @@ export function createRefreshController(options: RefreshControllerOptions) {
 
   function failure(error: unknown): { reason: RefreshFailureReason; message: string } {
     if (error instanceof GitError) return { reason: error.code, message: error.message }
+    if (error instanceof QueueClosedError)
+      return { reason: 'aborted', message: `aborted: ${error.message}` }
     // Not from git, so it carries no secret; a bug or an abort outside git.
     const text = error instanceof Error ? error.message : String(error)
     return { reason: 'internal', message: `internal: ${text}` }

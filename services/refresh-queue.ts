@@ -15,6 +15,14 @@ export type Enqueued<O> = {
   done: Promise<O>
 }
 
+/** What a request gets when the queue is closed (shutdown) before its refresh ran. */
+export class QueueClosedError extends Error {
+  constructor() {
+    super('refresh queue is closed: shutting down')
+    this.name = 'QueueClosedError'
+  }
+}
+
 type Slot<O> = {
   trigger: RefreshTrigger
   done: Promise<O>
@@ -68,8 +76,10 @@ export function createRefreshQueue<O>(options: {
 
   function enqueue(trigger: RefreshTrigger): Enqueued<O> {
     if (closed) {
-      const error = new Error('refresh queue is closed: shutting down')
-      return { status: 'queued', done: Promise.resolve(options.failed(trigger, error)) }
+      return {
+        status: 'queued',
+        done: Promise.resolve(options.failed(trigger, new QueueClosedError())),
+      }
     }
     if (!running) {
       const slot = newSlot(trigger)
@@ -97,8 +107,7 @@ export function createRefreshQueue<O>(options: {
       waiting = undefined
       abort.abort()
       if (dropped) {
-        const error = new Error('refresh queue is closed: shutting down')
-        settleSafely(dropped, () => options.failed(dropped.trigger, error))
+        settleSafely(dropped, () => options.failed(dropped.trigger, new QueueClosedError()))
       }
       await running?.done
     },

@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../services/config.js'
 import { formatDuration, parseDuration } from '../services/duration.js'
+import { tempDir } from './helpers/temp-dir.js'
 
 const base = { GIT_REPO_URL: 'https://git.example.com/org/deploy.git', GIT_REVISION: 'main' }
 const problemsOf = (env: Record<string, string | undefined>) => {
@@ -15,7 +15,7 @@ const problemsOf = (env: Record<string, string | undefined>) => {
   }
   return []
 }
-const dir = mkdtempSync(join(tmpdir(), 'docker-cd-config-'))
+const dir = tempDir('docker-cd-config-')
 
 t.test('defaults', async (t) => {
   const config = loadConfig(base)

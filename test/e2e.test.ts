@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { waitFor } from './helpers/build.js'
@@ -8,6 +7,7 @@ import { freePort } from './helpers/free-port.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 import { delivery, pushPayload } from './helpers/github.js'
+import { tempDir } from './helpers/temp-dir.js'
 
 // End to end: the built server (dist/server.js, as `npm start` runs it) as a
 // process, against the HTTPS Git server. `npm test` builds first (pretest).
@@ -41,7 +41,7 @@ function startService(env: Record<string, string>) {
 
 t.test('push + signed webhook → /api/stacks changes; SIGTERM exits 0', async (t) => {
   const repo = createFixtureRepo(git, { stacks: 2 })
-  const tokenFile = join(mkdtempSync(join(tmpdir(), 'docker-cd-secret-')), 'token')
+  const tokenFile = join(tempDir('docker-cd-secret-'), 'token')
   writeFileSync(tokenFile, `${TOKEN}\n`)
   const port = await freePort()
   const service = startService({
@@ -50,7 +50,7 @@ t.test('push + signed webhook → /api/stacks changes; SIGTERM exits 0', async (
     GIT_ACCESS_TOKEN_FILE: tokenFile,
     WEBHOOK_SECRET: SECRET,
     GIT_SSL_CAINFO: git.caFile,
-    GIT_CACHE_DIR: mkdtempSync(join(tmpdir(), 'docker-cd-cache-')),
+    GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
     REFRESH_POLL_INTERVAL: '0',
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -119,9 +119,90 @@ t.test('repository errors: one line naming the category, exit non-zero', async (
     GIT_REVISION: 'main',
     GIT_ACCESS_TOKEN: 'not-the-token',
     GIT_SSL_CAINFO: git.caFile,
-    GIT_CACHE_DIR: mkdtempSync(join(tmpdir(), 'docker-cd-cache-')),
+    GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
+    PORT: String(await freePort()),
+    HOST: '127.0.0.1',
   })
   t.equal(await service.exited, 1)
   t.match(service.output.stderr, /^docker-cd: startup refresh failed: auth_failed: .+\n$/)
+  t.match(service.output.stderr, /GIT_ACCESS_TOKEN/, 'the message says what to check')
   t.notMatch(service.output.stderr + service.output.stdout, 'not-the-token')
+})
+
+const serviceEnv = async (repoUrl: string, env: Record<string, string> = {}) => ({
+  GIT_REPO_URL: repoUrl,
+  GIT_REVISION: 'main',
+  GIT_ACCESS_TOKEN: TOKEN,
+  GIT_SSL_CAINFO: git.caFile,
+  GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
+  REFRESH_POLL_INTERVAL: '0',
+  PORT: String(await freePort()),
+  HOST: '127.0.0.1',
+  ...env,
+})
+
+t.test('a slow Git server: the startup refresh outlasts any framework hook limit', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 2 })
+  git.setDelay(4_000)
+  t.teardown(() => git.setDelay(0))
+  const env = await serviceEnv(repo.url, { GIT_TIMEOUT: '30s' })
+  const started = Date.now()
+  const service = startService(env)
+  const base = `http://127.0.0.1:${env.PORT}`
+  const ok = (path: string) =>
+    fetch(`${base}${path}`).then(
+      (r) => r.status,
+      () => 0,
+    )
+  await waitFor(async () => (await ok('/healthz')) === 200, 'the service to listen', 30_000)
+  t.equal(await ok('/readyz'), 503, 'listening, alive, not ready while the first fetch runs')
+  await waitFor(async () => (await ok('/readyz')) === 200, 'the service to become ready', 120_000)
+  t.ok(
+    Date.now() - started > 10_000,
+    "the startup refresh took longer than Fastify's 10 s plugin timeout, and still finished",
+  )
+  const stacks = (await (await fetch(`${base}/api/stacks`)).json()) as { path: string }[]
+  t.same(
+    stacks.map((s) => s.path),
+    ['stack-00000', 'stack-00001'],
+  )
+  service.child.kill('SIGTERM')
+  t.equal(await service.exited, 0)
+})
+
+t.test('a hanging Git server at startup: exit 1 with timeout after GIT_TIMEOUT', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 1 })
+  git.setHang(true)
+  t.teardown(() => git.setHang(false))
+  const service = startService(await serviceEnv(repo.url, { GIT_TIMEOUT: '3s' }))
+  t.equal(await service.exited, 1)
+  t.match(
+    service.output.stderr,
+    /^docker-cd: startup refresh failed: timeout: git ls-remote did not finish within 3000ms\n$/,
+  )
+  t.match(service.output.stdout, /"msg":"refresh failed; no good state yet"/)
+  t.notMatch(service.output.stdout, /last good state/, 'no last good state is claimed at startup')
+})
+
+t.test('a busy port: one line naming PORT=, exit 1', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 1 })
+  const env = await serviceEnv(repo.url)
+  const first = startService(env)
+  const base = `http://127.0.0.1:${env.PORT}`
+  await waitFor(
+    () =>
+      fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    'the first service to be ready',
+  )
+  const second = startService(env)
+  t.equal(await second.exited, 1)
+  t.match(
+    second.output.stderr,
+    /^docker-cd: cannot listen: port \d+ on 127\.0\.0\.1 is already in use; set PORT= to another port\n$/,
+  )
+  first.child.kill('SIGTERM')
+  t.equal(await first.exited, 0)
 })

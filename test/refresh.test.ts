@@ -90,6 +90,26 @@ t.test(
   },
 )
 
+t.test('a new commit whose deploy tree is unchanged reads one tree, hashes nothing', async (t) => {
+  const repo = createFixtureRepo(server, { stacks: 2, deployDir: 'stacks' })
+  const app = await build(t, configFor(server, repo.url, { GIT_DEPLOY_DIR: 'stacks' }))
+  await startApp(app)
+  t.ok(app.desiredState.setStackStatus('stack-00000', 'synced'))
+  const stacksBefore = app.desiredState.current().stacks
+  repo.writeFile('README.md', 'outside the deploy directory\n')
+  const head = repo.commitAndPush('docs only')
+  const outcome = await app.desiredState.refresh('manual').done
+  t.match(outcome, {
+    status: 'completed',
+    revision: head,
+    hashed: 0,
+    changes: { added: [], changed: [], removed: [] },
+  })
+  t.same(outcome.steps, ['resolve', 'fetch', 'read-deploy-tree'], 'stopped at the unchanged tree')
+  t.equal(app.desiredState.current().revision, head)
+  t.same(app.desiredState.current().stacks, stacksBefore, 'same stacks, statuses kept')
+})
+
 t.test('force-push is just a new commit', async (t) => {
   const { repo, app, refresh } = await setup(t)
   repo.writeStack('extra')

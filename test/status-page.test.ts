@@ -1,6 +1,5 @@
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { asciiBanner } from '../services/ascii-banner.js'
@@ -8,6 +7,7 @@ import { countRunningContainers } from '../services/docker-engine.js'
 import { build, configFor, startApp } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
+import { tempDir } from './helpers/temp-dir.js'
 
 const TOKEN = 'tok-status-page-11'
 const server = await startGitServer({ token: TOKEN })
@@ -16,7 +16,7 @@ const repo = createFixtureRepo(server, { stacks: 4, deployDir: 'hosts/prod' })
 
 /** A Docker Engine API stand-in on a unix socket (unit-level: the real engine is used in the container test). */
 async function fakeEngine(answer: (res: import('node:http').ServerResponse) => void) {
-  const socketPath = join(mkdtempSync(join(tmpdir(), 'docker-cd-engine-')), 'docker.sock')
+  const socketPath = join(tempDir('docker-cd-engine-'), 'docker.sock')
   const engine = createServer((req, res) => {
     if (req.url?.startsWith('/containers/json')) answer(res)
     else res.writeHead(404).end()

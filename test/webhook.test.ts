@@ -165,6 +165,14 @@ t.test('a redelivered id is ignored: no second refresh', async (t) => {
   t.equal(refreshCount(), count)
 })
 
+t.test('only accepted ids are remembered: a redelivered ping is still a ping', async (t) => {
+  const { send } = await setup(t)
+  const ping = delivery('ping', pingPayload(), { secret: SECRET, id: 'ping-1' })
+  const expected = { status: 'ignored', message: 'ping event: webhook is set up' }
+  t.same((await send(ping)).json(), expected)
+  t.same((await send(ping)).json(), expected, 'not "already accepted"')
+})
+
 t.test('malformed deliveries: 413, 415, 400 — JSON errors, state untouched', async (t) => {
   const { send, app } = await setup(t)
   const before = app.desiredState.current()

@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
 import { configEnvSchema } from '../../schemas/config.js'
 import { loadConfig } from '../../services/config.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 // compose.yaml and .env.example, as Debian's docker-compose reads them. The
 // environment is cleared so a variable set on this machine (GIT_SSL_CAINFO,
@@ -57,7 +57,7 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
 })
 
 t.test('without GIT_REPO_URL, docker-compose says what to set', async (t) => {
-  const empty = join(mkdtempSync(join(tmpdir(), 'docker-cd-env-')), '.env')
+  const empty = join(tempDir('docker-cd-env-'), '.env')
   writeFileSync(empty, '')
   const failed = await compose(empty).then(
     () => ({ stderr: '' }),

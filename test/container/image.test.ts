@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process'
-import { chmodSync, chownSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, chownSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -9,6 +8,7 @@ import { freePort } from '../helpers/free-port.js'
 import { composeFor, createFixtureRepo, missingStack } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { delivery, pushPayload } from '../helpers/github.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 // The shipped image, really run: built by scripts/container-test.sh (its tag
 // arrives in DOCKER_CD_IMAGE), started with `docker run --network host`
@@ -49,7 +49,7 @@ repo.commitAndPush('three stacks')
 
 // Secret files as Docker/Compose secrets deliver them: readable by the
 // container's user (uid 1000, `node`), by nobody else.
-const secrets = mkdtempSync(join(tmpdir(), 'docker-cd-secrets-'))
+const secrets = tempDir('docker-cd-secrets-')
 chmodSync(secrets, 0o755)
 for (const [name, content] of [
   ['git_token', `${TOKEN}\n`],

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Test } from 'tap'
 import { type AppOptions, buildApp } from '../../app.js'
 
@@ -10,6 +7,7 @@ import type { Config } from '../../schemas/config.js'
 import { loadConfig } from '../../services/config.js'
 import { loggerOptions } from '../../services/logger.js'
 import type { GitServer } from './git-server.js'
+import { tempDir } from './temp-dir.js'
 
 // Test helpers in the fastify/demo style: `configFor` makes a valid config
 // pointed at the test Git server, `build(t)` an app closed with the test.
@@ -26,7 +24,7 @@ export function configFor(
     GIT_REVISION: 'main',
     GIT_ACCESS_TOKEN: server.token,
     GIT_SSL_CAINFO: server.caFile,
-    GIT_CACHE_DIR: mkdtempSync(join(tmpdir(), 'docker-cd-cache-')),
+    GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
     GIT_TIMEOUT: '10s',
     REFRESH_POLL_INTERVAL: '0',
     LOG_LEVEL: 'debug',

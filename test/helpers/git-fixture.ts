@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { GitServer } from './git-server.js'
+import { tempDir } from './temp-dir.js'
 
 // Builds repositories for the test Git server: a working copy that commits
 // stacks and pushes (over the filesystem, so pushes do not count as server
@@ -60,7 +61,7 @@ export function createFixtureRepo(
   const branch = options.branch ?? 'main'
   const deployDir = options.deployDir ?? ''
   const bareDir = join(server.reposDir, `${name}.git`)
-  const workDir = mkdtempSync(join(tmpdir(), 'docker-cd-work-'))
+  const workDir = tempDir('docker-cd-work-')
   git(server.reposDir, 'init', '--quiet', '--bare', `--initial-branch=${branch}`, bareDir)
   // GitHub allows fetching any reachable commit by SHA; so does this server.
   git(bareDir, 'config', 'uploadpack.allowReachableSHA1InWant', 'true')

@@ -1,9 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { tempDir } from './temp-dir.js'
 
 // A real Git server for tests: `git http-backend` (smart HTTP, protocol v2)
 // behind Node's https on 127.0.0.1, with a self-signed certificate and a
@@ -62,7 +63,7 @@ export function commandLinesContaining(needles: string[]): string[] {
 }
 
 export async function startGitServer(options: GitServerOptions = {}) {
-  const root = mkdtempSync(join(tmpdir(), 'docker-cd-git-'))
+  const root = tempDir('docker-cd-git-')
   const tls = createCertificate(root)
   const reposDir = join(root, 'repos')
   execFileSync('mkdir', ['-p', reposDir])
@@ -76,9 +77,14 @@ export async function startGitServer(options: GitServerOptions = {}) {
   const sockets = new Set<Socket>()
   const listeners: ((request: GitRequest) => void)[] = []
   let hang = false
+  let delayMs = 0
   let port = 0
 
   const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    if (delayMs > 0) setTimeout(() => handle(req, res), delayMs)
+    else handle(req, res)
+  })
+  function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1')
     const authorized = !expected || req.headers.authorization === expected
     const service =
@@ -141,7 +147,7 @@ export async function startGitServer(options: GitServerOptions = {}) {
       if (!headersSent) res.writeHead(500).end()
       else res.end()
     })
-  })
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -189,6 +195,10 @@ export async function startGitServer(options: GitServerOptions = {}) {
     },
     setHang(value: boolean) {
       hang = value
+    },
+    /** Answers every request only after this delay, like a distant or overloaded host. */
+    setDelay(ms: number) {
+      delayMs = ms
     },
     stop,
     restart: listen,
