@@ -11,7 +11,7 @@ COPY package.json package-lock.json build-ca.pe[m] ./
 RUN if [ -f build-ca.pem ]; then export NODE_EXTRA_CA_CERTS=/app/build-ca.pem; fi \
  && npm install --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
-COPY app.ts server.ts ./
+COPY app.ts main.ts server.ts ./
 COPY plugins plugins
 COPY routes routes
 COPY schemas schemas
@@ -38,6 +38,10 @@ WORKDIR /app
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist ./
 COPY package.json ./
+# A warm module compile cache shipped in the image: even the first start
+# skips compiling Fastify, zod and the rest (see server.ts).
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN node --input-type=module -e "await import('/app/app.js')" && chmod -R a+rX /app/.node-compile-cache
 # Non-root. To read the Docker socket, add the socket's group at run time:
 #   docker run --group-add "$(stat -c %g /var/run/docker.sock)" …
 # (compose.yaml does this through DOCKER_GID).
@@ -47,5 +51,5 @@ VOLUME ["/var/cache/docker-cd"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node is PID 1 and handles SIGTERM itself (graceful shutdown in server.js).
+# Node is PID 1 and handles SIGTERM itself (graceful shutdown in main.js).
 CMD ["node", "server.js"]

@@ -5,7 +5,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
 import configPlugin from './plugins/config.js'
-import desiredStatePlugin, { type DesiredStatePluginOptions } from './plugins/desired-state.js'
+import desiredStatePlugin from './plugins/desired-state.js'
 import errorHandlerPlugin from './plugins/error-handler.js'
 import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
@@ -18,14 +18,25 @@ import stackRoutes from './routes/stacks.js'
 import statusPageRoutes from './routes/status-page.js'
 import webhookRoutes from './routes/webhook.js'
 import type { Config } from './schemas/config.js'
+import {
+  createDesiredState,
+  type DesiredStateOptions,
+  type DesiredStateServices,
+} from './services/desired-state.js'
 import type { RefreshOutcome } from './services/refresh-controller.js'
 
 export type AppOptions = {
   config: Config
   logger?: FastifyServerOptions['logger']
-  /** A ready pino instance (server.ts); takes precedence over `logger`. */
+  /** A ready pino instance (main.ts); takes precedence over `logger`. */
   loggerInstance?: FastifyBaseLogger
-} & DesiredStatePluginOptions
+  /**
+   * The desired-state services, when the caller built them first (main.ts
+   * starts the startup refresh before Fastify has loaded; it then also logs
+   * refreshes itself). Built here otherwise.
+   */
+  desiredState?: DesiredStateServices
+} & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
 // routes. server.ts listens; tests use `inject`.
@@ -46,8 +57,14 @@ export async function buildApp(options: AppOptions) {
   await app.register(openapiPlugin)
   await app.register(healthPlugin)
   await app.register(metricsPlugin)
-  await app.register(gitReaderPlugin)
-  await app.register(desiredStatePlugin, { backoffInitialMs: options.backoffInitialMs })
+  const services =
+    options.desiredState ??
+    createDesiredState(options.config, {
+      backoffInitialMs: options.backoffInitialMs,
+      onObserverError: (error) => app.log.error({ err: error }, 'refresh observer failed'),
+    })
+  await app.register(gitReaderPlugin, { services })
+  await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)

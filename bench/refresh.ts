@@ -5,7 +5,7 @@
 //
 //   npm run bench:refresh            # 200, 2,000 and 10,000 stacks
 //   BENCH_SIZES=200 npm run bench:refresh
-import { execFile, spawnSync } from 'node:child_process'
+import { execFile, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,6 +13,7 @@ import { promisify } from 'node:util'
 import { createGitReader } from '../services/git-reader.js'
 import { createRefreshController } from '../services/refresh-controller.js'
 import { createRefreshSteps } from '../services/refresh-steps.js'
+import { freePort } from '../test/helpers/free-port.js'
 import { composeFor, createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
 
@@ -52,6 +53,47 @@ const git = (...args: string[]) =>
   execFileAsync('git', args, { env: gitEnv, maxBuffer: 64 * 1024 * 1024 })
 
 const rows: string[] = []
+const startupRows: string[] = []
+
+// Process start → /readyz 200 of the built service (`npm start`), with an
+// empty cache dir, against the same repository: what an operator waits for
+// after `docker run`.
+const serverJs = join(import.meta.dirname, '..', 'dist', 'server.js')
+async function startupTime(repoUrl: string): Promise<number> {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))
+  const port = await freePort()
+  const started = performance.now()
+  const child = spawn(process.execPath, [serverJs], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      GIT_REPO_URL: repoUrl,
+      GIT_REVISION: 'main',
+      GIT_ACCESS_TOKEN: TOKEN,
+      GIT_SSL_CAINFO: server.caFile,
+      GIT_CACHE_DIR: cacheDir,
+      REFRESH_POLL_INTERVAL: '0',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: 'ignore',
+  })
+  try {
+    for (;;) {
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+      if (ready) return performance.now() - started
+      if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}`)
+      await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+  } finally {
+    child.kill('SIGKILL')
+    rmSync(cacheDir, { recursive: true, force: true })
+  }
+}
 for (const size of sizes) {
   const fixtureStart = performance.now()
   const repo = createFixtureRepo(server, { stacks: size, extraFilesPerStack: 3 })
@@ -87,6 +129,7 @@ for (const size of sizes) {
 
   const lsRemote: number[] = []
   const clone: number[] = []
+  const startup: number[] = []
   const cold: number[] = []
   const noChange: number[] = []
   const changed: number[] = []
@@ -100,6 +143,7 @@ for (const size of sizes) {
       ),
     )
     rmSync(cloneDir, { recursive: true, force: true })
+    if (size <= 2000) startup.push(await startupTime(repo.url))
 
     rmSync(service.cacheDir, { recursive: true, force: true })
     await service.store.close()
@@ -153,6 +197,12 @@ for (const size of sizes) {
     `| ${size.toLocaleString('en-US')} | ${ms(m.cold)} | ${ms(m.noChange)} (${(m.noChange / m.lsRemote).toFixed(2)}×) | ${ms(m.changed)} (${(m.changed / m.clone).toFixed(2)}×) | ${ms(m.lsRemote)} | ${ms(m.clone)} | ${(serviceRss / 1024 / 1024).toFixed(0)} MB | ${(peakRss / 1024 / 1024).toFixed(0)} MB |`,
   )
   process.stderr.write(`${rows.at(-1)}\n`)
+  if (startup.length > 0) {
+    startupRows.push(
+      `| ${size.toLocaleString('en-US')} | ${ms(median(startup))} | ${ms(m.clone)} | ${(median(startup) / m.clone).toFixed(2)}× |`,
+    )
+    process.stderr.write(`${startupRows.at(-1)}\n`)
+  }
 }
 clearInterval(sampler)
 await server.close()
@@ -165,3 +215,9 @@ console.log(
 )
 console.log('|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const row of rows) console.log(row)
+console.log(
+  '\nStartup: process start → /readyz 200 (dist/server.js, empty cache dir), beside a depth-1 clone\n',
+)
+console.log('| stacks | start → ready | git clone --depth 1 | ratio |')
+console.log('|---:|---:|---:|---:|')
+for (const row of startupRows) console.log(row)

@@ -1,27 +1,17 @@
 import fp from 'fastify-plugin'
-import { createGitReader } from '../services/git-reader.js'
+import type { DesiredStateServices } from '../services/desired-state.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    gitReader: ReturnType<typeof createGitReader>
+    gitReader: DesiredStateServices['gitReader']
   }
 }
 
-export default fp(
-  async (app) => {
-    const { config } = app
-    app.decorate(
-      'gitReader',
-      createGitReader({
-        repoUrl: config.gitRepoUrl,
-        revision: config.gitRevision,
-        accessToken: config.gitAccessToken,
-        username: config.gitUsername,
-        cacheDir: config.gitCacheDir,
-        timeoutMs: config.gitTimeoutMs,
-        sslCaInfo: config.gitSslCaInfo,
-      }),
-    )
+// The git reader over the bare mirror, built with the refresh controller
+// (services/desired-state.ts) and shared with it: one reader per mirror.
+export default fp<{ services: DesiredStateServices }>(
+  async (app, options) => {
+    app.decorate('gitReader', options.services.gitReader)
   },
   { name: 'git-reader', dependencies: ['config'] },
 )

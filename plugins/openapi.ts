@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { withoutUnusedSchemas } from '../services/openapi-document.js'
 
 // The OpenAPI document is generated from the routes' zod schemas. It must be
 // registered (and awaited) before the routes it describes.
@@ -22,7 +23,7 @@ export default fp(
         ],
       },
       transform: jsonSchemaTransform,
-      transformObject: jsonSchemaTransformObject,
+      transformObject: (input) => withoutUnusedSchemas(jsonSchemaTransformObject(input)),
     })
     await app.register(swaggerUi, { routePrefix: '/docs' })
   },

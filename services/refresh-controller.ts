@@ -67,7 +67,7 @@ export type RefreshControllerOptions = {
 
 export function createRefreshController(options: RefreshControllerOptions) {
   const now = options.now ?? (() => new Date())
-  const observers = options.observers ?? []
+  const observers = [...(options.observers ?? [])]
   let snapshot = initialSnapshot(options.ref, options.refType)
   let ready = false
   let last: RefreshOutcome | undefined
@@ -210,6 +210,17 @@ export function createRefreshController(options: RefreshControllerOptions) {
     lastOutcome: () => last,
     /** Asks for a refresh: it starts now (`refreshing`) or waits in the one slot (`queued`). */
     refresh: (trigger: RefreshTrigger) => queue.enqueue(trigger),
+    /**
+     * Adds an observer. One that arrives after a refresh finished (the app's
+     * metrics, built while the startup refresh already ran) is told about
+     * that last refresh at once, so nothing is missed.
+     */
+    observe(observer: RefreshObserver) {
+      observers.push(observer)
+      const finished = last
+      if (finished)
+        notify((o) => (o === observer ? o.refreshFinished?.(finished, snapshot) : undefined))
+    },
     /** The startup refresh; polling starts when it finishes, whatever its outcome. */
     start: () => queue.enqueue('startup').done,
     /** For the reconciler: move one stack through missing → syncing → synced / deleting. */

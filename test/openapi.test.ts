@@ -44,6 +44,17 @@ t.test('the document validates and covers the API', async (t) => {
   t.notOk(doc.paths['/healthz'], 'under-pressure route hidden')
   t.ok(doc.components.schemas.Stack, 'named schemas become components')
   t.ok(doc.components.schemas.RefreshStatus?.example, 'with examples')
+  t.same(
+    Object.keys(doc.components.schemas).filter((name) => name.endsWith('Input')),
+    [],
+    'no duplicated input/output components',
+  )
+  const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? []
+  t.same(
+    Object.keys(doc.components.schemas).sort(),
+    [...new Set(refs.map((ref) => ref.split('/').pop()))].sort(),
+    'every component is referenced and every reference resolves',
+  )
   const stacks = doc.paths['/api/stacks'].get.responses['200'].content['application/json'].schema
   t.ok(JSON.stringify(stacks).includes('Stack'), 'stacks response references the Stack schema')
 })

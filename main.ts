@@ -1,0 +1,77 @@
+import pino from 'pino'
+import { ConfigError, loadConfig } from './services/config.js'
+import { createDesiredState } from './services/desired-state.js'
+import { loggerOptions } from './services/logger.js'
+import { createRefreshLog } from './services/refresh-log.js'
+
+// The service's main sequence (server.ts loads it): configuration, logger,
+// startup refresh, listen, and a graceful shutdown on SIGTERM/SIGINT.
+
+const SHUTDOWN_DEADLINE_MS = 10_000
+
+function fail(lines: string[]): never {
+  for (const line of lines) process.stderr.write(`docker-cd: ${line}\n`)
+  process.exit(1)
+}
+
+let config: ReturnType<typeof loadConfig>
+try {
+  config = loadConfig(process.env)
+} catch (error) {
+  if (error instanceof ConfigError)
+    fail(error.problems.map((problem) => `configuration: ${problem}`))
+  throw error
+}
+
+const logger = pino(loggerOptions(config.logLevel))
+if (!config.webhookSecret) {
+  logger.warn('WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries')
+}
+
+// The startup refresh validates repository, revision and deploy directory.
+// It starts before the web framework is loaded (git works while Node
+// compiles Fastify) and is bounded by GIT_TIMEOUT per git command only,
+// never by a framework hook: a first fetch of minutes still starts.
+const desiredState = createDesiredState(config, {
+  observers: [createRefreshLog(logger)],
+  onObserverError: (error) => logger.error({ err: error }, 'refresh observer failed'),
+})
+const startup = desiredState.controller.start()
+
+const { buildApp, StartupError } = await import('./app.js')
+const app = await buildApp({ config, loggerInstance: logger, desiredState })
+
+let closing = false
+async function shutdown(signal: string) {
+  if (closing) return
+  closing = true
+  logger.info({ signal }, 'shutting down')
+  const deadline = setTimeout(() => {
+    logger.error('shutdown deadline exceeded; exiting')
+    process.exit(1)
+  }, SHUTDOWN_DEADLINE_MS)
+  deadline.unref()
+  await app.close()
+  process.exit(0)
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'))
+process.once('SIGINT', () => void shutdown('SIGINT'))
+
+// Listen while the startup refresh runs: /healthz answers and /readyz says
+// 503 until the first snapshot exists.
+try {
+  await app.listen({ port: config.port, host: config.host })
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code
+  const reason =
+    code === 'EADDRINUSE'
+      ? `port ${config.port} on ${config.host} is already in use; set PORT= to another port`
+      : (error as Error).message
+  await app.close()
+  fail([`cannot listen: ${reason}`])
+}
+const outcome = await startup
+if (outcome.status === 'failed' && !closing) {
+  await app.close()
+  fail([new StartupError(outcome).message])
+}

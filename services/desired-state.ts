@@ -1,0 +1,42 @@
+import type { Config } from '../schemas/config.js'
+import { createGitReader, describeRevision } from './git-reader.js'
+import { createRefreshController, type RefreshObserver } from './refresh-controller.js'
+import { createRefreshSteps } from './refresh-steps.js'
+
+// Builds the desired-state services from the configuration: the git reader
+// over the bare mirror, and the refresh controller that owns the state. No
+// Fastify here, so the process entry can start the startup refresh while
+// the web framework is still loading (see main.ts).
+
+export type DesiredStateOptions = {
+  observers?: RefreshObserver[]
+  onObserverError?: (error: unknown) => void
+  /** First retry delay after a failed refresh; tests shorten or lengthen it. */
+  backoffInitialMs?: number
+}
+
+export function createDesiredState(config: Config, options: DesiredStateOptions = {}) {
+  const gitReader = createGitReader({
+    repoUrl: config.gitRepoUrl,
+    revision: config.gitRevision,
+    accessToken: config.gitAccessToken,
+    username: config.gitUsername,
+    cacheDir: config.gitCacheDir,
+    timeoutMs: config.gitTimeoutMs,
+    sslCaInfo: config.gitSslCaInfo,
+  })
+  const described = describeRevision(config.gitRevision)
+  const controller = createRefreshController({
+    runSteps: createRefreshSteps({ git: gitReader, deployDir: config.gitDeployDir }),
+    // Until the first refresh a name is assumed to be a branch; the refresh corrects it.
+    ref: described.ref,
+    refType: described.commit ? 'commit' : 'branch',
+    pollIntervalMs: config.refreshPollIntervalMs,
+    backoffInitialMs: options.backoffInitialMs,
+    observers: options.observers,
+    onObserverError: options.onObserverError,
+  })
+  return { gitReader, controller }
+}
+
+export type DesiredStateServices = ReturnType<typeof createDesiredState>
