@@ -8,7 +8,7 @@ declare module 'fastify' {
   }
 }
 
-export type DesiredStatePluginOptions = {
+type DesiredStatePluginOptions = {
   services: DesiredStateServices
   /** Log refreshes through the app's logger (false when the caller already does). */
   logRefreshes: boolean

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { errorResponses, errorSchema, webhookResponseSchema } from '../schemas/api.js'
 import { createWebhookReceiver } from '../services/webhook-receiver.js'
 
-export const WEBHOOK_BODY_LIMIT = 1024 * 1024 // GitHub caps payloads at 25 MB; pushes are far smaller
+const WEBHOOK_BODY_LIMIT = 1024 * 1024 // GitHub caps payloads at 25 MB; pushes are far smaller
 
 // POST /api/webhook: GitHub deliveries. The body is kept as raw bytes so the
 // HMAC is computed over exactly what GitHub signed; the receiver service

@@ -100,7 +100,7 @@ const port = z
     return value
   })
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const configEnvSchema = z.object({
   GIT_REPO_URL: repoUrl,

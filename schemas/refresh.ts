@@ -1,16 +1,16 @@
 import { z } from 'zod'
 
-export const REFRESH_TRIGGERS = ['startup', 'periodic', 'webhook', 'manual'] as const
-export const refreshTriggerSchema = z.enum(REFRESH_TRIGGERS)
+const REFRESH_TRIGGERS = ['startup', 'periodic', 'webhook', 'manual'] as const
+const refreshTriggerSchema = z.enum(REFRESH_TRIGGERS)
 export type RefreshTrigger = z.infer<typeof refreshTriggerSchema>
 
-export const REF_TYPES = ['branch', 'tag', 'commit'] as const
+const REF_TYPES = ['branch', 'tag', 'commit'] as const
 export type RefType = (typeof REF_TYPES)[number]
 
-export const REFRESH_STATUSES = ['refreshing', 'queued', 'completed', 'failed'] as const
+const REFRESH_STATUSES = ['refreshing', 'queued', 'completed', 'failed'] as const
 export type RefreshStatus = (typeof REFRESH_STATUSES)[number]
 
-export const stackChangesSchema = z
+const stackChangesSchema = z
   .object({
     added: z.array(z.string()).meta({ description: 'Stacks that appeared in Git' }),
     changed: z
@@ -57,7 +57,6 @@ export const refreshStatusSchema = z
       changes: { added: [], changed: ['web'], removed: [] },
     },
   })
-export type RefreshStatusView = z.infer<typeof refreshStatusSchema>
 
 export const refreshAcceptedSchema = z
   .object({

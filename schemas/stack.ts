@@ -1,10 +1,10 @@
 import { z } from 'zod'
 
-export const STACK_STATUSES = ['missing', 'syncing', 'synced', 'deleting'] as const
-export const stackStatusSchema = z.enum(STACK_STATUSES)
+const STACK_STATUSES = ['missing', 'syncing', 'synced', 'deleting'] as const
+const stackStatusSchema = z.enum(STACK_STATUSES)
 export type StackStatus = z.infer<typeof stackStatusSchema>
 
-export const stackSchema = z
+const stackSchema = z
   .object({
     path: z.string().meta({ description: 'Stack directory, relative to the deploy directory' }),
     composeFile: z.string().meta({ description: 'The Compose file chosen in the stack directory' }),

@@ -30,7 +30,7 @@ export class GitError extends Error {
   }
 }
 
-export type GitCommandOptions = {
+type GitCommandOptions = {
   cwd?: string
   env: Record<string, string>
   input?: Buffer | string
@@ -40,7 +40,7 @@ export type GitCommandOptions = {
   scrub: (text: string) => string
 }
 
-export type GitResult = { stdout: Buffer; stderr: string }
+type GitResult = { stdout: Buffer; stderr: string }
 
 export function runGit(args: string[], options: GitCommandOptions): Promise<GitResult> {
   return new Promise((resolve, reject) => {

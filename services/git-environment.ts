@@ -24,7 +24,7 @@ const PASSTHROUGH = [
 ]
 
 /** `user:token` in base64, as sent in an `Authorization: Basic` header. */
-export function basicCredential(options: GitEnvironmentOptions): string | undefined {
+function basicCredential(options: GitEnvironmentOptions): string | undefined {
   if (!options.accessToken) return undefined
   return Buffer.from(`${options.username}:${options.accessToken}`).toString('base64')
 }

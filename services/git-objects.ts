@@ -35,8 +35,6 @@ export function parseBatchOutput(output: Buffer, requests: string[]): BatchObjec
 export type TreeEntry = { mode: string; name: string; oid: string }
 
 export const TREE_MODE = '40000'
-export const SYMLINK_MODE = '120000'
-export const SUBMODULE_MODE = '160000'
 export const isRegularFile = (mode: string) => mode === '100644' || mode === '100755'
 
 /** Raw tree object: repeated `<mode> <name>\0<binary oid>`. */

@@ -11,7 +11,7 @@ import { type BatchObject, parseBatchOutput, parseTree, type TreeEntry } from '.
 // and blobs from that mirror in batches. The mirror is its own business: a
 // missing, foreign or broken one is rebuilt here, on the next fetch.
 
-export type GitReaderOptions = GitEnvironmentOptions & {
+type GitReaderOptions = GitEnvironmentOptions & {
   repoUrl: string
   revision: string
   cacheDir: string

@@ -65,5 +65,3 @@ export function createMetrics() {
     },
   }
 }
-
-export type Metrics = ReturnType<typeof createMetrics>

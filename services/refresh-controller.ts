@@ -23,7 +23,7 @@ import {
 // variable below is assigned in exactly one function), and every caller gets
 // an outcome object rather than reading results back from the state.
 
-export type RefreshFailureReason = GitErrorCode | 'internal'
+type RefreshFailureReason = GitErrorCode | 'internal'
 
 export type RefreshOutcome = Readonly<{
   status: 'completed' | 'failed'
@@ -52,7 +52,7 @@ export type RefreshObserver = {
   stackStatusChanged?(event: { path: string; from: StackStatus; to: StackStatus }): void
 }
 
-export type RefreshControllerOptions = {
+type RefreshControllerOptions = {
   runSteps: RefreshSteps
   ref: string
   refType: RefType
@@ -232,9 +232,6 @@ export function createRefreshController(options: RefreshControllerOptions) {
       if (from !== status) notify((o) => o.stackStatusChanged?.({ path, from, to: status }))
       return true
     },
-    isRunning: () => queue.isRunning(),
-    /** Resolves when nothing runs or waits. */
-    idle: () => queue.idle(),
     /** Stops polling, aborts the running git command, fails the waiting request. */
     async close() {
       scheduler.stop()
@@ -242,5 +239,3 @@ export function createRefreshController(options: RefreshControllerOptions) {
     },
   }
 }
-
-export type RefreshController = ReturnType<typeof createRefreshController>

@@ -9,7 +9,7 @@ import type { RefreshTrigger } from '../schemas/refresh.js'
 // `failed` turns anything `run` throws (or a closed queue) into one, so a
 // waiter is always answered.
 
-export type Enqueued<O> = {
+type Enqueued<O> = {
   status: 'refreshing' | 'queued'
   /** Settles (never rejects) when the refresh covering this request has finished. */
   done: Promise<O>
@@ -113,5 +113,3 @@ export function createRefreshQueue<O>(options: {
     },
   }
 }
-
-export type RefreshQueue<O> = ReturnType<typeof createRefreshQueue<O>>

@@ -10,7 +10,7 @@ export type Timers = {
   clearTimeout: (handle: unknown) => void
 }
 
-export type SchedulerOptions = {
+type SchedulerOptions = {
   intervalMs: number
   enqueue: (trigger: RefreshTrigger) => void
   backoffInitialMs?: number
@@ -76,5 +76,3 @@ export function createRefreshScheduler(options: SchedulerOptions) {
     },
   }
 }
-
-export type RefreshScheduler = ReturnType<typeof createRefreshScheduler>

@@ -4,7 +4,7 @@ import { isRegularFile, TREE_MODE, type TreeEntry } from './git-objects.js'
 // Pure: the git reader feeds it tree listings.
 
 /** Compose's own lookup order: the first present wins. */
-export const COMPOSE_FILE_NAMES = [
+const COMPOSE_FILE_NAMES = [
   'compose.yaml',
   'compose.yml',
   'docker-compose.yml',

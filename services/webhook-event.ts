@@ -2,7 +2,7 @@ import type { RefType } from '../schemas/refresh.js'
 
 // What a GitHub delivery means for the cache: refresh, or ignore and say why.
 
-export type WebhookDecision = { action: 'refresh' } | { action: 'ignore'; reason: string }
+type WebhookDecision = { action: 'refresh' } | { action: 'ignore'; reason: string }
 
 /** Parses a JSON or form-encoded (`payload=`) delivery body. */
 export function parseWebhookBody(body: Buffer, contentType: string): unknown {

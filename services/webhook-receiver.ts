@@ -7,7 +7,7 @@ import { verifySignature } from './webhook-signature.js'
 // the raw bytes → parse → skip redeliveries → decide → ask for a refresh.
 // Plain TypeScript; the route only maps the result to HTTP.
 
-export type WebhookDelivery = {
+type WebhookDelivery = {
   headers: Record<string, string | string[] | undefined>
   body: Buffer
   contentType: string
@@ -15,7 +15,7 @@ export type WebhookDelivery = {
 
 type Common = { delivery: string | undefined; event: string | undefined }
 
-export type WebhookResult = Common &
+type WebhookResult = Common &
   (
     | {
         status: 'rejected'

@@ -3,7 +3,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 // GitHub's X-Hub-Signature-256: `sha256=` + hex HMAC-SHA256 of the raw body.
 const SIGNATURE = /^sha256=([0-9a-f]{64})$/i
 
-export type SignatureCheck = { valid: true } | { valid: false; reason: string }
+type SignatureCheck = { valid: true } | { valid: false; reason: string }
 
 export function signBody(secret: string, body: Buffer | string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`

@@ -20,6 +20,12 @@ t.ok(existsSync(serverJs), 'dist/server.js is built')
 const git = await startGitServer({ token: TOKEN })
 t.teardown(() => git.close())
 
+const isReady = (base: string) =>
+  fetch(`${base}/readyz`).then(
+    (r) => r.ok,
+    () => false,
+  )
+
 function startService(env: Record<string, string>) {
   const child: ChildProcess = spawn(process.execPath, [serverJs], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -56,14 +62,7 @@ t.test('push + signed webhook → /api/stacks changes; SIGTERM exits 0', async (
     HOST: '127.0.0.1',
   })
   const base = `http://127.0.0.1:${port}`
-  await waitFor(
-    () =>
-      fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    'the service to become ready',
-  )
+  await waitFor(() => isReady(base), 'the service to become ready')
   const stacks = async () =>
     ((await (await fetch(`${base}/api/stacks`)).json()) as { path: string }[]).map((s) => s.path)
   t.same(await stacks(), ['stack-00000', 'stack-00001'])
@@ -189,14 +188,7 @@ t.test('a busy port: one line naming PORT=, exit 1', async (t) => {
   const env = await serviceEnv(repo.url)
   const first = startService(env)
   const base = `http://127.0.0.1:${env.PORT}`
-  await waitFor(
-    () =>
-      fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    'the first service to be ready',
-  )
+  await waitFor(() => isReady(base), 'the first service to be ready')
   const second = startService(env)
   t.equal(await second.exited, 1)
   t.match(

@@ -250,7 +250,10 @@ t.test('close() stops a hanging git command and the timer', async (t) => {
   server.setHang(true)
   t.teardown(() => server.setHang(false))
   const pending = app.desiredState.refresh('manual')
-  await waitFor(() => app.desiredState.isRunning(), 'the refresh to run')
+  await waitFor(
+    () => app.desiredState.current().refreshStatus === 'refreshing',
+    'the refresh to run',
+  )
   await app.close()
   t.match(await pending.done, { status: 'failed' })
   t.match(app.desiredState.current().refreshError, /^aborted: /)

@@ -158,7 +158,10 @@ t.test('a redelivered id is ignored: no second refresh', async (t) => {
   })
   t.match((await send(d)).json(), { status: /refreshing|queued/ })
   await waitFor(() => app.desiredState.current().revision === head, 'the first delivery to apply')
-  await app.desiredState.idle()
+  await waitFor(
+    () => app.desiredState.current().refreshStatus === 'completed',
+    'no refresh running',
+  )
   const count = refreshCount()
   const again = await send(d)
   t.same(again.json(), { status: 'ignored', message: 'delivery delivery-1 was already accepted' })
