@@ -1,16 +1,17 @@
 // `npm run demo`: serves examples/ as a Git repository over loopback HTTPS
 // (git http-backend, self-signed certificate, token check) and runs the real
 // service against it: same config loading, git reader and API as
-// production; only the Git server is local.
+// production; only the Git server is local. Everything it creates (cache,
+// work tree, certificate and key) lives in temp dirs removed on exit.
 import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
-import { buildApp } from '../app.js'
+import { buildApp, startApp } from '../app.js'
 import { loadConfig } from '../services/config.js'
 import { loggerOptions } from '../services/logger.js'
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
-import { tempDir } from '../test/helpers/temp-dir.js'
+import { removeTempDirs, tempDir } from '../test/helpers/temp-dir.js'
 
 const port = Number(process.env.PORT ?? 8080)
 const token = `demo-${Math.random().toString(36).slice(2)}`
@@ -32,9 +33,33 @@ const config = loadConfig({
   HOST: '127.0.0.1',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
 })
-const app = await buildApp({ config, loggerInstance: pino(loggerOptions(config.logLevel)) })
-await app.ready()
-const base = await app.listen({ port: config.port, host: config.host })
+// Readable log lines for a person at a terminal, even when piped.
+const logger = pino({ ...loggerOptions(config.logLevel), transport: { target: 'pino-pretty' } })
+const app = await buildApp({ config, loggerInstance: logger })
+
+const stop = async (code = 0) => {
+  await app.close()
+  await gitServer.close()
+  removeTempDirs()
+  process.exit(code)
+}
+process.once('SIGINT', () => void stop())
+process.once('SIGTERM', () => void stop())
+
+let base: string
+try {
+  base = await app.listen({ port: config.port, host: config.host })
+} catch (error) {
+  const busy = (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
+  process.stderr.write(
+    busy
+      ? `demo: port ${port} is already in use; run it on another one: PORT=8081 npm run demo\n`
+      : `demo: cannot listen on ${config.host}:${port}: ${(error as Error).message}\n`,
+  )
+  await stop(1)
+  throw error // not reached: stop() exits
+}
+await startApp(app)
 
 process.stdout.write(`
 docker-cd demo is running at ${base}
@@ -61,13 +86,7 @@ Signed webhook (secret "demo-secret"):
   sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac demo-secret | sed 's/.* //')
   curl -X POST ${base}/api/webhook -H 'content-type: application/json' -H 'x-github-event: push' -H "x-hub-signature-256: sha256=$sig" -d "$body"
 
-Polling every ${config.refreshPollIntervalMs / 1000}s as well. Ctrl-C stops the demo.
+Polling every ${config.refreshPollIntervalMs / 1000}s as well. Logs at LOG_LEVEL=${config.logLevel}
+(LOG_LEVEL=info npm run demo shows every refresh). Ctrl-C stops the demo and
+removes its temporary files.
 `)
-
-const stop = async () => {
-  await app.close()
-  await gitServer.close()
-  process.exit(0)
-}
-process.once('SIGINT', () => void stop())
-process.once('SIGTERM', () => void stop())
