@@ -58,6 +58,11 @@ export function gitEnvironment(
     ['credential.helper', ''],
     ['core.askPass', ''],
     ['gc.autoDetach', 'false'],
+    // Never follow a redirect: git would send the token (an extra header)
+    // to whatever host the redirect names, plain http included. A
+    // redirecting server fails the refresh instead (the reader says where
+    // it points, so the operator can set GIT_REPO_URL to the final URL).
+    ['http.followRedirects', 'false'],
   ]
   const credential = basicCredential(options)
   if (credential) configEntries.push(['http.extraHeader', `Authorization: Basic ${credential}`])

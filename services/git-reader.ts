@@ -5,6 +5,7 @@ import type { RefType } from '../schemas/refresh.js'
 import { GitError, runGit } from './git-command.js'
 import { type GitEnvironmentOptions, gitEnvironment, gitSecrets } from './git-environment.js'
 import { type BatchObject, parseBatchOutput, parseTree, type TreeEntry } from './git-objects.js'
+import { findRedirect, repositoryUrlOf } from './redirect-probe.js'
 
 // Everything this service asks of Git: resolve the configured revision on the
 // remote, fetch it shallowly into a persistent bare mirror, and read trees
@@ -87,14 +88,25 @@ export function createGitReader(options: GitReaderOptions) {
     try {
       return await runGit(args, { cwd, env, input, signal, timeoutMs: options.timeoutMs, scrub })
     } catch (error) {
-      throw explain(error)
+      throw await explain(error)
     }
   }
 
   /** Adds what an operator can do about a failure; remembers a broken mirror. */
-  function explain(error: unknown): unknown {
+  async function explain(error: unknown): Promise<unknown> {
     if (!(error instanceof GitError)) return error
     if (error.code === 'corrupt_mirror') mirrorBroken = true
+    if (error.code === 'unreachable' && /returned error: 30[1278]\b/.test(error.detail)) {
+      const location = await findRedirect(options.repoUrl, {
+        caFile: options.sslCaInfo,
+        timeoutMs: Math.min(options.timeoutMs, 10_000),
+      })
+      const where = location ? scrub(repositoryUrlOf(location)) : 'another URL'
+      return new GitError(
+        'unreachable',
+        `the server redirected to ${where}; redirects are not followed, so the token never leaves for another host: set GIT_REPO_URL to the final URL`,
+      )
+    }
     if (error.code === 'auth_failed') {
       const hint = options.accessToken
         ? 'check GIT_ACCESS_TOKEN (still valid, allowed to read this repository) and GIT_USERNAME (GitLab: oauth2, Bitbucket: x-token-auth)'

@@ -1,7 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createServer, type Server } from 'node:https'
+import {
+  createServer as createPlainServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { createServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { join } from 'node:path'
 import { tempDir } from './temp-dir.js'
@@ -16,9 +21,18 @@ export type GitServerOptions = {
   /** Required token; undefined serves anonymously. */
   token?: string
   username?: string
+  /** Plain http instead of https (only to show what must never be reached). */
+  plainHttp?: boolean
 }
 
-export type GitRequest = { method: string; path: string; service: string; authorized: boolean }
+export type GitRequest = {
+  method: string
+  path: string
+  service: string
+  authorized: boolean
+  /** Whether the request carried any Authorization header at all. */
+  withAuthorization: boolean
+}
 
 export function createCertificate(dir: string): { cert: string; key: string; caFile: string } {
   const keyFile = join(dir, 'key.pem')
@@ -78,23 +92,39 @@ export async function startGitServer(options: GitServerOptions = {}) {
   const listeners: ((request: GitRequest) => void)[] = []
   let hang = false
   let delayMs = 0
+  let redirectBase: string | undefined
   let port = 0
 
-  const server: Server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (delayMs > 0) setTimeout(() => handle(req, res), delayMs)
     else handle(req, res)
-  })
+  }
+  const server: Server = options.plainHttp
+    ? createPlainServer(onRequest)
+    : createServer({ cert: tls.cert, key: tls.key }, onRequest)
+  const scheme = options.plainHttp ? 'http' : 'https'
   function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1')
     const authorized = !expected || req.headers.authorization === expected
     const service =
       url.searchParams.get('service') ??
       (url.pathname.endsWith('/git-upload-pack') ? 'upload-pack' : url.pathname)
-    const record = { method: req.method ?? 'GET', path: url.pathname, service, authorized }
+    const record = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      service,
+      authorized,
+      withAuthorization: req.headers.authorization !== undefined,
+    }
     requests.push(record)
     for (const listener of listeners) listener(record)
     if (secrets.length) tokenLeaks.push(...commandLinesContaining(secrets))
     if (hang) return // leave the client waiting until it gives up
+    if (redirectBase) {
+      res.writeHead(301, { Location: `${redirectBase}${url.pathname}${url.search}` })
+      res.end()
+      return
+    }
     if (!authorized) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"', 'Content-Type': 'text/plain' })
       res.end('authentication required\n')
@@ -180,7 +210,8 @@ export async function startGitServer(options: GitServerOptions = {}) {
     get port() {
       return port
     },
-    url: (name: string) => `https://127.0.0.1:${port}/${name}.git`,
+    base: () => `${scheme}://127.0.0.1:${port}`,
+    url: (name: string) => `${scheme}://127.0.0.1:${port}/${name}.git`,
     /** Requests that reached the server since the given index (see `requests.length`). */
     countSince: (index: number, service?: string) =>
       requests.slice(index).filter((request) => !service || request.service.includes(service))
@@ -195,6 +226,10 @@ export async function startGitServer(options: GitServerOptions = {}) {
     },
     setHang(value: boolean) {
       hang = value
+    },
+    /** Answers every request with a 301 to the same path under `base` (undefined: serve again). */
+    setRedirect(base: string | undefined) {
+      redirectBase = base
     },
     /** Answers every request only after this delay, like a distant or overloaded host. */
     setDelay(ms: number) {
