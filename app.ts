@@ -6,12 +6,14 @@ import {
 } from 'fastify-type-provider-zod'
 import configPlugin from './plugins/config.js'
 import desiredStatePlugin from './plugins/desired-state.js'
-import errorHandlerPlugin from './plugins/error-handler.js'
+import errorHandlerPlugin, { sendError } from './plugins/error-handler.js'
+import eventFeedPlugin from './plugins/event-feed.js'
 import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import sensiblePlugin from './plugins/sensible.js'
+import eventsRoutes from './routes/events.js'
 import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
 import stackRoutes from './routes/stacks.js'
@@ -47,6 +49,12 @@ export async function buildApp(options: AppOptions) {
       : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // Stack names may be 255 bytes (percent-encoded, more): longer ones get
+    // the schema's 400 instead of the router's 414; past this, 414.
+    routerOptions: { maxParamLength: 1024 },
+    // Errors raised before routing (a parameter past that limit, a bad URL)
+    // get the same body shape as every other error.
+    frameworkErrors: sendError,
   }).withTypeProvider<ZodTypeProvider>()
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
@@ -60,16 +68,19 @@ export async function buildApp(options: AppOptions) {
   const services =
     options.desiredState ??
     createDesiredState(options.config, {
+      warn: (error) => app.log.warn({ err: error }, 'stack history'),
       backoffInitialMs: options.backoffInitialMs,
       onObserverError: (error) => app.log.error({ err: error }, 'refresh observer failed'),
     })
   await app.register(gitReaderPlugin, { services })
   await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
+  await app.register(eventFeedPlugin)
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)
   await app.register(refreshRoutes)
   await app.register(stackRoutes)
+  await app.register(eventsRoutes)
   await app.register(operationsRoutes)
   return app
 }

@@ -33,6 +33,7 @@ if (!config.webhookSecret) {
 // compiles Fastify) and is bounded by GIT_TIMEOUT per git command only,
 // never by a framework hook: a first fetch of minutes still starts.
 const desiredState = createDesiredState(config, {
+  warn: (error) => logger.warn({ err: error }, 'stack history'),
   observers: [createRefreshLog(logger)],
   onObserverError: (error) => logger.error({ err: error }, 'refresh observer failed'),
 })

@@ -1,28 +1,59 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
 import { errorResponses } from '../schemas/api.js'
-import { type StackView, stackListSchema } from '../schemas/stack.js'
+import {
+  type StackView,
+  stackDetailSchema,
+  stackListSchema,
+  stackNameParamsSchema,
+} from '../schemas/stack.js'
+import { etagOf, matchesIfNoneMatch } from '../services/etag.js'
 import type { Stack } from '../services/snapshot.js'
+import { stackArchive } from '../services/stack-archive.js'
+import { blobContent, findStack } from '../services/stack-content.js'
 
-// GET /api/stacks: the cached stacks, sorted by path. Snapshots are
-// immutable, so each one is validated and serialised once, not per request
-// (this route is what dashboards and the reconciler poll).
+// The desired state for its consumers: the stack list, one stack, its
+// Compose file and its directory as an archive — all from the snapshot the
+// cache holds and the bare mirror, so nobody clones the repository again.
+
+/** The revision a content answer comes from. */
+const REVISION_HEADER = 'x-docker-cd-revision'
+
+const view = (stack: Stack): StackView => ({
+  path: stack.path,
+  composeFile: stack.composeFile,
+  composeHash: stack.composeHash,
+  status: stack.status,
+  treeHash: stack.treeOid,
+})
+
 const stackRoutes: FastifyPluginAsyncZod = async (app) => {
+  // Snapshots are immutable, so each one's list is validated and serialised
+  // once, not per request (this route is what dashboards and reconcilers poll).
   const serialised = new WeakMap<readonly Stack[], Buffer>()
   const bodyFor = (stacks: readonly Stack[]) => {
     let body = serialised.get(stacks)
     if (body === undefined) {
-      const view = stackListSchema.parse(
-        stacks.map(({ path, composeFile, composeHash, status }) => ({
-          path,
-          composeFile,
-          composeHash,
-          status,
-        })),
-      )
-      body = Buffer.from(JSON.stringify(view))
+      body = Buffer.from(JSON.stringify(stackListSchema.parse(stacks.map(view))))
       serialised.set(stacks, body)
     }
     return body
+  }
+
+  /** The stack named in the URL, from the current snapshot, or a 404. */
+  const stackFor = (name: string) => {
+    const snapshot = app.desiredState.current()
+    const stack = findStack(snapshot, name)
+    if (!stack || snapshot.revision === null)
+      throw app.httpErrors.notFound(`no stack "${name}" at the cached revision`)
+    return { stack, revision: snapshot.revision }
+  }
+
+  const contentResponses = {
+    304: z.null().describe('Not modified: If-None-Match names the current ETag'),
+    400: errorResponses[400],
+    404: errorResponses[404],
+    500: errorResponses[500],
   }
 
   app.get(
@@ -39,6 +70,92 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
       // (The type provider only knows the schema's shape, hence the cast.)
       const body = bodyFor(app.desiredState.current().stacks) as unknown as StackView[]
       return reply.type('application/json; charset=utf-8').send(body)
+    },
+  )
+
+  app.get(
+    '/api/stacks/:name',
+    {
+      schema: {
+        tags: ['state'],
+        summary: 'One stack, with its tree hash and when it last changed',
+        params: stackNameParamsSchema,
+        response: {
+          200: stackDetailSchema,
+          400: errorResponses[400],
+          404: errorResponses[404],
+          500: errorResponses[500],
+        },
+      },
+    },
+    async (request) => {
+      const { stack, revision } = stackFor(request.params.name)
+      return {
+        ...view(stack),
+        revision,
+        changedAt: stack.changedAt,
+        changedRevision: stack.changedRevision,
+      }
+    },
+  )
+
+  app.get(
+    '/api/stacks/:name/compose',
+    {
+      schema: {
+        tags: ['content'],
+        summary: "The stack's Compose file, byte for byte",
+        description:
+          'The exact bytes at the snapshot revision (their SHA-256 is `composeHash`). `ETag` is the quoted `composeHash`; `If-None-Match` answers 304. `X-Docker-CD-Revision` names the revision.',
+        params: stackNameParamsSchema,
+        produces: ['application/yaml'],
+        response: {
+          200: z.string().describe('The Compose file (application/yaml)'),
+          ...contentResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { stack, revision } = stackFor(request.params.name)
+      const etag = etagOf(stack.composeHash)
+      reply.header('etag', etag).header(REVISION_HEADER, revision)
+      if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
+        return reply.code(304).send(null)
+      return reply
+        .type('application/yaml')
+        .send(blobContent(app.gitReader, stack.blobOid) as unknown as string)
+    },
+  )
+
+  app.get(
+    '/api/stacks/:name/archive',
+    {
+      schema: {
+        tags: ['content'],
+        summary: 'The stack directory as a gzipped tar, streamed',
+        description:
+          'Regular files and directories with their modes, named relative to the stack directory; symlinks and submodules are left out. `ETag` is the quoted tree hash; `If-None-Match` answers 304. `X-Docker-CD-Revision` names the revision.',
+        params: stackNameParamsSchema,
+        produces: ['application/gzip'],
+        response: {
+          200: z.string().describe('tar.gz bytes (application/gzip)'),
+          ...contentResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { stack, revision } = stackFor(request.params.name)
+      const etag = etagOf(stack.treeOid)
+      reply.header('etag', etag).header(REVISION_HEADER, revision)
+      if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
+        return reply.code(304).send(null)
+      return reply
+        .type('application/gzip')
+        .header(
+          'content-disposition',
+          `attachment; filename="${encodeURIComponent(stack.path)}.tar.gz"`,
+        )
+        .send(stackArchive(app.gitReader, stack.treeOid) as unknown as string)
     },
   )
 }

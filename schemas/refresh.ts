@@ -10,7 +10,7 @@ export type RefType = (typeof REF_TYPES)[number]
 const REFRESH_STATUSES = ['refreshing', 'queued', 'completed', 'failed'] as const
 export type RefreshStatus = (typeof REFRESH_STATUSES)[number]
 
-const stackChangesSchema = z
+export const stackChangesSchema = z
   .object({
     added: z.array(z.string()).meta({ description: 'Stacks that appeared in Git' }),
     changed: z

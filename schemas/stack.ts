@@ -4,7 +4,9 @@ const STACK_STATUSES = ['missing', 'syncing', 'synced', 'deleting'] as const
 const stackStatusSchema = z.enum(STACK_STATUSES)
 export type StackStatus = z.infer<typeof stackStatusSchema>
 
-const stackSchema = z
+const sha1 = z.string().regex(/^[0-9a-f]{40}$/)
+
+export const stackSchema = z
   .object({
     path: z.string().meta({ description: 'Stack directory, relative to the deploy directory' }),
     composeFile: z.string().meta({ description: 'The Compose file chosen in the stack directory' }),
@@ -13,7 +15,12 @@ const stackSchema = z
       .regex(/^[0-9a-f]{64}$/)
       .meta({ description: 'Lowercase hex SHA-256 of the Compose file bytes' }),
     status: stackStatusSchema.meta({
-      description: 'missing until a reconciler deploys it; syncing, synced or deleting afterwards',
+      description:
+        'missing: in Git, not deployed yet (every new stack); syncing: being applied; synced: running as Git says; deleting: being removed. Only the reconciler moves a stack past missing.',
+    }),
+    treeHash: sha1.meta({
+      description:
+        'Git tree id of the stack directory: changes when any file in it changes (.env, mounted configs), not only the Compose file',
     }),
   })
   .meta({
@@ -23,8 +30,47 @@ const stackSchema = z
       composeFile: 'compose.yaml',
       composeHash: 'a3f1c2e4b5d6978812345678901234567890abcdef1234567890abcdef123456',
       status: 'missing',
+      treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
     },
   })
 export type StackView = z.infer<typeof stackSchema>
 
 export const stackListSchema = z.array(stackSchema).meta({ description: 'Stacks sorted by path' })
+
+export const stackDetailSchema = stackSchema
+  .extend({
+    revision: sha1.meta({ description: 'Commit of the snapshot this answer comes from' }),
+    changedAt: z.string().meta({
+      description:
+        'When this service last saw the stack directory change (first seen counts); kept across restarts',
+    }),
+    changedRevision: sha1.meta({ description: 'The revision at which that change was seen' }),
+  })
+  .meta({
+    id: 'StackDetail',
+    example: {
+      path: 'web',
+      composeFile: 'compose.yaml',
+      composeHash: 'a3f1c2e4b5d6978812345678901234567890abcdef1234567890abcdef123456',
+      status: 'missing',
+      treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+      revision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
+      changedAt: '2026-11-22T10:00:00.000Z',
+      changedRevision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
+    },
+  })
+
+/**
+ * A stack name in a URL: one plain directory name, never a path. Fastify
+ * decodes the parameter first, so `%2F` arrives as `/` and is refused here.
+ */
+export const stackNameParamsSchema = z.object({
+  name: z
+    .string()
+    .refine((name) => name !== '' && name !== '.' && name !== '..', {
+      message: 'must be a directory name, not empty, "." or ".."',
+    })
+    .refine((name) => !/[/\0]/.test(name), { message: 'must not contain a slash or NUL' })
+    .refine((name) => Buffer.byteLength(name) <= 255, { message: 'must be at most 255 bytes' })
+    .meta({ description: 'The stack path as /api/stacks lists it' }),
+})

@@ -2,6 +2,7 @@ import type { Config } from '../schemas/config.js'
 import { createGitReader, describeRevision } from './git-reader.js'
 import { createRefreshController, type RefreshObserver } from './refresh-controller.js'
 import { createRefreshSteps } from './refresh-steps.js'
+import { createStackHistory, stackHistoryFile } from './stack-history.js'
 
 // Builds the desired-state services from the configuration: the git reader
 // over the bare mirror, and the refresh controller that owns the state. No
@@ -9,6 +10,8 @@ import { createRefreshSteps } from './refresh-steps.js'
 // the web framework is still loading (see main.ts).
 
 export type DesiredStateOptions = {
+  /** Where a problem with the stack history file is reported (it is never fatal). */
+  warn?: (error: unknown) => void
   observers?: RefreshObserver[]
   onObserverError?: (error: unknown) => void
   /** First retry delay after a failed refresh; tests shorten or lengthen it. */
@@ -35,6 +38,10 @@ export function createDesiredState(config: Config, options: DesiredStateOptions 
     backoffInitialMs: options.backoffInitialMs,
     observers: options.observers,
     onObserverError: options.onObserverError,
+    history: createStackHistory(
+      stackHistoryFile(config.gitCacheDir, config.gitRepoUrl, config.gitDeployDir),
+      options.warn ?? (() => {}),
+    ),
   })
   return { gitReader, controller }
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { Readable } from 'node:stream'
 
 // One git invocation: argv without secrets, credentials through the
 // environment, binary-safe stdout, and a hard bound on its lifetime.
@@ -30,11 +31,12 @@ export class GitError extends Error {
   }
 }
 
-type GitCommandOptions = {
+export type GitCommandOptions = {
   cwd?: string
   env: Record<string, string>
   input?: Buffer | string
-  timeoutMs: number
+  /** Bound on the whole command; undefined for local streaming reads, which end with their reader. */
+  timeoutMs?: number
   signal?: AbortSignal
   /** Removes secrets from anything git printed before it leaves this module. */
   scrub: (text: string) => string
@@ -42,49 +44,71 @@ type GitCommandOptions = {
 
 type GitResult = { stdout: Buffer; stderr: string }
 
-export function runGit(args: string[], options: GitCommandOptions): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    if (options.signal?.aborted) {
-      reject(new GitError('aborted', `git ${args[0]} was not started: shutting down`))
-      return
-    }
-    const child = spawn('git', args, {
-      cwd: options.cwd,
-      env: options.env,
-      // Own process group, so a timeout kills git's helpers too.
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    const stdout: Buffer[] = []
-    const stderr: Buffer[] = []
-    let stopReason: 'timeout' | 'aborted' | undefined
-    const kill = (reason: 'timeout' | 'aborted') => {
-      stopReason ??= reason
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL')
-      } catch {
-        // already gone
-      }
-    }
-    const timer = setTimeout(() => kill('timeout'), options.timeoutMs)
-    const onAbort = () => kill('aborted')
-    options.signal?.addEventListener('abort', onAbort, { once: true })
+/** A running git command: its stdout as a stream, and how it ended. */
+export type GitProcess = {
+  stdout: Readable
+  /** Resolves with git's (scrubbed) stderr on exit 0; rejects with a GitError otherwise. */
+  finished: Promise<string>
+  /** Stops git and its helpers (the reader went away). */
+  stop: () => void
+}
 
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk))
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
-    child.stdin.on('error', () => {
-      // git may exit before reading all input; the exit code tells the story.
-    })
-    child.stdin.end(options.input ?? '')
+/** Starts git in its own process group; see runGit for a buffered result. */
+export function startGit(args: string[], options: GitCommandOptions): GitProcess {
+  if (options.signal?.aborted) {
+    const finished = Promise.reject(
+      new GitError('aborted', `git ${args[0]} was not started: shutting down`),
+    )
+    finished.catch(() => {})
+    return { stdout: Readable.from([]), finished, stop: () => {} }
+  }
+  const child = spawn('git', args, {
+    cwd: options.cwd,
+    env: options.env,
+    // Own process group, so a timeout kills git's helpers too.
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  const stderr: Buffer[] = []
+  let stopReason: 'timeout' | 'aborted' | 'stopped' | undefined
+  let closed = false
+  child.on('close', () => {
+    closed = true
+  })
+  const kill = (reason: 'timeout' | 'aborted' | 'stopped') => {
+    // Never signal a process group whose id may have been reused.
+    if (closed) return
+    stopReason ??= reason
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => kill('timeout'), options.timeoutMs)
+  const onAbort = () => kill('aborted')
+  options.signal?.addEventListener('abort', onAbort, { once: true })
 
-    child.on('error', (error) => {
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
+  child.stdin.on('error', () => {
+    // git may exit before reading all input; the exit code tells the story.
+  })
+  child.stdin.end(options.input ?? '')
+
+  const finished = new Promise<string>((resolve, reject) => {
+    const cleanUp = () => {
       clearTimeout(timer)
       options.signal?.removeEventListener('abort', onAbort)
+    }
+    child.on('error', (error) => {
+      cleanUp()
       reject(new GitError('git_error', `cannot run git: ${error.message}`))
     })
     child.on('close', (code) => {
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onAbort)
+      cleanUp()
       const errText = options.scrub(Buffer.concat(stderr).toString('utf8')).trim()
       if (stopReason === 'timeout') {
         reject(
@@ -92,6 +116,8 @@ export function runGit(args: string[], options: GitCommandOptions): Promise<GitR
         )
       } else if (stopReason === 'aborted') {
         reject(new GitError('aborted', `git ${args[0]} was stopped: shutting down`))
+      } else if (stopReason === 'stopped') {
+        reject(new GitError('aborted', `git ${args[0]} was stopped: its reader went away`))
       } else if (code !== 0) {
         reject(
           new GitError(
@@ -100,10 +126,22 @@ export function runGit(args: string[], options: GitCommandOptions): Promise<GitR
           ),
         )
       } else {
-        resolve({ stdout: Buffer.concat(stdout), stderr: errText })
+        resolve(errText)
       }
     })
   })
+  // A caller that only reads stdout must still not leave a rejection unhandled.
+  finished.catch(() => {})
+  return { stdout: child.stdout, finished, stop: () => kill('stopped') }
+}
+
+/** Runs git to the end and returns its whole stdout (binary-safe). */
+export async function runGit(args: string[], options: GitCommandOptions): Promise<GitResult> {
+  const git = startGit(args, options)
+  const chunks: Buffer[] = []
+  git.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
+  const stderr = await git.finished
+  return { stdout: Buffer.concat(chunks), stderr }
 }
 
 function lastLines(text: string): string {

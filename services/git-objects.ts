@@ -56,3 +56,21 @@ export function parseTree(content: Buffer, oidBytes = 20): TreeEntry[] {
   }
   return entries
 }
+
+/** One line of `git ls-tree -r -t -z`: `<mode> <type> <oid>\t<path>\0`. */
+export type TreeListing = { mode: string; type: string; oid: string; path: string }
+
+export function parseTreeListing(output: Buffer): TreeListing[] {
+  const entries: TreeListing[] = []
+  let offset = 0
+  while (offset < output.length) {
+    const end = output.indexOf(0x00, offset)
+    const tab = output.indexOf(0x09, offset)
+    if (end === -1 || tab === -1 || tab > end) throw new Error('malformed ls-tree output')
+    const [mode, type, oid] = output.toString('latin1', offset, tab).split(' ')
+    if (!mode || !type || !oid) throw new Error('malformed ls-tree output')
+    entries.push({ mode, type, oid, path: output.toString('utf8', tab + 1, end) })
+    offset = end + 1
+  }
+  return entries
+}

@@ -2,9 +2,17 @@ import { createHash } from 'node:crypto'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RefType } from '../schemas/refresh.js'
-import { GitError, runGit } from './git-command.js'
+import { catFileObjects } from './cat-file-stream.js'
+import { GitError, runGit, startGit } from './git-command.js'
 import { type GitEnvironmentOptions, gitEnvironment, gitSecrets } from './git-environment.js'
-import { type BatchObject, parseBatchOutput, parseTree, type TreeEntry } from './git-objects.js'
+import {
+  type BatchObject,
+  parseBatchOutput,
+  parseTree,
+  parseTreeListing,
+  type TreeEntry,
+  type TreeListing,
+} from './git-objects.js'
 import { findRedirect, repositoryUrlOf } from './redirect-probe.js'
 
 // Everything this service asks of Git: resolve the configured revision on the
@@ -242,7 +250,33 @@ export function createGitReader(options: GitReaderOptions) {
     return found
   }
 
-  return { resolveRevision, fetchRevision, readDeployTree, readByOid }
+  /** Every entry below a tree, trees before their contents (`ls-tree -r -t`). */
+  async function listTree(treeOid: string, signal?: AbortSignal): Promise<TreeListing[]> {
+    const { stdout } = await git(['ls-tree', '-r', '-t', '-z', '--full-tree', treeOid], signal)
+    return parseTreeListing(stdout)
+  }
+
+  /**
+   * Streams objects from the mirror in one `cat-file --batch`, content in
+   * pieces. A local read: it ends with its reader (`stop`), not at
+   * GIT_TIMEOUT, so a slow download is not cut off.
+   */
+  function streamObjects(oids: string[], signal?: AbortSignal) {
+    const cat = startGit(['cat-file', '--batch'], {
+      cwd: mirrorDir,
+      env,
+      scrub,
+      signal,
+      input: oids.length ? `${oids.join('\n')}\n` : '',
+    })
+    return {
+      objects: catFileObjects(cat.stdout, oids),
+      finished: cat.finished,
+      stop: cat.stop,
+    }
+  }
+
+  return { resolveRevision, fetchRevision, readDeployTree, readByOid, listTree, streamObjects }
 }
 
 export type GitReader = ReturnType<typeof createGitReader>

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { FeedSink } from './event-feed.js'
 import type { RefreshObserver } from './refresh-controller.js'
 
 // Prometheus metrics. One registry per app instance, so tests can build many.
@@ -41,6 +42,28 @@ export function createMetrics() {
     registers: [registry],
   })
 
+  const eventSubscribers = new Gauge({
+    name: 'docker_cd_event_subscribers',
+    help: 'Clients connected to GET /api/events',
+    registers: [registry],
+  })
+  const eventsSent = new Counter({
+    name: 'docker_cd_events_sent_total',
+    help: 'Events written to /api/events subscribers (one per subscriber)',
+    registers: [registry],
+  })
+  const subscribersDropped = new Counter({
+    name: 'docker_cd_event_subscribers_dropped_total',
+    help: 'Subscribers disconnected because they did not read fast enough',
+    registers: [registry],
+  })
+  /** Counts what the live change feed does (services/event-feed.ts). */
+  const feedSink: FeedSink = {
+    subscribers: (count) => eventSubscribers.set(count),
+    sent: (count) => eventsSent.inc(count),
+    dropped: () => subscribersDropped.inc(),
+  }
+
   const refreshObserver: RefreshObserver = {
     refreshFinished(outcome, snapshot) {
       refreshes.inc({ trigger: outcome.trigger, outcome: outcome.status })
@@ -60,6 +83,7 @@ export function createMetrics() {
     registry,
     /** Counts refreshes and records the state they left; registered with the refresh controller. */
     refreshObserver,
+    feedSink,
     observeWebhook(result: string) {
       webhookDeliveries.inc({ result })
     },

@@ -14,8 +14,10 @@ import {
   refreshStarted,
   type Snapshot,
   type StackChanges,
+  type StackStamp,
   stackStatusSet,
 } from './snapshot.js'
+import type { StackHistory } from './stack-history.js'
 
 // The one owner of the refresh lifecycle, in the manner of Flux's
 // source-controller: trigger → queue → ordered steps → snapshot → observers
@@ -61,6 +63,8 @@ type RefreshControllerOptions = {
   observers?: RefreshObserver[]
   /** Where observer failures are reported (they are otherwise swallowed). */
   onObserverError?: (error: unknown) => void
+  /** Remembers when stacks last changed across restarts (services/stack-history.ts). */
+  history?: Pick<StackHistory, 'load' | 'save'>
   timers?: Timers
   now?: () => Date
 }
@@ -71,6 +75,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
   let snapshot = initialSnapshot(options.ref, options.refType)
   let ready = false
   let last: RefreshOutcome | undefined
+  let remembered: ReadonlyMap<string, StackStamp> | undefined
 
   /** The only place the desired state is written. */
   function write(next: Snapshot) {
@@ -125,7 +130,9 @@ export function createRefreshController(options: RefreshControllerOptions) {
           steps: result.steps,
         })
       } else {
-        write(refreshApplied(snapshot, result.state, trigger, finished))
+        remembered ??= options.history?.load() ?? new Map()
+        write(refreshApplied(snapshot, result.state, trigger, finished, remembered))
+        void options.history?.save(snapshot)
         outcome = finish(base, finished, {
           status: 'completed',
           message: 'refresh completed',

@@ -125,8 +125,10 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
 
 export type RefreshSteps = ReturnType<typeof createRefreshSteps>
 
-function withoutStatus({ status: _status, ...stack }: DesiredStack & { status?: unknown }) {
-  return stack
+/** What Git says of a stack, without the cache's own status and stamps. */
+function withoutStatus(stack: DesiredStack): DesiredStack {
+  const { path, composeFile, composeHash, treeOid, blobOid } = stack
+  return { path, composeFile, composeHash, treeOid, blobOid }
 }
 
 function unique(values: string[]): string[] {

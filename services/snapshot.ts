@@ -10,13 +10,19 @@ export type Stack = Readonly<{
   composeFile: string
   composeHash: string
   status: StackStatus
-  /** Git object ids, kept so the next refresh re-reads only what changed. */
+  /** Git object ids: the stack directory's tree (`treeHash` in the API) and its Compose blob. */
   treeOid: string
   blobOid: string
+  /** When this service last saw the stack's tree change (first seen counts), and at which revision. */
+  changedAt: string
+  changedRevision: string
 }>
 
-/** A stack as Git describes it; the sync status is the cache's own. */
-export type DesiredStack = Omit<Stack, 'status'>
+/** When a stack's tree last changed, as remembered across restarts. */
+export type StackStamp = Readonly<{ treeOid: string; changedAt: string; changedRevision: string }>
+
+/** A stack as Git describes it; status and change stamps are the cache's own. */
+export type DesiredStack = Omit<Stack, 'status' | 'changedAt' | 'changedRevision'>
 
 /** Stack paths that appeared, whose directory tree changed, or that left Git. */
 export type StackChanges = Readonly<{ added: string[]; changed: string[]; removed: string[] }>
@@ -70,17 +76,33 @@ export function refreshStarted(snapshot: Snapshot, trigger: RefreshTrigger): Sna
   return freeze({ ...snapshot, refreshStatus: 'refreshing', trigger })
 }
 
-/** A refresh read a new revision: new stacks start `missing`, surviving ones keep their status. */
+/**
+ * A refresh read a new revision: new stacks start `missing`, surviving ones
+ * keep their status. A stack whose tree id is the one it had before (in the
+ * previous snapshot, or in `remembered` stamps from before a restart) keeps
+ * its change stamp; any other is stamped with this refresh.
+ */
 export function refreshApplied(
   snapshot: Snapshot,
   state: DesiredState,
   trigger: RefreshTrigger,
   at: Date,
+  remembered: ReadonlyMap<string, StackStamp> = new Map(),
 ): Snapshot {
   const previous = new Map(snapshot.stacks.map((stack) => [stack.path, stack]))
+  const stamp = (stack: DesiredStack) => {
+    const known = previous.get(stack.path) ?? remembered.get(stack.path)
+    return known && known.treeOid === stack.treeOid
+      ? { changedAt: known.changedAt, changedRevision: known.changedRevision }
+      : { changedAt: at.toISOString(), changedRevision: state.revision }
+  }
   const stacks = state.stacks
     .map((stack) =>
-      Object.freeze({ ...stack, status: previous.get(stack.path)?.status ?? 'missing' }),
+      Object.freeze({
+        ...stack,
+        status: previous.get(stack.path)?.status ?? 'missing',
+        ...stamp(stack),
+      }),
     )
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return freeze({

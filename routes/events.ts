@@ -1,0 +1,69 @@
+import sseModule, { type SSEPluginOptions } from '@fastify/sse'
+import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { feedEventSchema } from '../schemas/events.js'
+import type { FeedEvent } from '../services/event-feed.js'
+
+// GET /api/events: the live change feed as Server-Sent Events, with
+// @fastify/sse (headers, heartbeats, Last-Event-ID). Replays what a
+// reconnecting client missed, then follows the feed. A client whose
+// unsent output passes SLOW_CLIENT_BYTES is disconnected rather than
+// buffered without end: it resumes by id.
+
+// The package's CommonJS export is the plugin wrapped with fastify-plugin
+// (so its onRoute hook sees our route); its typings describe the module.
+const ssePlugin = sseModule as unknown as FastifyPluginAsync<SSEPluginOptions>
+
+const HEARTBEAT_MS = 15_000 // proxies commonly close idle streams after 30-60 s
+const SLOW_CLIENT_BYTES = 256 * 1024
+
+const eventsRoutes: FastifyPluginAsyncZod = async (app) => {
+  await app.register(ssePlugin, { heartbeatInterval: HEARTBEAT_MS })
+
+  app.get(
+    '/api/events',
+    {
+      sse: 'only',
+      schema: {
+        tags: ['state'],
+        summary: 'Live change feed (Server-Sent Events)',
+        description:
+          'A `text/event-stream` of `refresh` events (every finished refresh, with the stacks it added, changed and removed) and `stack-status` events. Every event has an increasing `id`; reconnect with `Last-Event-ID` to receive what was missed (the last 1,000 events are kept), or a `reset` event when that is no longer possible. A comment line every 15 s keeps proxies from closing the stream. A client that stops reading is disconnected once 256 KiB are waiting for it. Try: `curl -N localhost:8080/api/events`.',
+        produces: ['text/event-stream'],
+        response: {
+          200: { content: { 'text/event-stream': { schema: feedEventSchema } } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { eventFeed } = app
+      reply.sse.keepAlive()
+      reply.sse.sendHeaders()
+      const raw = reply.raw
+      const write = (event: FeedEvent) => {
+        reply.sse.send({ id: String(event.id), event: event.event, data: event.data }).catch(() => {
+          // The client is gone; onClose unsubscribes it.
+        })
+      }
+      const replay = eventFeed.replay(reply.sse.lastEventId ?? undefined)
+      if (replay.kind === 'reset') write(replay.event)
+      else for (const event of replay.events) write(event)
+
+      const unsubscribe = eventFeed.subscribe({
+        deliver(event) {
+          if (raw.writableLength > SLOW_CLIENT_BYTES) return false
+          write(event)
+          return true
+        },
+        drop(reason) {
+          request.log.info({ reason }, 'event subscriber dropped')
+          if (reason === 'slow') raw.destroy()
+          else reply.sse.close()
+        },
+      })
+      reply.sse.onClose(unsubscribe)
+    },
+  )
+}
+
+export default eventsRoutes

@@ -1,0 +1,71 @@
+import { once } from 'node:events'
+import type { Readable } from 'node:stream'
+import { createGzip } from 'node:zlib'
+import tar from 'tar-stream'
+import { isRegularFile, TREE_MODE } from './git-objects.js'
+import type { GitReader } from './git-reader.js'
+
+// A stack directory as a gzipped tar, streamed from the bare mirror: the
+// tree is listed once, blobs come through one `cat-file --batch` in pieces,
+// and every stage waits for the one after it (git → tar → gzip → client),
+// so memory stays flat whatever the directory weighs.
+//
+// Entries: directories and regular files with their modes, named relative
+// to the stack directory (no top-level folder). Symlinks are left out (one
+// could point outside the stack, or the host); submodules too (their
+// content is not in this repository). Every entry has mtime 0 and the gzip
+// header carries no time, so one tree always gives the same bytes: the
+// ETag is the tree id.
+
+const EPOCH = new Date(0)
+
+export function stackArchive(git: GitReader, treeOid: string): Readable {
+  const pack = tar.pack()
+  const gzip = createGzip()
+  let stopGit = () => {}
+  const fail = (error: unknown) => {
+    stopGit()
+    gzip.destroy(error instanceof Error ? error : new Error(String(error)))
+  }
+  pack.on('error', fail)
+  pack.pipe(gzip)
+  gzip.on('close', () => stopGit())
+
+  async function produce() {
+    const entries = (await git.listTree(treeOid)).filter(
+      (entry) => entry.mode === TREE_MODE || isRegularFile(entry.mode),
+    )
+    const blobs = entries.filter((entry) => entry.mode !== TREE_MODE)
+    const stream = git.streamObjects(blobs.map((blob) => blob.oid))
+    stopGit = stream.stop
+    const objects = stream.objects[Symbol.asyncIterator]()
+    for (const entry of entries) {
+      if (gzip.destroyed) return
+      if (entry.mode === TREE_MODE) {
+        pack.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: EPOCH })
+        continue
+      }
+      const next = await objects.next()
+      if (next.done || next.value.missing) throw new Error(`blob ${entry.oid} is missing`)
+      const object = next.value
+      const sink = pack.entry({
+        name: entry.path,
+        type: 'file',
+        size: object.size,
+        mode: entry.mode === '100755' ? 0o755 : 0o644,
+        mtime: EPOCH,
+      })
+      for await (const piece of object.content) {
+        if (!sink.write(piece)) await once(sink, 'drain')
+      }
+      // streamx's end() takes no callback (the Node typings say otherwise).
+      ;(sink as unknown as { end(): void }).end()
+    }
+    await objects.return?.(undefined)
+    pack.finalize()
+    await stream.finished
+  }
+
+  produce().catch(fail)
+  return gzip
+}
