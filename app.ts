@@ -38,6 +38,8 @@ export type AppOptions = {
    * refreshes itself). Built here otherwise.
    */
   desiredState?: DesiredStateServices
+  /** Heartbeat comment interval of GET /api/events (15 s; tests shorten it). */
+  eventsHeartbeatMs?: number
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
@@ -80,7 +82,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(webhookRoutes)
   await app.register(refreshRoutes)
   await app.register(stackRoutes)
-  await app.register(eventsRoutes)
+  await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })
   await app.register(operationsRoutes)
   return app
 }

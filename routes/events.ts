@@ -17,8 +17,12 @@ const ssePlugin = sseModule as unknown as FastifyPluginAsync<SSEPluginOptions>
 const HEARTBEAT_MS = 15_000 // proxies commonly close idle streams after 30-60 s
 const SLOW_CLIENT_BYTES = 256 * 1024
 
-const eventsRoutes: FastifyPluginAsyncZod = async (app) => {
-  await app.register(ssePlugin, { heartbeatInterval: HEARTBEAT_MS })
+/** One event in the text/event-stream format (the JSON data has no newlines). */
+const formatEvent = (event: FeedEvent) =>
+  `id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`
+
+const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs?: number }> = async (app, options) => {
+  await app.register(ssePlugin, { heartbeatInterval: options.heartbeatMs ?? HEARTBEAT_MS })
 
   app.get(
     '/api/events',
@@ -39,11 +43,15 @@ const eventsRoutes: FastifyPluginAsyncZod = async (app) => {
       const { eventFeed } = app
       reply.sse.keepAlive()
       reply.sse.sendHeaders()
+      // Node holds headers back until the first body byte; a client should
+      // see the stream open now, not at the first event or heartbeat.
+      reply.raw.flushHeaders()
       const raw = reply.raw
+      // Written straight to the socket: @fastify/sse's send() waits for
+      // 'drain' per message, and a stalled client would pile up a waiter per
+      // event; the buffer bound below is what limits it instead.
       const write = (event: FeedEvent) => {
-        reply.sse.send({ id: String(event.id), event: event.event, data: event.data }).catch(() => {
-          // The client is gone; onClose unsubscribes it.
-        })
+        if (!raw.destroyed) raw.write(formatEvent(event))
       }
       const replay = eventFeed.replay(reply.sse.lastEventId ?? undefined)
       if (replay.kind === 'reset') write(replay.event)

@@ -76,6 +76,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
   let ready = false
   let last: RefreshOutcome | undefined
   let remembered: ReadonlyMap<string, StackStamp> | undefined
+  let historySaved: Promise<void> = Promise.resolve()
 
   /** The only place the desired state is written. */
   function write(next: Snapshot) {
@@ -132,7 +133,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
       } else {
         remembered ??= options.history?.load() ?? new Map()
         write(refreshApplied(snapshot, result.state, trigger, finished, remembered))
-        void options.history?.save(snapshot)
+        historySaved = options.history?.save(snapshot) ?? historySaved
         outcome = finish(base, finished, {
           status: 'completed',
           message: 'refresh completed',
@@ -239,10 +240,11 @@ export function createRefreshController(options: RefreshControllerOptions) {
       if (from !== status) notify((o) => o.stackStatusChanged?.({ path, from, to: status }))
       return true
     },
-    /** Stops polling, aborts the running git command, fails the waiting request. */
+    /** Stops polling, aborts the running git command, fails the waiting request, flushes the history. */
     async close() {
       scheduler.stop()
       await queue.close()
+      await historySaved
     },
   }
 }

@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import tar from 'tar-stream'
-import { isRegularFile, TREE_MODE } from './git-objects.js'
+import { isRegularFile } from './git-objects.js'
 import type { GitReader } from './git-reader.js'
 
 // A stack directory as a gzipped tar, streamed from the bare mirror: the
@@ -33,15 +33,15 @@ export function stackArchive(git: GitReader, treeOid: string): Readable {
 
   async function produce() {
     const entries = (await git.listTree(treeOid)).filter(
-      (entry) => entry.mode === TREE_MODE || isRegularFile(entry.mode),
+      (entry) => entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode)),
     )
-    const blobs = entries.filter((entry) => entry.mode !== TREE_MODE)
+    const blobs = entries.filter((entry) => entry.type === 'blob')
     const stream = git.streamObjects(blobs.map((blob) => blob.oid))
     stopGit = stream.stop
     const objects = stream.objects[Symbol.asyncIterator]()
     for (const entry of entries) {
       if (gzip.destroyed) return
-      if (entry.mode === TREE_MODE) {
+      if (entry.type === 'tree') {
         pack.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: EPOCH })
         continue
       }

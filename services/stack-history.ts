@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -59,7 +59,7 @@ export function createStackHistory(file: string, onError: (error: unknown) => vo
       ),
     }
     writing = writing.then(async () => {
-      const temporary = `${file}.${process.pid}.tmp`
+      const temporary = `${file}.${process.pid}.${randomUUID()}.tmp`
       try {
         await writeFile(temporary, JSON.stringify(content))
         await rename(temporary, file)
