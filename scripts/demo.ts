@@ -68,6 +68,10 @@ It reads ${repo.url} (the bundled examples/, served over HTTPS on loopback).
 Try:
   curl ${base}/
   curl ${base}/api/stacks
+  curl ${base}/api/stacks/web
+  curl ${base}/api/stacks/web/compose
+  curl -s ${base}/api/stacks/web/archive | tar tzvf -
+  curl -N ${base}/api/events   (the live change feed: refresh from another terminal)
   curl ${base}/api/refresh-status
   curl -X POST ${base}/api/refresh
   curl -X POST '${base}/api/refresh?wait=true'

@@ -28,6 +28,10 @@ t.test('the document validates and covers the API', async (t) => {
     '/api/refresh': { post: ['200', '400', '500'] },
     '/api/refresh-status': { get: ['200', '500'] },
     '/api/stacks': { get: ['200', '500'] },
+    '/api/stacks/{name}': { get: ['200', '400', '404', '500'] },
+    '/api/stacks/{name}/compose': { get: ['200', '304', '400', '404', '500'] },
+    '/api/stacks/{name}/archive': { get: ['200', '304', '400', '404', '500'] },
+    '/api/events': { get: ['200'] },
     '/readyz': { get: ['200', '503'] },
     '/metrics': { get: ['200'] },
     '/': { get: ['200'] },
@@ -55,6 +59,12 @@ t.test('the document validates and covers the API', async (t) => {
     [...new Set(refs.map((ref) => ref.split('/').pop()))].sort(),
     'every component is referenced and every reference resolves',
   )
+  const events = doc.paths['/api/events'].get.responses['200'].content
+  t.same(Object.keys(events), ['text/event-stream'], 'the feed is documented as an event stream')
+  for (const name of ['RefreshEvent', 'StackStatusEvent', 'ResetEvent', 'StackDetail'])
+    t.ok(doc.components.schemas[name], `${name} is a documented component`)
+  t.ok(doc.paths['/api/stacks/{name}/archive'].get.responses['200'].content['application/gzip'])
+  t.ok(doc.paths['/api/stacks/{name}/compose'].get.responses['200'].content['application/yaml'])
   const stacks = doc.paths['/api/stacks'].get.responses['200'].content['application/json'].schema
   t.ok(JSON.stringify(stacks).includes('Stack'), 'stacks response references the Stack schema')
 })
