@@ -66,6 +66,7 @@ async function cannon(url: string) {
 const helloBefore = await cannon(`${helloBase}/hello`)
 const stacksResult = await cannon(`${base}/api/stacks`)
 const statusResult = await cannon(`${base}/api/refresh-status`)
+const detailResult = await cannon(`${base}/api/stacks/stack-00042`)
 const helloAfter = await cannon(`${helloBase}/hello`)
 const helloResult = helloBefore.rps >= helloAfter.rps ? helloBefore : helloAfter
 
@@ -118,6 +119,7 @@ console.log(row('bare Fastify `GET /hello` (before)', helloBefore))
 console.log(row('bare Fastify `GET /hello` (after)', helloAfter))
 console.log(row('`GET /api/stacks` (200 stacks)', stacksResult))
 console.log(row('`GET /api/refresh-status`', statusResult))
+console.log(row('`GET /api/stacks/{name}`', detailResult))
 console.log('\n| measurement | p50 | p95 | p99 | n |')
 console.log('|---|---:|---:|---:|---:|')
 console.log(
