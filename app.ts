@@ -13,6 +13,7 @@ import healthPlugin from './plugins/health.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import sensiblePlugin from './plugins/sensible.js'
+import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
 import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
@@ -84,6 +85,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(stackRoutes)
   await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })
   await app.register(operationsRoutes)
+  await app.register(docsRoutes)
   return app
 }
 

@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { withoutUnusedSchemas } from '../services/openapi-document.js'
@@ -25,7 +24,6 @@ export default fp(
       transform: jsonSchemaTransform,
       transformObject: (input) => withoutUnusedSchemas(jsonSchemaTransformObject(input)),
     })
-    await app.register(swaggerUi, { routePrefix: '/docs' })
   },
   { name: 'openapi' },
 )

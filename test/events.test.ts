@@ -210,6 +210,10 @@ t.test('a stalled subscriber is dropped; the others and refreshes go on', async 
   }
   t.ok(await dropped(), `dropped after ${published} events`)
   t.equal(app.eventFeed.subscriberCount(), 1, 'only the healthy one is left')
+  const metrics = (await app.inject('/metrics')).body
+  t.match(metrics, /^docker_cd_event_subscribers 1$/m, 'the subscriber gauge follows')
+  const sent = Number(/^docker_cd_events_sent_total (\d+)$/m.exec(metrics)?.[1])
+  t.ok(sent >= published, `events sent are counted (${sent})`)
 
   const head = repo.writeStack('after-drop').commitAndPush()
   t.match(await app.desiredState.refresh('manual').done, { status: 'completed', revision: head })

@@ -69,8 +69,19 @@ t.test('the document validates and covers the API', async (t) => {
   t.ok(JSON.stringify(stacks).includes('Stack'), 'stacks response references the Stack schema')
 })
 
-t.test('the docs UI is served', async (t) => {
-  const res = await app.inject('/docs/')
-  t.equal(res.statusCode, 200)
-  t.match(res.headers['content-type'], /text\/html/)
+t.test('the docs UI is served, its files on demand', async (t) => {
+  for (const url of ['/docs', '/docs/']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 200)
+    t.match(res.headers['content-type'], /text\/html/)
+    t.match(res.body, /SwaggerUIBundle\(\{\s*url: '\/openapi.json'/)
+  }
+  const bundle = await app.inject('/docs/static/swagger-ui-bundle.js')
+  t.equal(bundle.statusCode, 200)
+  t.match(bundle.headers['content-type'], /javascript/)
+  t.ok(bundle.rawPayload.length > 100_000, 'the real Swagger UI bundle')
+  const css = await app.inject('/docs/static/swagger-ui.css')
+  t.match(css.headers['content-type'], /text\/css/)
+  const other = await app.inject('/docs/static/..%2Fpackage.json')
+  t.equal(other.statusCode, 400, 'only the listed files')
 })
