@@ -5,7 +5,12 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { waitFor } from '../helpers/build.js'
 import { freePort } from '../helpers/free-port.js'
-import { composeFor, createFixtureRepo, missingStack } from '../helpers/git-fixture.js'
+import {
+  composeFor,
+  createFixtureRepo,
+  missingStack,
+  git as runGitIn,
+} from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { delivery, pushPayload } from '../helpers/github.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -140,14 +145,23 @@ t.test('image metadata: user, volume, healthcheck, labels, size', async (t) => {
   t.not(npm.code, 0, 'npm is not shipped in the runtime image')
 })
 
-type Stack = { path: string; composeFile: string; composeHash: string; status: string }
+type Stack = {
+  path: string
+  composeFile: string
+  composeHash: string
+  status: string
+  treeHash: string
+}
 async function stacks(): Promise<Stack[]> {
   const { status, body } = await get('/api/stacks')
   if (status !== 200) throw new Error(`/api/stacks answered ${status}`)
   return JSON.parse(body) as Stack[]
 }
-const expected = (path: string, content = composeFor(path)) =>
-  missingStack(path, 'compose.yaml', content)
+/** A stack as listed, its tree id read from the fixture's own work tree at HEAD. */
+const expected = (path: string, content = composeFor(path)) => ({
+  ...missingStack(path, 'compose.yaml', content),
+  treeHash: runGitIn(repo.workDir, 'rev-parse', `HEAD:stacks/${path}`),
+})
 
 t.test('becomes ready after its startup refresh', async (t) => {
   await waitFor(
