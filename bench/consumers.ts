@@ -13,7 +13,7 @@ import { promisify } from 'node:util'
 import { freePort } from '../test/helpers/free-port.js'
 import { createFixtureRepo, git, sha256 } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
-import { delivery, pushPayload } from '../test/helpers/github.js'
+import { sendPush } from '../test/helpers/github.js'
 import { tempDir } from '../test/helpers/temp-dir.js'
 
 const execFileAsync = promisify(execFile)
@@ -183,13 +183,8 @@ const rssSubscribed = rssOf(pid)
 const ratios: { p95: number; refresh: number }[] = []
 for (let run = 0; run < runs; run++) {
   const head = repo.writeStack(`fan-${run}`).commitAndPush()
-  const d = delivery('push', pushPayload('refs/heads/main', head), { secret: SECRET })
   const sent = performance.now()
-  const res = await fetch(`${base}/api/webhook`, {
-    method: 'POST',
-    headers: d.headers,
-    body: d.payload,
-  })
+  const res = await sendPush(base, head, SECRET)
   if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
   while (!clients.every((client) => client.received.has(head)))
     await new Promise((resolve) => setTimeout(resolve, 5))

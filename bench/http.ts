@@ -14,7 +14,7 @@ import { buildApp, startApp } from '../app.js'
 import { loadConfig } from '../services/config.js'
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
-import { delivery, pushPayload } from '../test/helpers/github.js'
+import { sendPush } from '../test/helpers/github.js'
 
 const execFileAsync = promisify(execFile)
 const SECRET = 'bench-secret'
@@ -79,13 +79,8 @@ for (let i = 0; i < 50; i++) {
       `services:\n  s:\n    image: app:${i}\n`,
     )
     .commitAndPush()
-  const d = delivery('push', pushPayload('refs/heads/main', head), { secret: SECRET })
   const start = performance.now()
-  const res = await fetch(`${base}/api/webhook`, {
-    method: 'POST',
-    headers: d.headers,
-    body: d.payload,
-  })
+  const res = await sendPush(base, head, SECRET)
   if (res.status !== 200) throw new Error(`webhook answered ${res.status}`)
   while (app.desiredState.current().revision !== head)
     await new Promise((resolve) => setImmediate(resolve))

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { errorResponses } from '../schemas/api.js'
@@ -99,65 +100,70 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   )
 
-  app.get(
-    '/api/stacks/:name/compose',
-    {
-      schema: {
-        tags: ['content'],
-        summary: "The stack's Compose file, byte for byte",
-        description:
-          'The exact bytes at the snapshot revision (their SHA-256 is `composeHash`). `ETag` is the quoted `composeHash`; `If-None-Match` answers 304. `X-Docker-CD-Revision` names the revision.',
-        params: stackNameParamsSchema,
-        produces: ['application/yaml'],
-        response: {
-          200: z.string().describe('The Compose file (application/yaml)'),
-          ...contentResponses,
+  /**
+   * One content route: a stack's bytes, addressed by one of its hashes. The
+   * ETag is that hash, so `If-None-Match` with it answers 304 without git.
+   */
+  const contentRoute = (spec: {
+    path: string
+    summary: string
+    description: string
+    type: string
+    etagOf: (stack: Stack) => string
+    headers?: (stack: Stack) => Record<string, string>
+    body: (stack: Stack) => Readable
+  }) =>
+    app.get(
+      spec.path,
+      {
+        schema: {
+          tags: ['content'],
+          summary: spec.summary,
+          description: `${spec.description} \`If-None-Match\` with the ETag answers 304. \`X-Docker-CD-Revision\` names the revision.`,
+          params: stackNameParamsSchema,
+          produces: [spec.type],
+          response: {
+            200: z.string().describe(`The content (${spec.type})`),
+            ...contentResponses,
+          },
         },
       },
-    },
-    async (request, reply) => {
-      const { stack, revision } = stackFor(request.params.name)
-      const etag = etagOf(stack.composeHash)
-      reply.header('etag', etag).header(REVISION_HEADER, revision)
-      if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
-        return reply.code(304).send(null)
-      return reply
-        .type('application/yaml')
-        .send(blobContent(app.gitReader, stack.blobOid) as unknown as string)
-    },
-  )
+      async (request, reply) => {
+        const { stack, revision } = stackFor(request.params.name)
+        const etag = etagOf(spec.etagOf(stack))
+        reply.header('etag', etag).header(REVISION_HEADER, revision)
+        if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
+          return reply.code(304).send(null)
+        // A stream is sent as is; the type provider only knows the schema's string.
+        return reply
+          .type(spec.type)
+          .headers(spec.headers?.(stack) ?? {})
+          .send(spec.body(stack) as unknown as string)
+      },
+    )
 
-  app.get(
-    '/api/stacks/:name/archive',
-    {
-      schema: {
-        tags: ['content'],
-        summary: 'The stack directory as a gzipped tar, streamed',
-        description:
-          'Regular files and directories with their modes, named relative to the stack directory; symlinks and submodules are left out. `ETag` is the quoted tree hash; `If-None-Match` answers 304. `X-Docker-CD-Revision` names the revision.',
-        params: stackNameParamsSchema,
-        produces: ['application/gzip'],
-        response: {
-          200: z.string().describe('tar.gz bytes (application/gzip)'),
-          ...contentResponses,
-        },
-      },
-    },
-    async (request, reply) => {
-      const { stack, revision } = stackFor(request.params.name)
-      const etag = etagOf(stack.treeOid)
-      reply.header('etag', etag).header(REVISION_HEADER, revision)
-      if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
-        return reply.code(304).send(null)
-      return reply
-        .type('application/gzip')
-        .header(
-          'content-disposition',
-          `attachment; filename="${encodeURIComponent(stack.path)}.tar.gz"`,
-        )
-        .send(stackArchive(app.gitReader, stack.treeOid) as unknown as string)
-    },
-  )
+  contentRoute({
+    path: '/api/stacks/:name/compose',
+    summary: "The stack's Compose file, byte for byte",
+    description:
+      'The exact bytes at the snapshot revision (their SHA-256 is `composeHash`). `ETag` is the quoted `composeHash`.',
+    type: 'application/yaml',
+    etagOf: (stack) => stack.composeHash,
+    body: (stack) => blobContent(app.gitReader, stack.blobOid),
+  })
+
+  contentRoute({
+    path: '/api/stacks/:name/archive',
+    summary: 'The stack directory as a gzipped tar, streamed',
+    description:
+      'Regular files and directories with their modes, named relative to the stack directory; symlinks and submodules are left out. `ETag` is the quoted tree hash.',
+    type: 'application/gzip',
+    etagOf: (stack) => stack.treeOid,
+    headers: (stack) => ({
+      'content-disposition': `attachment; filename="${encodeURIComponent(stack.path)}.tar.gz"`,
+    }),
+    body: (stack) => stackArchive(app.gitReader, stack.treeOid),
+  })
 }
 
 export default stackRoutes

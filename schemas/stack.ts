@@ -6,6 +6,14 @@ export type StackStatus = z.infer<typeof stackStatusSchema>
 
 const sha1 = z.string().regex(/^[0-9a-f]{40}$/)
 
+const stackExample = {
+  path: 'web',
+  composeFile: 'compose.yaml',
+  composeHash: 'a3f1c2e4b5d6978812345678901234567890abcdef1234567890abcdef123456',
+  status: 'missing',
+  treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+} as const
+
 export const stackSchema = z
   .object({
     path: z.string().meta({ description: 'Stack directory, relative to the deploy directory' }),
@@ -23,16 +31,7 @@ export const stackSchema = z
         'Git tree id of the stack directory: changes when any file in it changes (.env, mounted configs), not only the Compose file',
     }),
   })
-  .meta({
-    id: 'Stack',
-    example: {
-      path: 'web',
-      composeFile: 'compose.yaml',
-      composeHash: 'a3f1c2e4b5d6978812345678901234567890abcdef1234567890abcdef123456',
-      status: 'missing',
-      treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
-    },
-  })
+  .meta({ id: 'Stack', example: stackExample })
 export type StackView = z.infer<typeof stackSchema>
 
 export const stackListSchema = z.array(stackSchema).meta({ description: 'Stacks sorted by path' })
@@ -49,11 +48,7 @@ export const stackDetailSchema = stackSchema
   .meta({
     id: 'StackDetail',
     example: {
-      path: 'web',
-      composeFile: 'compose.yaml',
-      composeHash: 'a3f1c2e4b5d6978812345678901234567890abcdef1234567890abcdef123456',
-      status: 'missing',
-      treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+      ...stackExample,
       revision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
       changedAt: '2026-11-22T10:00:00.000Z',
       changedRevision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',

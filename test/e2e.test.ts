@@ -6,7 +6,7 @@ import { waitFor } from './helpers/build.js'
 import { freePort } from './helpers/free-port.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
-import { delivery, pushPayload } from './helpers/github.js'
+import { sendPush } from './helpers/github.js'
 import { tempDir } from './helpers/temp-dir.js'
 
 // End to end: the built server (dist/server.js, as `npm start` runs it) as a
@@ -68,12 +68,7 @@ t.test('push + signed webhook → /api/stacks changes; SIGTERM exits 0', async (
   t.same(await stacks(), ['stack-00000', 'stack-00001'])
 
   const head = repo.writeStack('from-webhook').commitAndPush()
-  const d = delivery('push', pushPayload('refs/heads/main', head), { secret: SECRET })
-  const res = await fetch(`${base}/api/webhook`, {
-    method: 'POST',
-    headers: d.headers,
-    body: d.payload,
-  })
+  const res = await sendPush(base, head, SECRET)
   t.equal(res.status, 200)
   await waitFor(
     async () => (await stacks()).includes('from-webhook'),

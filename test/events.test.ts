@@ -6,7 +6,7 @@ import { refreshEventSchema, stackStatusEventSchema } from '../schemas/events.js
 import { build, configFor, startApp, waitFor } from './helpers/build.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
-import { delivery, pushPayload } from './helpers/github.js'
+import { sendPush } from './helpers/github.js'
 
 // The live change feed over a real listener, read by a real EventSource
 // client: events for every trigger, resume by Last-Event-ID, reset, the
@@ -57,12 +57,7 @@ t.test('refresh events for webhook and manual triggers, failures and no-change',
   const { received } = await subscribe(t, base)
 
   const head = repo.writeStack('hooked').commitAndPush()
-  const d = delivery('push', pushPayload('refs/heads/main', head), { secret: SECRET })
-  const res = await fetch(`${base}/api/webhook`, {
-    method: 'POST',
-    headers: d.headers,
-    body: d.payload,
-  })
+  const res = await sendPush(base, head, SECRET)
   t.equal(res.status, 200)
   await waitFor(() => received.length >= 1, 'the webhook refresh event')
   const hooked = refreshEventSchema.parse(received[0]?.data)

@@ -73,3 +73,9 @@ export function delivery(
   if (options.secret) headers['x-hub-signature-256'] = signBody(options.secret, payload)
   return { payload, headers }
 }
+
+/** POSTs a signed push of `after` to main to a running service's webhook, as GitHub would. */
+export function sendPush(base: string, after: string, secret: string): Promise<Response> {
+  const d = delivery('push', pushPayload('refs/heads/main', after), { secret })
+  return fetch(`${base}/api/webhook`, { method: 'POST', headers: d.headers, body: d.payload })
+}
