@@ -5,8 +5,7 @@
 //
 //   npm run bench:http
 import { execFile } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import Fastify from 'fastify'
@@ -15,6 +14,7 @@ import { loadConfig } from '../services/config.js'
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
 import { sendPush } from '../test/helpers/github.js'
+import { tempDir } from '../test/helpers/temp-dir.js'
 
 const execFileAsync = promisify(execFile)
 const SECRET = 'bench-secret'
@@ -35,7 +35,7 @@ const app = await buildApp({
     GIT_ACCESS_TOKEN: TOKEN,
     WEBHOOK_SECRET: SECRET,
     GIT_SSL_CAINFO: git.caFile,
-    GIT_CACHE_DIR: mkdtempSync(join(tmpdir(), 'docker-cd-bench-')),
+    GIT_CACHE_DIR: tempDir('docker-cd-bench-'),
     GIT_TIMEOUT: '60s',
     REFRESH_POLL_INTERVAL: '0',
   }),
