@@ -23,7 +23,10 @@ export default fp<DesiredStatePluginOptions>(
     if (options.logRefreshes) controller.observe(createRefreshLog(app.log))
     controller.observe(app.metrics.refreshObserver)
     app.decorate('desiredState', controller)
-    app.addHook('onClose', () => controller.close())
+    // preClose, not onClose: the running git command is aborted before the
+    // server waits for in-flight requests, so a `?wait=true` caller is
+    // answered (503) at once instead of holding shutdown until GIT_TIMEOUT.
+    app.addHook('preClose', () => controller.close())
   },
   { name: 'desired-state', dependencies: ['config', 'git-reader', 'metrics'] },
 )

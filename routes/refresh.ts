@@ -23,6 +23,7 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
           200: z.union([refreshAcceptedSchema, refreshFinishedSchema]),
           400: errorResponses[400],
           500: errorResponses[500],
+          503: errorResponses[503],
         },
       },
     },
@@ -30,6 +31,8 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
       const { status, done } = app.desiredState.refresh('manual')
       if (!request.query.wait) return { status, message: acceptedMessage(status) }
       const outcome = await done
+      if (outcome.error?.reason === 'aborted')
+        throw app.httpErrors.createError(503, `shutting down: ${outcome.message}`, { expose: true })
       return {
         status: outcome.status,
         message: outcome.message,

@@ -5,7 +5,7 @@ import t from 'tap'
 import { waitFor } from './helpers/build.js'
 import { freePort } from './helpers/free-port.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
-import { startGitServer } from './helpers/git-server.js'
+import { commandLinesContaining, startGitServer } from './helpers/git-server.js'
 import { sendPush } from './helpers/github.js'
 import { tempDir } from './helpers/temp-dir.js'
 
@@ -193,3 +193,29 @@ t.test('a busy port: one line naming PORT=, exit 1', async (t) => {
   first.child.kill('SIGTERM')
   t.equal(await first.exited, 0)
 })
+
+t.test(
+  'SIGTERM while a caller waits on a hanging Git server: 503, exit 0, no git left',
+  async (t) => {
+    const repo = createFixtureRepo(git, { stacks: 1 })
+    const env = await serviceEnv(repo.url, { GIT_TIMEOUT: '120s' })
+    const service = startService(env)
+    const base = `http://127.0.0.1:${env.PORT}`
+    await waitFor(() => isReady(base), 'the service to be ready')
+    git.setHang(true)
+    t.teardown(() => git.setHang(false))
+    const sent = git.requests.length
+    const waiting = fetch(`${base}/api/refresh?wait=true`, { method: 'POST' })
+    await waitFor(() => git.requests.length > sent, 'the refresh to hang on the Git server')
+    const gitProcesses = () =>
+      commandLinesContaining([repo.url]).filter((line) => line.includes('git'))
+    t.ok(gitProcesses().length > 0, 'a git process is waiting on the server')
+
+    service.child.kill('SIGTERM')
+    const answer = await waiting
+    t.equal(answer.status, 503, 'the waiting caller is answered')
+    t.match(await answer.json(), { statusCode: 503, message: /^shutting down: aborted: / })
+    t.equal(await service.exited, 0, 'a clean exit, within the shutdown deadline')
+    t.same(gitProcesses(), [], 'no git process is left behind')
+  },
+)
