@@ -13,6 +13,9 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/api/refresh',
     {
+      // The route takes no body: anything past a few bytes is refused (413)
+      // before it is read, let alone parsed.
+      bodyLimit: 64,
       schema: {
         tags: ['refresh'],
         summary: 'Refresh the cache from Git now',
@@ -22,6 +25,7 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
         response: {
           200: z.union([refreshAcceptedSchema, refreshFinishedSchema]),
           400: errorResponses[400],
+          413: errorResponses[413],
           500: errorResponses[500],
           503: errorResponses[503],
         },

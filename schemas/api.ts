@@ -41,6 +41,7 @@ export const acceptedMessage = (status: 'refreshing' | 'queued') =>
 export const errorResponses = {
   400: errorSchema.describe('Malformed request'),
   404: errorSchema.describe('Not found'),
+  413: errorSchema.describe('Request body larger than the route accepts'),
   500: errorSchema.describe('Internal error (details are in the log, under the request id)'),
   503: errorSchema.describe('Shutting down or under pressure'),
 }

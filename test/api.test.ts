@@ -200,3 +200,30 @@ t.test('no response ever contains the token or the webhook secret', async (t) =>
     t.notOk(body.includes(TOKEN) || body.includes(SECRET) || body.includes(basic))
   }
 })
+
+t.test('POST /api/refresh takes no body: a large one is refused unread', async (t) => {
+  const { app, inject } = await setup(t)
+  await startApp(app)
+  const nested = `${'['.repeat(500_000)}${']'.repeat(500_000)}`
+  const refusedBefore = app.logs.filter((l) => l.msg === 'refresh started').length
+  const res = await inject({
+    method: 'POST',
+    url: '/api/refresh',
+    headers: { 'content-type': 'application/json' },
+    payload: nested,
+  })
+  t.equal(res.statusCode, 413)
+  t.match(errorSchema.parse(res.json()), { statusCode: 413, error: 'Payload Too Large' })
+  t.equal(
+    app.logs.filter((l) => l.msg === 'refresh started').length,
+    refusedBefore,
+    'no refresh was started',
+  )
+  const small = await inject({
+    method: 'POST',
+    url: '/api/refresh',
+    headers: { 'content-type': 'application/json' },
+    payload: '{}',
+  })
+  t.equal(small.statusCode, 200, 'an empty JSON object is still fine')
+})

@@ -25,7 +25,7 @@ t.test('the document validates and covers the API', async (t) => {
 
   const expected: Record<string, Record<string, string[]>> = {
     '/api/webhook': { post: ['200', '400', '401', '413', '415', '500'] },
-    '/api/refresh': { post: ['200', '400', '500', '503'] },
+    '/api/refresh': { post: ['200', '400', '413', '500', '503'] },
     '/api/refresh-status': { get: ['200', '500'] },
     '/api/stacks': { get: ['200', '500'] },
     '/api/stacks/{name}': { get: ['200', '400', '404', '500'] },
