@@ -62,7 +62,16 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
     finished.catch(() => {})
     return { stdout: Readable.from([]), finished, stop: () => {} }
   }
-  const child = spawn('git', args, {
+  // A bounded command runs under coreutils `timeout`, which ends git (and
+  // SIGKILLs it 5 s later if need be) even when this process is gone: a
+  // SIGKILLed service must not leave a hung git holding the token in its
+  // environment. Its limit is a little longer than the one below, which
+  // normally fires first and reports the failure.
+  const [command, argv] =
+    options.timeoutMs === undefined
+      ? ['git', args]
+      : ['timeout', ['-k', '5', String(Math.ceil(options.timeoutMs / 1000) + 2), 'git', ...args]]
+  const child = spawn(command, argv, {
     cwd: options.cwd,
     env: options.env,
     // Own process group, so a timeout kills git's helpers too.
@@ -110,7 +119,9 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
     child.on('close', (code) => {
       cleanUp()
       const errText = options.scrub(Buffer.concat(stderr).toString('utf8')).trim()
-      if (stopReason === 'timeout') {
+      // 124: `timeout` ended git; 137: it had to SIGKILL it.
+      const timedOut = options.timeoutMs !== undefined && (code === 124 || code === 137)
+      if (stopReason === 'timeout' || (stopReason === undefined && timedOut)) {
         reject(
           new GitError('timeout', `git ${args[0]} did not finish within ${options.timeoutMs}ms`),
         )

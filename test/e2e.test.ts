@@ -219,3 +219,24 @@ t.test(
     t.same(gitProcesses(), [], 'no git process is left behind')
   },
 )
+
+t.test('a SIGKILLed service leaves no git behind: git ends at its own timeout', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 1 })
+  const env = await serviceEnv(repo.url, { GIT_TIMEOUT: '3s' })
+  const service = startService(env)
+  const base = `http://127.0.0.1:${env.PORT}`
+  await waitFor(() => isReady(base), 'the service to be ready')
+  git.setHang(true)
+  t.teardown(() => git.setHang(false))
+  const sent = git.requests.length
+  await fetch(`${base}/api/refresh`, { method: 'POST' })
+  await waitFor(() => git.requests.length > sent, 'a refresh hanging on the Git server')
+  const gitProcesses = () =>
+    commandLinesContaining([repo.url]).filter((line) => /\bgit\b|git-remote/.test(line))
+  t.ok(gitProcesses().length > 0, 'git is waiting on the server')
+
+  service.child.kill('SIGKILL')
+  await service.exited
+  await waitFor(() => gitProcesses().length === 0, 'the orphaned git to end by itself', 30_000)
+  t.pass('no git process is left after GIT_TIMEOUT')
+})
