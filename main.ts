@@ -1,4 +1,5 @@
 import pino from 'pino'
+import { lockCacheDir } from './services/cache-lock.js'
 import { ConfigError, loadConfig } from './services/config.js'
 import { createDesiredState } from './services/desired-state.js'
 import { loggerOptions } from './services/logger.js'
@@ -27,6 +28,18 @@ const logger = pino(loggerOptions(config.logLevel))
 if (!config.webhookSecret) {
   logger.warn('WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries')
 }
+
+// One instance per cache dir (services/cache-lock.ts), released on any exit.
+let releaseCacheDir: () => void
+try {
+  releaseCacheDir = await lockCacheDir(config.gitCacheDir, (error) => {
+    logger.error({ err: error }, 'the cache dir lock was lost')
+    fail([`the lock on GIT_CACHE_DIR ${config.gitCacheDir} was lost: ${error.message}`])
+  })
+} catch (error) {
+  fail([(error as Error).message])
+}
+process.once('exit', () => releaseCacheDir())
 
 // The startup refresh validates repository, revision and deploy directory.
 // It starts before the web framework is loaded (git works while Node

@@ -184,7 +184,7 @@ t.test('a busy port: one line naming PORT=, exit 1', async (t) => {
   const first = startService(env)
   const base = `http://127.0.0.1:${env.PORT}`
   await waitFor(() => isReady(base), 'the first service to be ready')
-  const second = startService(env)
+  const second = startService({ ...env, GIT_CACHE_DIR: tempDir('docker-cd-cache-') })
   t.equal(await second.exited, 1)
   t.match(
     second.output.stderr,
@@ -239,4 +239,31 @@ t.test('a SIGKILLed service leaves no git behind: git ends at its own timeout', 
   await service.exited
   await waitFor(() => gitProcesses().length === 0, 'the orphaned git to end by itself', 30_000)
   t.pass('no git process is left after GIT_TIMEOUT')
+})
+
+t.test('one instance per GIT_CACHE_DIR; a dead instance’s lock is taken over', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 1 })
+  const env = await serviceEnv(repo.url)
+  const first = startService(env)
+  const firstBase = `http://127.0.0.1:${env.PORT}`
+  await waitFor(() => isReady(firstBase), 'the first instance to be ready')
+
+  const second = startService({ ...env, PORT: String(await freePort()) })
+  t.equal(await second.exited, 1, 'a second instance on the same cache dir refuses to start')
+  t.match(
+    second.output.stderr,
+    `docker-cd: GIT_CACHE_DIR ${env.GIT_CACHE_DIR} is in use by another docker-cd instance`,
+  )
+  t.ok(await isReady(firstBase), 'the first one is untouched')
+
+  first.child.kill('SIGKILL')
+  await first.exited
+  const thirdPort = await freePort()
+  startService({ ...env, PORT: String(thirdPort) })
+  await waitFor(
+    () => isReady(`http://127.0.0.1:${thirdPort}`),
+    'a new instance to take over the stale lock of the killed one',
+    40_000,
+  )
+  t.pass('the stale lock of a SIGKILLed instance was recovered')
 })
