@@ -276,7 +276,48 @@ export function createGitReader(options: GitReaderOptions) {
     }
   }
 
-  return { resolveRevision, fetchRevision, readDeployTree, readByOid, listTree, streamObjects }
+  /**
+   * SHA-256 of each blob, hashed while it streams out of `cat-file --batch`:
+   * memory stays at one chunk whatever the blob weighs (a Compose file can be
+   * small in Git and huge on disk).
+   */
+  async function hashBlobs(oids: string[], signal?: AbortSignal): Promise<Map<string, string>> {
+    const hashes = new Map<string, string>()
+    if (oids.length === 0) return hashes
+    const stream = streamObjects(oids, signal)
+    try {
+      for await (const object of stream.objects) {
+        if (object.missing) {
+          mirrorBroken = true
+          throw new GitError(
+            'corrupt_mirror',
+            `object ${object.request} is missing from the mirror`,
+          )
+        }
+        const hash = createHash('sha256')
+        for await (const piece of object.content) hash.update(piece)
+        hashes.set(object.oid, hash.digest('hex'))
+      }
+      await stream.finished
+    } catch (error) {
+      stream.stop()
+      if (signal?.aborted) throw new GitError('aborted', 'git cat-file was stopped: shutting down')
+      if (error instanceof GitError) throw await explain(error)
+      mirrorBroken = true
+      throw new GitError('corrupt_mirror', `reading blobs failed: ${(error as Error).message}`)
+    }
+    return hashes
+  }
+
+  return {
+    resolveRevision,
+    fetchRevision,
+    readDeployTree,
+    readByOid,
+    hashBlobs,
+    listTree,
+    streamObjects,
+  }
 }
 
 export type GitReader = ReturnType<typeof createGitReader>

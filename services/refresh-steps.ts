@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { GitError } from './git-command.js'
 import { parseTree } from './git-objects.js'
 import type { GitReader, ResolvedRevision } from './git-reader.js'
@@ -79,17 +78,12 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
     const knownHashes = new Map(previous.stacks.map((stack) => [stack.blobOid, stack.composeHash]))
     const unseen = unique(toHash.filter((s) => !knownHashes.has(s.blobOid)).map((s) => s.blobOid))
     if (unseen.length > 0) steps.push('hash-compose-files')
-    const blobs = await git.readByOid(unseen, signal)
+    const hashes = await git.hashBlobs(unseen, signal)
     for (const stack of toHash) {
-      const content = blobs.get(stack.blobOid)
-      const composeHash =
-        knownHashes.get(stack.blobOid) ??
-        createHash('sha256')
-          .update(content as Buffer)
-          .digest('hex')
+      const composeHash = knownHashes.get(stack.blobOid) ?? (hashes.get(stack.blobOid) as string)
       stacks.push({ ...stack, composeHash })
     }
-    return { state: { ...base, stacks }, hashed: blobs.size }
+    return { state: { ...base, stacks }, hashed: hashes.size }
   }
 
   async function fetchAndRead(

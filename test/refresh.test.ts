@@ -3,7 +3,7 @@ import { readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { build, configFor, startApp, waitFor } from './helpers/build.js'
-import { composeFor, createFixtureRepo } from './helpers/git-fixture.js'
+import { composeFor, createFixtureRepo, sha256 } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
 
 // Refresh behaviour over a real HTTPS Git server: work proportional to
@@ -286,4 +286,16 @@ t.test('the token never appears in command lines, logs or stored errors', async 
   })
   t.equal(grep.status, 1, 'grep ran and found no file in the cache dir holding the token')
   t.equal(grep.stdout, '')
+})
+
+t.test('a large Compose file is hashed as it streams, byte-exact', async (t) => {
+  const { repo, app, refresh } = await setup(t)
+  // 48 MiB that compress well in Git (small there, large when read).
+  const big = Buffer.alloc(48 * 1024 * 1024, '# padding line for a large compose file\n')
+  big.write('services:\n  big:\n    image: app:1\n', 0)
+  repo.writeStack('big', big)
+  repo.commitAndPush('a large compose file')
+  t.match(await refresh(), { status: 'completed', hashed: 1 })
+  const stack = app.desiredState.current().stacks.find((s) => s.path === 'big')
+  t.equal(stack?.composeHash, sha256(big))
 })
