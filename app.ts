@@ -44,7 +44,7 @@ export type AppOptions = {
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
-// routes. server.ts listens; tests use `inject`.
+// routes. main.ts listens; tests use `inject`.
 export async function buildApp(options: AppOptions) {
   const app = Fastify({
     ...(options.loggerInstance

@@ -41,7 +41,7 @@ export const stackStatusEventSchema = z
     description: "`event: stack-status` — a stack's sync status changed",
   })
 
-export const resetEventSchema = z.object({ reason: z.string(), message: z.string() }).meta({
+const resetEventSchema = z.object({ reason: z.string(), message: z.string() }).meta({
   id: 'ResetEvent',
   description:
     '`event: reset` — the events after Last-Event-ID are no longer kept (too old, or from before a restart): re-read /api/stacks, then follow the feed',

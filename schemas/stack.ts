@@ -14,7 +14,7 @@ const stackExample = {
   treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
 } as const
 
-export const stackSchema = z
+const stackSchema = z
   .object({
     path: z.string().meta({ description: 'Stack directory, relative to the deploy directory' }),
     composeFile: z.string().meta({ description: 'The Compose file chosen in the stack directory' }),

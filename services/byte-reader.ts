@@ -5,7 +5,7 @@
 
 const EMPTY = Buffer.alloc(0)
 
-export class TruncatedOutputError extends Error {
+class TruncatedOutputError extends Error {
   constructor(what: string) {
     super(`git output ended early: ${what}`)
     this.name = 'TruncatedOutputError'

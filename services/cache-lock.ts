@@ -10,7 +10,7 @@ import lockfile from 'proper-lockfile'
 
 const STALE_MS = 10_000
 
-export class CacheDirLockedError extends Error {
+class CacheDirLockedError extends Error {
   constructor(cacheDir: string) {
     super(
       `GIT_CACHE_DIR ${cacheDir} is in use by another docker-cd instance; give each instance its own GIT_CACHE_DIR`,

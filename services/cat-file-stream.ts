@@ -6,7 +6,7 @@ import { ByteReader } from './byte-reader.js'
 // and must be consumed (or is skipped) before the next object is read, so a
 // 512 MiB blob costs one chunk of memory, not 512 MiB.
 
-export type StreamedObject =
+type StreamedObject =
   | { request: string; missing: true }
   | {
       request: string

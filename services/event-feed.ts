@@ -12,11 +12,11 @@ import type { RefreshObserver } from './refresh-controller.js'
 // Delivery never waits: a subscriber's `deliver` writes or reports that its
 // buffer is full, and a full subscriber is dropped (it can resume by id).
 
-export type FeedEventName = 'refresh' | 'stack-status' | 'reset'
+type FeedEventName = 'refresh' | 'stack-status' | 'reset'
 
 export type FeedEvent = Readonly<{ id: number; event: FeedEventName; data: object }>
 
-export type Subscriber = {
+type Subscriber = {
   /** Sends one event; returns false when the client's buffer is past its bound. */
   deliver: (event: FeedEvent) => boolean
   /** Called when the feed drops the subscriber (slow client, or shutdown). */
@@ -29,9 +29,7 @@ export type FeedSink = {
   dropped?: () => void
 }
 
-export type Replay =
-  | { kind: 'events'; events: readonly FeedEvent[] }
-  | { kind: 'reset'; event: FeedEvent }
+type Replay = { kind: 'events'; events: readonly FeedEvent[] } | { kind: 'reset'; event: FeedEvent }
 
 export function createEventFeed(
   options: { historySize?: number; firstId?: number; sink?: FeedSink } = {},
@@ -117,7 +115,6 @@ export function createEventFeed(
   }
 
   return {
-    publish,
     replay,
     subscribe,
     observer,
@@ -131,5 +128,3 @@ export function createEventFeed(
     },
   }
 }
-
-export type EventFeed = ReturnType<typeof createEventFeed>

@@ -31,7 +31,7 @@ export class GitError extends Error {
   }
 }
 
-export type GitCommandOptions = {
+type GitCommandOptions = {
   cwd?: string
   env: Record<string, string>
   input?: Buffer | string
@@ -45,7 +45,7 @@ export type GitCommandOptions = {
 type GitResult = { stdout: Buffer; stderr: string }
 
 /** A running git command: its stdout as a stream, and how it ended. */
-export type GitProcess = {
+type GitProcess = {
   stdout: Readable
   /** Resolves with git's (scrubbed) stderr on exit 0; rejects with a GitError otherwise. */
   finished: Promise<string>

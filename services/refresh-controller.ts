@@ -73,7 +73,6 @@ export function createRefreshController(options: RefreshControllerOptions) {
   const now = options.now ?? (() => new Date())
   const observers = [...(options.observers ?? [])]
   let snapshot = initialSnapshot(options.ref, options.refType)
-  let ready = false
   let last: RefreshOutcome | undefined
   let remembered: ReadonlyMap<string, StackStamp> | undefined
   let historySaved: Promise<void> = Promise.resolve()
@@ -81,7 +80,6 @@ export function createRefreshController(options: RefreshControllerOptions) {
   /** The only place the desired state is written. */
   function write(next: Snapshot) {
     snapshot = next
-    if (next.revision !== null) ready = true
   }
 
   function notify(call: (observer: RefreshObserver) => void) {
@@ -143,17 +141,9 @@ export function createRefreshController(options: RefreshControllerOptions) {
         })
       }
     } catch (error) {
-      const finished = now()
       const reason = failure(error)
       write(refreshFailed(snapshot, trigger, reason.message))
-      outcome = finish(base, finished, {
-        status: 'failed',
-        message: reason.message,
-        error: reason,
-        changes: NO_CHANGES,
-        hashed: 0,
-        steps: [],
-      })
+      outcome = failedOutcome(base, now(), reason)
     }
     last = outcome
     notify((o) => o.refreshFinished?.(outcome, snapshot))
@@ -178,27 +168,32 @@ export function createRefreshController(options: RefreshControllerOptions) {
     return Object.freeze(outcome)
   }
 
+  function failedOutcome(
+    base: Pick<RefreshOutcome, 'trigger' | 'previousRevision' | 'startedAt'>,
+    finished: Date,
+    reason: { reason: RefreshFailureReason; message: string },
+  ): RefreshOutcome {
+    return finish(base, finished, {
+      status: 'failed',
+      message: reason.message,
+      error: reason,
+      changes: NO_CHANGES,
+      hashed: 0,
+      steps: [],
+    })
+  }
+
   const queue = createRefreshQueue<RefreshOutcome>({
     run,
-    // Only reached when run itself broke (a bug); the waiter still gets an answer.
+    // A request the queue could not run (closed for shutdown), or a run that
+    // broke (a bug): the waiter still gets an answer, and nothing is written.
     failed(trigger, error) {
-      const at = now().toISOString()
-      const reason = failure(error)
-      return Object.freeze({
-        status: 'failed',
-        trigger,
-        revision: snapshot.revision,
-        previousRevision: snapshot.revision,
-        message: reason.message,
-        error: reason,
-        startedAt: at,
-        finishedAt: at,
-        durationMs: 0,
-        changes: NO_CHANGES,
-        stackCount: snapshot.stacks.length,
-        hashed: 0,
-        steps: [],
-      })
+      const at = now()
+      return failedOutcome(
+        { trigger, previousRevision: snapshot.revision, startedAt: at.toISOString() },
+        at,
+        failure(error),
+      )
     },
   })
 
@@ -213,7 +208,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
     /** The current desired state; immutable, replaced whole by each transition. */
     current: (): Snapshot => snapshot,
     /** True once a first snapshot exists (readiness). */
-    isReady: () => ready,
+    isReady: () => snapshot.revision !== null,
     /** The outcome of the last finished refresh. */
     lastOutcome: () => last,
     /** Asks for a refresh: it starts now (`refreshing`) or waits in the one slot (`queued`). */

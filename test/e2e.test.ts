@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { waitFor } from './helpers/build.js'
 import { freePort } from './helpers/free-port.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
@@ -194,21 +194,30 @@ t.test('a busy port: one line naming PORT=, exit 1', async (t) => {
   t.equal(await first.exited, 0)
 })
 
+/**
+ * A ready service whose next refresh hangs on the Git server: the manual
+ * refresh request (`query` e.g. `?wait=true`) is sent and the hang reached.
+ */
+async function refreshHangingOnGit(t: Test, gitTimeout: string, query: string) {
+  const repo = createFixtureRepo(git, { stacks: 1 })
+  const env = await serviceEnv(repo.url, { GIT_TIMEOUT: gitTimeout })
+  const service = startService(env)
+  const base = `http://127.0.0.1:${env.PORT}`
+  await waitFor(() => isReady(base), 'the service to be ready')
+  git.setHang(true)
+  t.teardown(() => git.setHang(false))
+  const sent = git.requests.length
+  const waiting = fetch(`${base}/api/refresh${query}`, { method: 'POST' })
+  await waitFor(() => git.requests.length > sent, 'the refresh to hang on the Git server')
+  const gitProcesses = () =>
+    commandLinesContaining([repo.url]).filter((line) => /\bgit\b|git-remote/.test(line))
+  return { service, waiting, gitProcesses }
+}
+
 t.test(
   'SIGTERM while a caller waits on a hanging Git server: 503, exit 0, no git left',
   async (t) => {
-    const repo = createFixtureRepo(git, { stacks: 1 })
-    const env = await serviceEnv(repo.url, { GIT_TIMEOUT: '120s' })
-    const service = startService(env)
-    const base = `http://127.0.0.1:${env.PORT}`
-    await waitFor(() => isReady(base), 'the service to be ready')
-    git.setHang(true)
-    t.teardown(() => git.setHang(false))
-    const sent = git.requests.length
-    const waiting = fetch(`${base}/api/refresh?wait=true`, { method: 'POST' })
-    await waitFor(() => git.requests.length > sent, 'the refresh to hang on the Git server')
-    const gitProcesses = () =>
-      commandLinesContaining([repo.url]).filter((line) => line.includes('git'))
+    const { service, waiting, gitProcesses } = await refreshHangingOnGit(t, '120s', '?wait=true')
     t.ok(gitProcesses().length > 0, 'a git process is waiting on the server')
 
     service.child.kill('SIGTERM')
@@ -221,18 +230,8 @@ t.test(
 )
 
 t.test('a SIGKILLed service leaves no git behind: git ends at its own timeout', async (t) => {
-  const repo = createFixtureRepo(git, { stacks: 1 })
-  const env = await serviceEnv(repo.url, { GIT_TIMEOUT: '3s' })
-  const service = startService(env)
-  const base = `http://127.0.0.1:${env.PORT}`
-  await waitFor(() => isReady(base), 'the service to be ready')
-  git.setHang(true)
-  t.teardown(() => git.setHang(false))
-  const sent = git.requests.length
-  await fetch(`${base}/api/refresh`, { method: 'POST' })
-  await waitFor(() => git.requests.length > sent, 'a refresh hanging on the Git server')
-  const gitProcesses = () =>
-    commandLinesContaining([repo.url]).filter((line) => /\bgit\b|git-remote/.test(line))
+  const { service, waiting, gitProcesses } = await refreshHangingOnGit(t, '3s', '')
+  await waiting
   t.ok(gitProcesses().length > 0, 'git is waiting on the server')
 
   service.child.kill('SIGKILL')
