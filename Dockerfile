@@ -23,10 +23,11 @@ LABEL org.opencontainers.image.title="docker-cd" \
       org.opencontainers.image.description="GitOps agent for Docker Compose hosts: desired-state cache and refresh" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="https://github.com/docker-cd/docker-cd"
-# git and CA certificates are all the service needs at run time; npm and the
-# package caches are not (less to ship, less to patch).
+# git, CA certificates and tini are all the service needs at run time; npm
+# and the package caches are not (less to ship, less to patch). (prlimit,
+# which bounds git's memory, is util-linux: always in Debian.)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates \
+ && apt-get install -y --no-install-recommends git ca-certificates tini \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
     /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
@@ -51,5 +52,10 @@ VOLUME ["/var/cache/docker-cd"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node is PID 1 and handles SIGTERM itself (graceful shutdown in main.js).
+# tini is PID 1: it reaps the git helpers whose parent died first (a timed
+# out git leaves them to PID 1, and Node never reaps what it did not start:
+# zombies piled up) and passes SIGTERM on to Node, which shuts down
+# gracefully (main.js). `-s` keeps it a reaper under `docker run --init` /
+# compose `init: true` too, where Docker's own init is PID 1.
+ENTRYPOINT ["/usr/bin/tini", "-s", "--"]
 CMD ["node", "server.js"]

@@ -4,6 +4,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod'
+import apiAuthPlugin from './plugins/api-auth.js'
 import configPlugin from './plugins/config.js'
 import desiredStatePlugin from './plugins/desired-state.js'
 import errorHandlerPlugin, { sendError } from './plugins/error-handler.js'
@@ -12,6 +13,8 @@ import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
+import rateLimitPlugin from './plugins/rate-limit.js'
+import { RequestLogController } from './plugins/request-log.js'
 import sensiblePlugin from './plugins/sensible.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
@@ -41,17 +44,36 @@ export type AppOptions = {
   desiredState?: DesiredStateServices
   /** Heartbeat comment interval of GET /api/events (15 s; tests shorten it). */
   eventsHeartbeatMs?: number
+  /** Event-loop delay past which every route answers 503 (1 s; tests lower it). */
+  maxEventLoopDelayMs?: number
+  /** Time a client has to send a whole request, body included (30 s; tests lower it). */
+  requestTimeoutMs?: number
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
 // routes. main.ts listens; tests use `inject`.
 export async function buildApp(options: AppOptions) {
+  const requestTimeout = options.requestTimeoutMs ?? 30_000
   const app = Fastify({
     ...(options.loggerInstance
       ? { loggerInstance: options.loggerInstance }
       : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // A client must send its whole request (headers in 10 s, everything in
+    // 30 s) or get a 408 and lose the connection: slow bodies cannot hold
+    // connections forever. Node checks these every second here (30 s by
+    // default). Responses are not limited: `?wait=true` and the event
+    // stream legitimately stay open for long, so no idle-connection timeout
+    // (`connectionTimeout`) either; idle keep-alive connections end after
+    // Fastify's 72 s.
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(10_000, requestTimeout),
+      connectionsCheckingInterval: Math.min(1_000, requestTimeout / 2),
+    },
+    logController: new RequestLogController(),
     // Stack names may be 255 bytes (percent-encoded, more): longer ones get
     // the schema's 400 instead of the router's 414; past this, 414.
     routerOptions: { maxParamLength: 1024 },
@@ -66,8 +88,10 @@ export async function buildApp(options: AppOptions) {
   await app.register(sensiblePlugin)
   await app.register(errorHandlerPlugin)
   await app.register(openapiPlugin)
-  await app.register(healthPlugin)
+  await app.register(healthPlugin, { maxEventLoopDelayMs: options.maxEventLoopDelayMs })
   await app.register(metricsPlugin)
+  await app.register(rateLimitPlugin)
+  await app.register(apiAuthPlugin)
   const services =
     options.desiredState ??
     createDesiredState(options.config, {

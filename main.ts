@@ -28,6 +28,9 @@ const logger = pino(loggerOptions(config.logLevel))
 if (!config.webhookSecret) {
   logger.warn('WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries')
 }
+if (!config.apiToken) {
+  logger.warn('API_TOKEN is not set: /api/* is open to anyone who can reach the port')
+}
 
 // One instance per cache dir (services/cache-lock.ts), released on any exit.
 let releaseCacheDir: () => void

@@ -14,6 +14,7 @@ const runSteps = createRefreshSteps({
     username: 'x-access-token',
     cacheDir: env.BENCH_CACHE_DIR as string,
     timeoutMs: 600_000,
+    memoryLimitBytes: 2 ** 30,
     sslCaInfo: env.BENCH_CA_FILE,
   }),
   deployDir: '',

@@ -109,6 +109,7 @@ for (const size of sizes) {
       username: 'x-access-token',
       cacheDir,
       timeoutMs: 600_000,
+      memoryLimitBytes: 2 ** 30,
       sslCaInfo: server.caFile,
     })
   const newService = () => {

@@ -16,6 +16,15 @@ export default fp(
             'Desired-state cache of a GitOps agent for Docker Compose hosts: stacks discovered in Git, their Compose hashes and sync status, and how to refresh them.',
           version: '0.1.0',
         },
+        components: {
+          securitySchemes: {
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'API_TOKEN; required on /api/* except the webhook when it is set',
+            },
+          },
+        },
         tags: [
           { name: 'refresh', description: 'Refresh the cache from Git' },
           { name: 'state', description: 'Read the cached desired state' },

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { errorSchema } from '../schemas/api.js'
 
 // Operational endpoints: readiness, Prometheus metrics, the OpenAPI document.
-// (Liveness, /healthz, comes from under-pressure in plugins/health.ts.)
+// (Liveness, /healthz, lives with load shedding in plugins/health.ts.)
 const operationsRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/readyz',

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { REFRESH_RATE_LIMIT } from '../plugins/rate-limit.js'
 import { acceptedMessage, errorResponses, refreshQuerySchema } from '../schemas/api.js'
 import {
   refreshAcceptedSchema,
@@ -16,6 +17,9 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
       // The route takes no body: anything past a few bytes is refused (413)
       // before it is read, let alone parsed.
       bodyLimit: 64,
+      // Each refresh asks the Git host (which rate-limits tokens): one
+      // client gets a dozen a minute (plugins/rate-limit.ts).
+      config: { rateLimit: REFRESH_RATE_LIMIT },
       schema: {
         tags: ['refresh'],
         summary: 'Refresh the cache from Git now',
@@ -26,6 +30,7 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
           200: z.union([refreshAcceptedSchema, refreshFinishedSchema]),
           400: errorResponses[400],
           413: errorResponses[413],
+          429: errorResponses[429],
           500: errorResponses[500],
           503: errorResponses[503],
         },

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { FastifyBaseLogger } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { errorResponses } from '../schemas/api.js'
@@ -111,7 +112,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     type: string
     etagOf: (stack: Stack) => string
     headers?: (stack: Stack) => Record<string, string>
-    body: (stack: Stack) => Readable
+    body: (stack: Stack, log: FastifyBaseLogger) => Readable
   }) =>
     app.get(
       spec.path,
@@ -138,7 +139,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
         return reply
           .type(spec.type)
           .headers(spec.headers?.(stack) ?? {})
-          .send(spec.body(stack) as unknown as string)
+          .send(spec.body(stack, request.log) as unknown as string)
       },
     )
 
@@ -156,13 +157,19 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     path: '/api/stacks/:name/archive',
     summary: 'The stack directory as a gzipped tar, streamed',
     description:
-      'Regular files and directories with their modes, named relative to the stack directory; symlinks and submodules are left out. `ETag` is the quoted tree hash.',
+      'Regular files and directories with their modes, named relative to the stack directory; symlinks, submodules and names that are not valid UTF-8 are left out. `ETag` is the quoted tree hash.',
     type: 'application/gzip',
     etagOf: (stack) => stack.treeOid,
     headers: (stack) => ({
       'content-disposition': `attachment; filename="${encodeURIComponent(stack.path)}.tar.gz"`,
     }),
-    body: (stack) => stackArchive(app.gitReader, stack.treeOid),
+    body: (stack, log) =>
+      stackArchive(app.gitReader, stack.treeOid, (skipped) =>
+        log.warn(
+          { stack: stack.path, skipped },
+          'archive: entries skipped, their names are not valid UTF-8',
+        ),
+      ),
   })
 }
 

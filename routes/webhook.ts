@@ -24,6 +24,9 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/api/webhook',
     {
+      // A client whose deliveries were refused too often (guessing the
+      // signature) gets 429 before its body is read (plugins/rate-limit.ts).
+      onRequest: async (request) => app.rejections.check(request),
       schema: {
         tags: ['refresh'],
         summary: 'GitHub webhook',
@@ -46,6 +49,7 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
           401: errorSchema.describe('Missing, malformed or wrong signature'),
           413: errorSchema.describe('Body larger than the limit'),
           415: errorSchema.describe('Content type other than JSON or form-encoded'),
+          429: errorSchema.describe('Too many rejected deliveries from this client'),
           500: errorResponses[500],
         },
       },
@@ -60,6 +64,7 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
       const context = { delivery: result.delivery, event: result.event }
       if (result.status === 'rejected') {
         request.log.warn({ ...context, reason: result.message }, 'webhook rejected')
+        await app.rejections.record(request)
         throw app.httpErrors.createError(result.statusCode, result.message)
       }
       if (result.status !== 'ignored')

@@ -41,7 +41,9 @@ export const acceptedMessage = (status: 'refreshing' | 'queued') =>
 export const errorResponses = {
   400: errorSchema.describe('Malformed request'),
   404: errorSchema.describe('Not found'),
+  401: errorSchema.describe('API_TOKEN is set and the Bearer token is missing or wrong'),
   413: errorSchema.describe('Request body larger than the route accepts'),
+  429: errorSchema.describe('Rate limit exceeded; Retry-After says when to try again'),
   500: errorSchema.describe('Internal error (details are in the log, under the request id)'),
   503: errorSchema.describe('Shutting down or under pressure'),
 }

@@ -100,6 +100,30 @@ const port = z
     return value
   })
 
+// A byte size: `512MiB`, `2GiB`, `1073741824`; `0` switches the limit off.
+const UNITS: Record<string, number> = { '': 1, b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 }
+const byteSize = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^(\d+)\s*([a-z]*)$/i.exec(text.trim())
+      const unit = UNITS[match?.[2]?.toLowerCase() ?? 'x']
+      if (!match || unit === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a size like 512MiB or 2GiB (0: no limit)',
+        })
+        return z.NEVER
+      }
+      const bytes = Number(match[1]) * unit
+      if (bytes !== 0 && bytes < 64 * 2 ** 20) {
+        ctx.addIssue({ code: 'custom', message: 'must be at least 64MiB (git cannot start below)' })
+        return z.NEVER
+      }
+      return bytes
+    })
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const configEnvSchema = z.object({
@@ -109,8 +133,12 @@ export const configEnvSchema = z.object({
   GIT_USERNAME: z.string().default('x-access-token'),
   GIT_DEPLOY_DIR: deployDir,
   WEBHOOK_SECRET: optionalText,
+  API_TOKEN: optionalText.refine((token) => token === undefined || token.length >= 16, {
+    message: 'must be at least 16 characters (e.g. openssl rand -hex 32)',
+  }),
   REFRESH_POLL_INTERVAL: duration('5m', { allowZero: true }),
   GIT_TIMEOUT: duration('60s', { allowZero: false }),
+  GIT_MEMORY_LIMIT: byteSize('1GiB'),
   GIT_CACHE_DIR: z.string().default(join(tmpdir(), 'docker-cd-cache')),
   GIT_SSL_CAINFO: optionalText,
   PORT: port,
@@ -129,8 +157,12 @@ export type Config = {
   gitUsername: string
   gitDeployDir: string
   webhookSecret: string | undefined
+  /** Bearer token required on /api/* (except the webhook); undefined: open. */
+  apiToken: string | undefined
   refreshPollIntervalMs: number
   gitTimeoutMs: number
+  /** Address-space limit of each git process, bytes; 0: none. */
+  gitMemoryLimitBytes: number
   gitCacheDir: string
   gitSslCaInfo: string | undefined
   port: number

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import lockfile from 'proper-lockfile'
+import { describeFsError, mkdirFailureCode } from './fs-error.js'
 
 // One writer per cache dir. Two instances on one GIT_CACHE_DIR fetch into
 // the same mirror at once and fail each other's refreshes, so the second
@@ -27,8 +28,8 @@ export async function lockCacheDir(
   try {
     await mkdir(cacheDir, { recursive: true })
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new Error(`GIT_CACHE_DIR ${cacheDir} cannot be created (${code})`)
+    const code = await mkdirFailureCode(cacheDir, (error as NodeJS.ErrnoException).code)
+    throw new Error(`GIT_CACHE_DIR ${cacheDir} cannot be created: ${describeFsError(code)}`)
   }
   const options = { lockfilePath: join(cacheDir, 'docker-cd.lock'), realpath: false }
   try {
@@ -43,7 +44,7 @@ export async function lockCacheDir(
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ELOCKED') throw new CacheDirLockedError(cacheDir)
     throw new Error(
-      `GIT_CACHE_DIR ${cacheDir} cannot be locked (${code ?? (error as Error).message})`,
+      `GIT_CACHE_DIR ${cacheDir} cannot be locked: ${code ? describeFsError(code) : (error as Error).message}`,
     )
   }
   let released = false

@@ -12,7 +12,7 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_VARIABLES = ['GIT_ACCESS_TOKEN', 'WEBHOOK_SECRET'] as const
+const SECRET_VARIABLES = ['GIT_ACCESS_TOKEN', 'WEBHOOK_SECRET', 'API_TOKEN'] as const
 
 /** `X_FILE` is the Docker/Compose-secrets form of `X`; setting both is an error. */
 function resolveSecretFiles(env: Record<string, string | undefined>, problems: string[]) {
@@ -67,8 +67,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     gitUsername: data.GIT_USERNAME,
     gitDeployDir: data.GIT_DEPLOY_DIR,
     webhookSecret: data.WEBHOOK_SECRET,
+    apiToken: data.API_TOKEN,
     refreshPollIntervalMs: data.REFRESH_POLL_INTERVAL,
     gitTimeoutMs: data.GIT_TIMEOUT,
+    gitMemoryLimitBytes: data.GIT_MEMORY_LIMIT,
     gitCacheDir: data.GIT_CACHE_DIR,
     gitSslCaInfo: data.GIT_SSL_CAINFO,
     port: data.PORT,

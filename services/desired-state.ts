@@ -26,6 +26,7 @@ export function createDesiredState(config: Config, options: DesiredStateOptions 
     username: config.gitUsername,
     cacheDir: config.gitCacheDir,
     timeoutMs: config.gitTimeoutMs,
+    memoryLimitBytes: config.gitMemoryLimitBytes,
     sslCaInfo: config.gitSslCaInfo,
   })
   const described = describeRevision(config.gitRevision)

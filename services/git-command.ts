@@ -18,6 +18,9 @@ export type GitErrorCode =
   | 'timeout'
   | 'aborted'
   | 'corrupt_mirror'
+  | 'memory_limit'
+  | 'disk_full'
+  | 'cache_unwritable'
   | 'git_error'
 
 /** A failed git operation: `code` is the category operators act on, the message is secret-free. */
@@ -37,6 +40,8 @@ type GitCommandOptions = {
   input?: Buffer | string
   /** Bound on the whole command; undefined for local streaming reads, which end with their reader. */
   timeoutMs?: number
+  /** Address-space limit of git and each of its helpers (bytes); 0 for none. */
+  memoryLimitBytes?: number
   signal?: AbortSignal
   /** Removes secrets from anything git printed before it leaves this module. */
   scrub: (text: string) => string
@@ -56,21 +61,27 @@ type GitProcess = {
 /** Starts git in its own process group; see runGit for a buffered result. */
 export function startGit(args: string[], options: GitCommandOptions): GitProcess {
   if (options.signal?.aborted) {
-    const finished = Promise.reject(
-      new GitError('aborted', `git ${args[0]} was not started: shutting down`),
+    return notStarted(
+      Promise.reject(new GitError('aborted', `git ${args[0]} was not started: shutting down`)),
     )
-    finished.catch(() => {})
-    return { stdout: Readable.from([]), finished, stop: () => {} }
   }
   // A bounded command runs under coreutils `timeout`, which ends git (and
   // SIGKILLs it 5 s later if need be) even when this process is gone: a
   // SIGKILLed service must not leave a hung git holding the token in its
   // environment. Its limit is a little longer than the one below, which
   // normally fires first and reports the failure.
-  const [command, argv] =
+  //
+  // Under `prlimit --as`, git and every helper it starts (git-remote-https,
+  // index-pack) get a bounded address space: a hostile server streaming
+  // endless data makes git fail with "out of memory" instead of growing
+  // until the host runs out (git buffers a whole ref advertisement).
+  const timed =
     options.timeoutMs === undefined
-      ? ['git', args]
-      : ['timeout', ['-k', '5', String(Math.ceil(options.timeoutMs / 1000) + 2), 'git', ...args]]
+      ? ['git', ...args]
+      : ['timeout', '-k', '5', String(Math.ceil(options.timeoutMs / 1000) + 2), 'git', ...args]
+  const [command = 'git', ...argv] = options.memoryLimitBytes
+    ? ['prlimit', `--as=${options.memoryLimitBytes}`, '--', ...timed]
+    : timed
   const child = spawn(command, argv, {
     cwd: options.cwd,
     env: options.env,
@@ -78,6 +89,17 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
   })
+  if (child.pid === undefined) {
+    // Not started (no descriptors left for its pipes: EMFILE, no memory,
+    // no git): the reason arrives as an 'error' event, the pipes never exist.
+    return notStarted(
+      new Promise((_resolve, reject) =>
+        child.once('error', (error) =>
+          reject(new GitError('git_error', `cannot run git: ${error.message}`)),
+        ),
+      ),
+    )
+  }
   const stderr: Buffer[] = []
   let stopReason: 'timeout' | 'aborted' | 'stopped' | undefined
   let closed = false
@@ -146,6 +168,12 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
   return { stdout: child.stdout, finished, stop: () => kill('stopped') }
 }
 
+/** A git command that never ran: no output, `finished` rejects with why. */
+function notStarted(finished: Promise<string>): GitProcess {
+  finished.catch(() => {})
+  return { stdout: Readable.from([]), finished, stop: () => {} }
+}
+
 /** Runs git to the end and returns its whole stdout (binary-safe). */
 export async function runGit(args: string[], options: GitCommandOptions): Promise<GitResult> {
   const git = startGit(args, options)
@@ -162,6 +190,13 @@ function lastLines(text: string): string {
 /** Maps git's stderr to the failure categories operators act on. */
 export function classifyGitFailure(stderr: string): GitErrorCode {
   const text = stderr.toLowerCase()
+  // Before corrupt_mirror: a full disk breaks writes ("unable to write",
+  // "index-pack failed") but the mirror is fine and must not be rebuilt.
+  if (/no space left on device|disk quota exceeded/.test(text)) return 'disk_full'
+  if (/read-only file system|insufficient permission for adding/.test(text)) {
+    return 'cache_unwritable'
+  }
+  if (/out of memory|cannot allocate memory|mmap failed/.test(text)) return 'memory_limit'
   if (
     /authentication failed|could not read username|could not read password|http 40[13]|requested url returned error: 40[13]|terminal prompts disabled/.test(
       text,

@@ -32,7 +32,13 @@ export function parseBatchOutput(output: Buffer, requests: string[]): BatchObjec
   return objects
 }
 
-export type TreeEntry = { mode: string; name: string; oid: string }
+/**
+ * One tree entry. A name that is not valid UTF-8 cannot be told apart from
+ * another once decoded (`\xff` and `\xfe` both become U+FFFD), so it is
+ * flagged `invalidName` and given in escaped form (`\xff`) for messages;
+ * consumers skip such entries.
+ */
+export type TreeEntry = { mode: string; name: string; oid: string; invalidName?: true }
 
 export const TREE_MODE = '40000'
 export const isRegularFile = (mode: string) => mode === '100644' || mode === '100755'
@@ -49,16 +55,22 @@ export function parseTree(content: Buffer, oidBytes = 20): TreeEntry[] {
     }
     entries.push({
       mode: content.toString('latin1', offset, space),
-      name: content.toString('utf8', space + 1, nul),
       oid: content.toString('hex', nul + 1, nul + 1 + oidBytes),
+      ...decodeName(content.subarray(space + 1, nul)),
     })
     offset = nul + 1 + oidBytes
   }
   return entries
 }
 
-/** One line of `git ls-tree -r -t -z`: `<mode> <type> <oid>\t<path>\0`. */
-export type TreeListing = { mode: string; type: string; oid: string; path: string }
+/** One line of `git ls-tree -r -t -z`: `<mode> <type> <oid>\t<path>\0` (`invalidPath` as in TreeEntry). */
+export type TreeListing = {
+  mode: string
+  type: string
+  oid: string
+  path: string
+  invalidPath?: true
+}
 
 export function parseTreeListing(output: Buffer): TreeListing[] {
   const entries: TreeListing[] = []
@@ -69,8 +81,34 @@ export function parseTreeListing(output: Buffer): TreeListing[] {
     if (end === -1 || tab === -1 || tab > end) throw new Error('malformed ls-tree output')
     const [mode, type, oid] = output.toString('latin1', offset, tab).split(' ')
     if (!mode || !type || !oid) throw new Error('malformed ls-tree output')
-    entries.push({ mode, type, oid, path: output.toString('utf8', tab + 1, end) })
+    const { name: path, invalidName } = decodeName(output.subarray(tab + 1, end))
+    entries.push(
+      invalidName ? { mode, type, oid, path, invalidPath: true } : { mode, type, oid, path },
+    )
     offset = end + 1
   }
   return entries
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** A name as text, or, when its bytes are not UTF-8, escaped and flagged. */
+function decodeName(bytes: Buffer): { name: string; invalidName?: true } {
+  try {
+    return { name: strictUtf8.decode(bytes) }
+  } catch {
+    return { name: escapeBytes(bytes), invalidName: true }
+  }
+}
+
+/** Printable ASCII as is, every other byte as `\xNN`: readable and lossless. */
+function escapeBytes(bytes: Buffer): string {
+  let text = ''
+  for (const byte of bytes) {
+    text +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, '0')}`
+  }
+  return text
 }

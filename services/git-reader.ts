@@ -3,6 +3,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { RefType } from '../schemas/refresh.js'
 import { catFileObjects } from './cat-file-stream.js'
+import { describeFsError, mkdirFailureCode } from './fs-error.js'
 import { GitError, runGit, startGit } from './git-command.js'
 import { type GitEnvironmentOptions, gitEnvironment, gitSecrets } from './git-environment.js'
 import {
@@ -25,6 +26,8 @@ type GitReaderOptions = GitEnvironmentOptions & {
   revision: string
   cacheDir: string
   timeoutMs: number
+  /** Address-space limit of each git process (GIT_MEMORY_LIMIT); 0: none. */
+  memoryLimitBytes: number
 }
 
 export type ResolvedRevision = {
@@ -39,6 +42,10 @@ export type ResolvedRevision = {
 
 const FULL_SHA = /^[0-9a-f]{40}$/i
 const TARGET_REF = 'refs/docker-cd/target'
+/** The served snapshot's commit, kept through pruning. */
+const SERVED_REF = 'refs/docker-cd/served'
+/** Prune once the objects take this many times their size after the last prune. */
+const PRUNE_GROWTH = 2
 /** What the ref looks like before asking the remote. */
 export function describeRevision(revision: string): {
   ref: string
@@ -83,6 +90,21 @@ export function createGitReader(options: GitReaderOptions) {
   const env = gitEnvironment(options)
   /** Set when git reported the mirror broken: the next fetch rebuilds it. */
   let mirrorBroken = false
+  /** Consumer reads (listings, streams) in progress; pruning waits for none. */
+  let activeReads = 0
+  /** Object KiB after the last prune, the growth reference. */
+  let prunedKiB: number | undefined
+  /** Built by this process and not fetched into yet: its first fetch is the reference. */
+  let freshMirror = false
+  /** Counts a read from the call on (same tick as the snapshot lookup) to its end. */
+  function reading<T>(read: Promise<T>): Promise<T> {
+    activeReads++
+    const done = () => {
+      activeReads--
+    }
+    read.then(done, done)
+    return read
+  }
 
   /** Removes the token (raw and base64) and any URL userinfo from text git printed. */
   function scrub(text: string): string {
@@ -94,7 +116,15 @@ export function createGitReader(options: GitReaderOptions) {
   let cacheDirReady: Promise<unknown> | undefined
   async function git(args: string[], signal?: AbortSignal, input?: string, cwd = mirrorDir) {
     try {
-      return await runGit(args, { cwd, env, input, signal, timeoutMs: options.timeoutMs, scrub })
+      return await runGit(args, {
+        cwd,
+        env,
+        input,
+        signal,
+        timeoutMs: options.timeoutMs,
+        memoryLimitBytes: options.memoryLimitBytes,
+        scrub,
+      })
     } catch (error) {
       throw await explain(error)
     }
@@ -113,6 +143,24 @@ export function createGitReader(options: GitReaderOptions) {
       return new GitError(
         'unreachable',
         `the server redirected to ${where}; redirects are not followed, so the token never leaves for another host: set GIT_REPO_URL to the final URL`,
+      )
+    }
+    if (error.code === 'disk_full') {
+      return new GitError(
+        'disk_full',
+        `${error.detail} (free space on the volume of GIT_CACHE_DIR ${options.cacheDir}; the mirror is kept and the next refresh continues from it)`,
+      )
+    }
+    if (error.code === 'cache_unwritable') {
+      return new GitError(
+        'cache_unwritable',
+        `${error.detail} (GIT_CACHE_DIR ${options.cacheDir} must be writable by this process)`,
+      )
+    }
+    if (error.code === 'memory_limit') {
+      return new GitError(
+        'memory_limit',
+        `${error.detail} (git reached GIT_MEMORY_LIMIT: a server sending endless data, or a file larger than the limit; raise GIT_MEMORY_LIMIT for the latter)`,
       )
     }
     if (error.code === 'auth_failed') {
@@ -138,7 +186,11 @@ export function createGitReader(options: GitReaderOptions) {
     const patterns = described.candidates.flatMap((name) =>
       name.startsWith('refs/tags/') ? [name, `${name}^{}`] : [name],
     )
-    cacheDirReady ??= mkdir(options.cacheDir, { recursive: true })
+    cacheDirReady ??= mkdir(options.cacheDir, { recursive: true }).catch(async (error) => {
+      cacheDirReady = undefined
+      const code = await mkdirFailureCode(options.cacheDir, error.code)
+      throw cacheWriteFailure(Object.assign(error, { code }))
+    })
     await cacheDirReady
     const { stdout } = await git(
       ['ls-remote', '--', options.repoUrl, ...patterns],
@@ -162,19 +214,42 @@ export function createGitReader(options: GitReaderOptions) {
   }
 
   /** Creates the bare mirror, or rebuilds it when it is missing, foreign or broken. */
-  async function ensureMirror(signal?: AbortSignal): Promise<void> {
+  /** The mirror exists, is this repository's, and is not known to be broken. */
+  async function mirrorUsable(): Promise<boolean> {
     const marker = await readFile(join(mirrorDir, 'docker-cd-url'), 'utf8').catch(() => undefined)
-    if (marker === options.repoUrl && !mirrorBroken) return
+    return marker === options.repoUrl && !mirrorBroken
+  }
+
+  async function ensureMirror(signal?: AbortSignal): Promise<void> {
+    if (await mirrorUsable()) return
     await rebuildMirror(signal)
     mirrorBroken = false
   }
 
   async function rebuildMirror(signal?: AbortSignal): Promise<void> {
-    await rm(mirrorDir, { recursive: true, force: true })
-    await mkdir(mirrorDir, { recursive: true })
+    try {
+      await rm(mirrorDir, { recursive: true, force: true })
+      await mkdir(mirrorDir, { recursive: true })
+    } catch (error) {
+      throw cacheWriteFailure(error)
+    }
+    prunedKiB = undefined
+    freshMirror = true
     await git(['init', '--bare', '--quiet'], signal)
     // The credential-free URL, so a shared cache dir never mixes repositories.
-    await writeFile(join(mirrorDir, 'docker-cd-url'), options.repoUrl)
+    await writeFile(join(mirrorDir, 'docker-cd-url'), options.repoUrl).catch((error) => {
+      throw cacheWriteFailure(error)
+    })
+  }
+
+  /** A failed write to the cache dir, as a category: full disk or no write access. */
+  function cacheWriteFailure(error: unknown): unknown {
+    const code = (error as NodeJS.ErrnoException).code
+    const detail = `GIT_CACHE_DIR ${options.cacheDir}: ${describeFsError(code)}`
+    if (code === 'ENOSPC' || code === 'EDQUOT') return new GitError('disk_full', detail)
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM')
+      return new GitError('cache_unwritable', detail)
+    return error
   }
 
   /**
@@ -199,6 +274,11 @@ export function createGitReader(options: GitReaderOptions) {
       ],
       signal,
     )
+    if (freshMirror) {
+      // Nothing superseded yet: what the first fetch brought is the reference.
+      prunedKiB = await objectsKiB(signal)
+      freshMirror = false
+    }
     const { stdout } = await git(
       ['rev-parse', '--verify', '--quiet', `${TARGET_REF}^{commit}`],
       signal,
@@ -252,7 +332,9 @@ export function createGitReader(options: GitReaderOptions) {
 
   /** Every entry below a tree, trees before their contents (`ls-tree -r -t`). */
   async function listTree(treeOid: string, signal?: AbortSignal): Promise<TreeListing[]> {
-    const { stdout } = await git(['ls-tree', '-r', '-t', '-z', '--full-tree', treeOid], signal)
+    const { stdout } = await reading(
+      git(['ls-tree', '-r', '-t', '-z', '--full-tree', treeOid], signal),
+    )
     return parseTreeListing(stdout)
   }
 
@@ -265,10 +347,12 @@ export function createGitReader(options: GitReaderOptions) {
     const cat = startGit(['cat-file', '--batch'], {
       cwd: mirrorDir,
       env,
+      memoryLimitBytes: options.memoryLimitBytes,
       scrub,
       signal,
       input: oids.length ? `${oids.join('\n')}\n` : '',
     })
+    reading(cat.finished).catch(() => {})
     return {
       objects: catFileObjects(cat.stdout, oids),
       finished: cat.finished,
@@ -309,9 +393,48 @@ export function createGitReader(options: GitReaderOptions) {
     return hashes
   }
 
+  /** Disk use of the mirror's objects (loose and packed), in KiB. */
+  async function objectsKiB(signal?: AbortSignal): Promise<number> {
+    const { stdout } = await git(['count-objects', '-v'], signal)
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(stdout.toString('utf8'))?.[1] ?? 0)
+    return field('size') + field('size-pack')
+  }
+
+  /**
+   * Keeps the mirror near the size of what it serves. Every fetch leaves the
+   * superseded objects behind (300 commits of 100 KB took a mirror from
+   * 148 KB to 38 MB). Called before a fetch, while the snapshot being served
+   * is `served`: once the objects have grown PRUNE_GROWTH-fold since the last
+   * prune (or on the first call of this process), everything no ref reaches
+   * is dropped, keeping the fetched target and `served` (they differ after a
+   * refresh that fetched and then failed). Skipped while a consumer reads
+   * from the mirror (an archive of an older snapshot may be streaming); the
+   * next refresh tries again. Runs in the refresh queue, so never beside a
+   * fetch. Resolves true when it pruned.
+   */
+  async function pruneMirror(served: string | null, signal?: AbortSignal): Promise<boolean> {
+    if (activeReads > 0 || !(await mirrorUsable())) return false
+    const size = await objectsKiB(signal)
+    if (prunedKiB !== undefined && size <= prunedKiB * PRUNE_GROWTH) return false
+    if (activeReads > 0) return false
+    const kept = served
+      ? await git(['update-ref', SERVED_REF, served], signal).then(
+          () => true,
+          () => false, // not in the mirror (rebuilt since): nothing to keep
+        )
+      : false
+    if (!kept) await git(['update-ref', '-d', SERVED_REF], signal)
+    await git(['repack', '-a', '-d', '-q'], signal)
+    await git(['prune', '--expire=now'], signal)
+    prunedKiB = await objectsKiB(signal)
+    return true
+  }
+
   return {
     resolveRevision,
     fetchRevision,
+    pruneMirror,
     readDeployTree,
     readByOid,
     hashBlobs,

@@ -9,8 +9,10 @@ export function loggerOptions(level: string): LoggerOptions {
       paths: [
         'config.gitAccessToken',
         'config.webhookSecret',
+        'config.apiToken',
         'gitAccessToken',
         'webhookSecret',
+        'apiToken',
         'req.headers.authorization',
         'req.headers.cookie',
         'req.headers["x-hub-signature-256"]',

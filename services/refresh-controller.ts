@@ -45,6 +45,8 @@ export type RefreshOutcome = Readonly<{
   hashed: number
   /** The named steps that ran, in order (see refresh-steps.ts). */
   steps: readonly RefreshStep[]
+  /** Directories not taken as stacks: names not valid UTF-8, escaped (`\xff`). */
+  skipped: readonly string[]
 }>
 
 /** Told about every refresh; a throwing observer is reported, never allowed to stall a waiter. */
@@ -127,6 +129,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
           changes: NO_CHANGES,
           hashed: 0,
           steps: result.steps,
+          skipped: [],
         })
       } else {
         remembered ??= options.history?.load() ?? new Map()
@@ -138,6 +141,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
           changes: diffStacks(before.stacks, snapshot.stacks),
           hashed: result.hashed,
           steps: result.steps,
+          skipped: result.skipped,
         })
       }
     } catch (error) {
@@ -154,7 +158,10 @@ export function createRefreshController(options: RefreshControllerOptions) {
   function finish(
     base: Pick<RefreshOutcome, 'trigger' | 'previousRevision' | 'startedAt'>,
     finished: Date,
-    rest: Pick<RefreshOutcome, 'status' | 'message' | 'error' | 'changes' | 'hashed' | 'steps'>,
+    rest: Pick<
+      RefreshOutcome,
+      'status' | 'message' | 'error' | 'changes' | 'hashed' | 'steps' | 'skipped'
+    >,
   ): RefreshOutcome {
     const outcome = {
       ...base,
@@ -180,6 +187,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
       changes: NO_CHANGES,
       hashed: 0,
       steps: [],
+      skipped: [],
     })
   }
 

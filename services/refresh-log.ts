@@ -2,12 +2,14 @@ import type { RefreshObserver } from './refresh-controller.js'
 
 type Log = {
   info: (object: object, message: string) => void
+  warn: (object: object, message: string) => void
   error: (object: object, message: string) => void
 }
 
-// Log lines for the refresh lifecycle: start and finish at `info`, failures
-// at `error`. A failure before any good state (startup) says so instead of
-// claiming a last good state that does not exist.
+// Log lines for the refresh lifecycle: start and finish at `info`, skipped
+// directories at `warn`, failures at `error`. A failure before any good
+// state (startup) says so instead of claiming a last good state that does
+// not exist.
 export function createRefreshLog(log: Log): RefreshObserver {
   return {
     refreshStarted({ trigger }) {
@@ -18,6 +20,12 @@ export function createRefreshLog(log: Log): RefreshObserver {
         trigger: outcome.trigger,
         revision: outcome.revision,
         durationMs: Math.round(outcome.durationMs),
+      }
+      if (outcome.skipped.length > 0) {
+        log.warn(
+          { ...fields, skipped: outcome.skipped },
+          'directories skipped: their names are not valid UTF-8; rename them to deploy them',
+        )
       }
       if (outcome.status === 'completed') {
         log.info(

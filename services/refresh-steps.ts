@@ -9,14 +9,16 @@ import { pickComposeFile, stackDirectories } from './stack-discovery.js'
 //
 //   resolve            ls-remote the configured revision
 //   (stop)             the remote commit is the cached one
+//   prune-mirror       drop superseded objects, once they have piled up
 //   fetch              shallow fetch into the bare mirror
 //   read-deploy-tree   the deploy directory's tree at that commit
 //   (stop)             same tree id: the stacks are the previous ones
 //   read-stack-trees   only stack directories whose tree id changed
 //   hash-compose-files only Compose blobs not seen before
 //
-// The steps compute; they never write. The refresh controller turns their
-// result into the next snapshot.
+// The steps compute (and keep the mirror); they never write the snapshot:
+// the refresh controller turns their
+// result into the next one.
 
 export type RefreshStep =
   | 'resolve'
@@ -25,10 +27,18 @@ export type RefreshStep =
   | 'read-stack-trees'
   | 'hash-compose-files'
   | 'rebuild-mirror'
+  | 'prune-mirror'
 
 export type StepsResult =
   | { kind: 'unchanged'; revision: string; steps: RefreshStep[] }
-  | { kind: 'read'; state: DesiredState; hashed: number; steps: RefreshStep[] }
+  | {
+      kind: 'read'
+      state: DesiredState
+      hashed: number
+      /** Stack directories left out: names not valid UTF-8, escaped. */
+      skipped: string[]
+      steps: RefreshStep[]
+    }
 
 export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) {
   const { git, deployDir } = deps
@@ -39,19 +49,19 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
     previous: Pick<Snapshot, 'deployTreeOid' | 'stacks'>,
     steps: RefreshStep[],
     signal?: AbortSignal,
-  ): Promise<{ state: DesiredState; hashed: number }> {
+  ): Promise<{ state: DesiredState; hashed: number; skipped: string[] }> {
     steps.push('read-deploy-tree')
     const deployTree = await git.readDeployTree(commit, deployDir, signal)
     const base = { revision: commit, refType: resolved.refType, deployTreeOid: deployTree.oid }
+    const { directories, skipped } = stackDirectories(deployTree.entries)
     if (deployTree.oid === previous.deployTreeOid) {
-      return { state: { ...base, stacks: previous.stacks.map(withoutStatus) }, hashed: 0 }
+      return { state: { ...base, stacks: previous.stacks.map(withoutStatus) }, hashed: 0, skipped }
     }
 
     // Stack directories whose tree id is unchanged keep their previous result.
     const previousByTree = new Map(
       previous.stacks.map((stack) => [`${stack.path}\0${stack.treeOid}`, stack]),
     )
-    const directories = stackDirectories(deployTree.entries)
     const changedTrees = directories.filter((dir) => !previousByTree.has(`${dir.name}\0${dir.oid}`))
     if (changedTrees.length > 0) steps.push('read-stack-trees')
     const trees = await git.readByOid(unique(changedTrees.map((dir) => dir.oid)), signal)
@@ -83,15 +93,21 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
       const composeHash = knownHashes.get(stack.blobOid) ?? (hashes.get(stack.blobOid) as string)
       stacks.push({ ...stack, composeHash })
     }
-    return { state: { ...base, stacks }, hashed: hashes.size }
+    return { state: { ...base, stacks }, hashed: hashes.size, skipped }
   }
 
   async function fetchAndRead(
     resolved: ResolvedRevision,
-    previous: Pick<Snapshot, 'deployTreeOid' | 'stacks'>,
+    previous: Pick<Snapshot, 'deployTreeOid' | 'stacks' | 'revision'>,
     steps: RefreshStep[],
     signal?: AbortSignal,
   ) {
+    // Maintenance never fails a refresh (bar shutdown).
+    const pruned = await git.pruneMirror(previous.revision, signal).catch((error) => {
+      if (error instanceof GitError && error.code === 'aborted') throw error
+      return false
+    })
+    if (pruned) steps.push('prune-mirror')
     steps.push('fetch')
     const commit = await git.fetchRevision(resolved, signal)
     return readDesiredState(commit, resolved, previous, steps, signal)
@@ -111,7 +127,7 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
       // A broken mirror is only a cache: the reader rebuilds it on the next
       // fetch. Try once more, trusting nothing the old mirror produced.
       steps.push('rebuild-mirror')
-      const empty = { deployTreeOid: null, stacks: [] }
+      const empty = { deployTreeOid: null, stacks: [], revision: null }
       return { kind: 'read', steps, ...(await fetchAndRead(resolved, empty, steps, signal)) }
     }
   }

@@ -13,13 +13,19 @@ import type { GitReader } from './git-reader.js'
 // Entries: directories and regular files with their modes, named relative
 // to the stack directory (no top-level folder). Symlinks are left out (one
 // could point outside the stack, or the host); submodules too (their
-// content is not in this repository). Every entry has mtime 0 and the gzip
+// content is not in this repository); and names that are not valid UTF-8
+// (tar names are text here; decoding would garble or merge them), reported
+// through `onSkipped`. Every entry has mtime 0 and the gzip
 // header carries no time, so one tree always gives the same bytes: the
 // ETag is the tree id.
 
 const EPOCH = new Date(0)
 
-export function stackArchive(git: GitReader, treeOid: string): Readable {
+export function stackArchive(
+  git: GitReader,
+  treeOid: string,
+  onSkipped: (paths: string[]) => void = () => {},
+): Readable {
   const pack = tar.pack()
   const gzip = createGzip()
   let stopGit = () => {}
@@ -32,8 +38,13 @@ export function stackArchive(git: GitReader, treeOid: string): Readable {
   gzip.on('close', () => stopGit())
 
   async function produce() {
-    const entries = (await git.listTree(treeOid)).filter(
-      (entry) => entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode)),
+    const listing = await git.listTree(treeOid)
+    const invalid = listing.filter((entry) => entry.invalidPath).map((entry) => entry.path)
+    if (invalid.length > 0) onSkipped(invalid)
+    const entries = listing.filter(
+      (entry) =>
+        !entry.invalidPath &&
+        (entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode))),
     )
     const blobs = entries.filter((entry) => entry.type === 'blob')
     const stream = git.streamObjects(blobs.map((blob) => blob.oid))

@@ -11,9 +11,21 @@ const COMPOSE_FILE_NAMES = [
   'docker-compose.yaml',
 ] as const
 
-/** Immediate subdirectories of the deploy directory; symlinks and submodules are not directories. */
-export function stackDirectories(deployTree: TreeEntry[]): TreeEntry[] {
-  return deployTree.filter((entry) => entry.mode === TREE_MODE)
+/**
+ * Immediate subdirectories of the deploy directory; symlinks and submodules
+ * are not directories. A directory whose name is not valid UTF-8 is not a
+ * stack (it cannot be named in the API without being confused with
+ * another): it is listed in `skipped`, escaped, for a warning.
+ */
+export function stackDirectories(deployTree: TreeEntry[]): {
+  directories: TreeEntry[]
+  skipped: string[]
+} {
+  const trees = deployTree.filter((entry) => entry.mode === TREE_MODE)
+  return {
+    directories: trees.filter((entry) => !entry.invalidName),
+    skipped: trees.filter((entry) => entry.invalidName).map((entry) => entry.name),
+  }
 }
 
 /** The Compose file of one stack directory, or undefined when it holds none. */

@@ -27,6 +27,7 @@ t.test('defaults', async (t) => {
   t.equal(config.webhookSecret, undefined)
   t.equal(config.refreshPollIntervalMs, 300_000)
   t.equal(config.gitTimeoutMs, 60_000)
+  t.equal(config.gitMemoryLimitBytes, 2 ** 30)
   t.match(config.gitCacheDir, /docker-cd-cache$/)
   t.equal(config.gitSslCaInfo, undefined)
   t.equal(config.port, 8080)
@@ -48,6 +49,7 @@ t.test('every variable set to a good value', async (t) => {
     WEBHOOK_SECRET: 'hook',
     REFRESH_POLL_INTERVAL: '1h30m',
     GIT_TIMEOUT: '90s',
+    GIT_MEMORY_LIMIT: '512MiB',
     GIT_CACHE_DIR: '/var/cache/docker-cd',
     GIT_SSL_CAINFO: ca,
     PORT: '9090',
@@ -65,6 +67,7 @@ t.test('every variable set to a good value', async (t) => {
     webhookSecret: 'hook',
     refreshPollIntervalMs: 5_400_000,
     gitTimeoutMs: 90_000,
+    gitMemoryLimitBytes: 512 * 2 ** 20,
     gitCacheDir: '/var/cache/docker-cd',
     gitSslCaInfo: ca,
     port: 9090,
@@ -76,6 +79,8 @@ t.test('every variable set to a good value', async (t) => {
   t.equal(loadConfig({ ...base, GIT_REVISION: 'A'.repeat(40) }).gitRevision, 'A'.repeat(40))
   t.equal(loadConfig({ ...base, REFRESH_POLL_INTERVAL: '0' }).refreshPollIntervalMs, 0)
   t.equal(loadConfig({ ...base, GIT_DEPLOY_DIR: '.' }).gitDeployDir, '')
+  t.equal(loadConfig({ ...base, GIT_MEMORY_LIMIT: '0' }).gitMemoryLimitBytes, 0)
+  t.equal(loadConfig({ ...base, GIT_MEMORY_LIMIT: '2gib' }).gitMemoryLimitBytes, 2 ** 31)
 })
 
 t.test('every error is reported at once, one line per variable', async (t) => {
@@ -85,6 +90,7 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     GIT_DEPLOY_DIR: '../etc',
     REFRESH_POLL_INTERVAL: '5 minutes',
     GIT_TIMEOUT: '0',
+    GIT_MEMORY_LIMIT: '1TB',
     PORT: '70000',
     LOG_LEVEL: 'loud',
     GIT_SSL_CAINFO: '/nonexistent/ca.pem',
@@ -92,6 +98,7 @@ t.test('every error is reported at once, one line per variable', async (t) => {
   const variables = problems.map((line) => line.split(':')[0])
   t.same(variables.sort(), [
     'GIT_DEPLOY_DIR',
+    'GIT_MEMORY_LIMIT',
     'GIT_REPO_URL',
     'GIT_REVISION',
     'GIT_SSL_CAINFO',
@@ -101,6 +108,14 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     'REFRESH_POLL_INTERVAL',
   ])
   for (const line of problems) t.notMatch(line, /\n/)
+})
+
+t.test('GIT_MEMORY_LIMIT: sizes with units, a floor, 0 for none', async (t) => {
+  t.match(problemsOf({ ...base, GIT_MEMORY_LIMIT: '16MiB' }), [
+    /^GIT_MEMORY_LIMIT: must be at least 64MiB/,
+  ])
+  t.match(problemsOf({ ...base, GIT_MEMORY_LIMIT: 'lots' }), [/^GIT_MEMORY_LIMIT: must be a size/])
+  t.equal(loadConfig({ ...base, GIT_MEMORY_LIMIT: '1073741824' }).gitMemoryLimitBytes, 2 ** 30)
 })
 
 t.test('required variables', async (t) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { errorSchema } from '../schemas/api.js'
 import { stackDetailSchema, stackListSchema } from '../schemas/stack.js'
-import { listDirectory, readTarGz } from './helpers/archive.js'
+import { listDirectory, pausedDownload, readTarGz } from './helpers/archive.js'
 import { build, configFor, startApp } from './helpers/build.js'
 import { createFixtureRepo, git, sha256 } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
@@ -210,21 +210,14 @@ t.test('a refresh during a download does not change what that download returns',
   await app.desiredState.refresh('manual').done
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
 
-  const res = await fetch(`${base}/api/stacks/stack-00000/archive`)
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
-  const chunks: Uint8Array[] = []
-  const first = await reader.read()
-  if (first.value) chunks.push(first.value)
+  const download = await pausedDownload(`${base}/api/stacks/stack-00000/archive`)
 
   // While the client holds the stream open, the stack changes in Git.
   repo.writeFile('stack-00000/data.txt', hex('new')).remove('stack-00000/config-0.env')
   const newHead = repo.commitAndPush('rewrite the big file')
   t.match(await app.desiredState.refresh('manual').done, { status: 'completed', revision: newHead })
-  const receivedBeforeSwap = chunks.reduce((sum, chunk) => sum + chunk.length, 0)
-
-  for (let next = await reader.read(); !next.done; next = await reader.read())
-    chunks.push(next.value)
-  const bytes = Buffer.concat(chunks)
+  const receivedBeforeSwap = download.received()
+  const bytes = await download.finish()
   t.ok(receivedBeforeSwap < bytes.length / 4, 'most of the archive was sent after the swap')
   const entries = await readTarGz(bytes)
   t.equal(entries.find((e) => e.name === 'data.txt')?.content, oldData, 'the old content, whole')

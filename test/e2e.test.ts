@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -7,43 +6,24 @@ import { freePort } from './helpers/free-port.js'
 import { createFixtureRepo } from './helpers/git-fixture.js'
 import { commandLinesContaining, startGitServer } from './helpers/git-server.js'
 import { sendPush } from './helpers/github.js'
+import {
+  serviceEnv as envFor,
+  isReady,
+  serverJs,
+  startService as start,
+} from './helpers/service.js'
 import { tempDir } from './helpers/temp-dir.js'
 
-// End to end: the built server (dist/server.js, as `npm start` runs it) as a
-// process, against the HTTPS Git server. `npm test` builds first (pretest).
+// End to end: the built server as a process, against the HTTPS Git server.
 
 const TOKEN = 'tok-e2e-4410ab'
 const SECRET = 'whsec-e2e-9d'
-const serverJs = join(import.meta.dirname, '..', 'dist', 'server.js')
 t.ok(existsSync(serverJs), 'dist/server.js is built')
 
 const git = await startGitServer({ token: TOKEN })
 t.teardown(() => git.close())
 
-const isReady = (base: string) =>
-  fetch(`${base}/readyz`).then(
-    (r) => r.ok,
-    () => false,
-  )
-
-function startService(env: Record<string, string>) {
-  const child: ChildProcess = spawn(process.execPath, [serverJs], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const output = { stdout: '', stderr: '' }
-  child.stdout?.on('data', (chunk) => {
-    output.stdout += chunk
-  })
-  child.stderr?.on('data', (chunk) => {
-    output.stderr += chunk
-  })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  t.teardown(() => {
-    child.kill('SIGKILL')
-  })
-  return { child, output, exited }
-}
+const startService = (env: Record<string, string>) => start(t, env)
 
 t.test('push + signed webhook → /api/stacks changes; SIGTERM exits 0', async (t) => {
   const repo = createFixtureRepo(git, { stacks: 2 })
@@ -123,17 +103,7 @@ t.test('repository errors: one line naming the category, exit non-zero', async (
   t.notMatch(service.output.stderr + service.output.stdout, 'not-the-token')
 })
 
-const serviceEnv = async (repoUrl: string, env: Record<string, string> = {}) => ({
-  GIT_REPO_URL: repoUrl,
-  GIT_REVISION: 'main',
-  GIT_ACCESS_TOKEN: TOKEN,
-  GIT_SSL_CAINFO: git.caFile,
-  GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
-  REFRESH_POLL_INTERVAL: '0',
-  PORT: String(await freePort()),
-  HOST: '127.0.0.1',
-  ...env,
-})
+const serviceEnv = (repoUrl: string, env: Record<string, string> = {}) => envFor(git, repoUrl, env)
 
 t.test('a slow Git server: the startup refresh outlasts any framework hook limit', async (t) => {
   const repo = createFixtureRepo(git, { stacks: 2 })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { classifyGitFailure } from '../services/git-command.js'
-import { parseBatchOutput, parseTree } from '../services/git-objects.js'
+import { parseBatchOutput, parseTree, parseTreeListing } from '../services/git-objects.js'
 import { describeRevision, pickRemoteRef } from '../services/git-reader.js'
 import { pickComposeFile, stackDirectories } from '../services/stack-discovery.js'
 
@@ -44,6 +44,46 @@ t.test(
   },
 )
 
+t.test('names that are not UTF-8 are flagged, escaped losslessly, never merged', async (t) => {
+  const entry = (name: Buffer, n: number) =>
+    Buffer.concat([Buffer.from('40000 '), name, Buffer.from([0]), Buffer.alloc(20, n)])
+  const tree = Buffer.concat([
+    entry(Buffer.from([0x73, 0xff]), 1),
+    entry(Buffer.from([0x73, 0xfe]), 2),
+    entry(Buffer.from('ok-ü'), 3),
+  ])
+  const entries = parseTree(tree)
+  t.same(
+    entries.map((e) => [e.name, e.invalidName ?? false]),
+    [
+      ['s\\xff', true],
+      ['s\\xfe', true],
+      ['ok-ü', false],
+    ],
+  )
+  const { directories, skipped } = stackDirectories(entries)
+  t.same(
+    directories.map((e) => e.name),
+    ['ok-ü'],
+  )
+  t.same(skipped, ['s\\xff', 's\\xfe'], 'two distinct names, both reported')
+  const listing = parseTreeListing(
+    Buffer.concat([
+      Buffer.from(`100644 blob ${oid(1)}\t`),
+      Buffer.from([0x61, 0x2f, 0xff]),
+      Buffer.from([0]),
+      Buffer.from(`100644 blob ${oid(2)}\tb.txt\0`),
+    ]),
+  )
+  t.same(
+    listing.map((e) => [e.path, e.invalidPath ?? false]),
+    [
+      ['a/\\xff', true],
+      ['b.txt', false],
+    ],
+  )
+})
+
 t.test('discovery: directories only, Compose name precedence, regular files only', async (t) => {
   t.same(
     stackDirectories([
@@ -51,7 +91,7 @@ t.test('discovery: directories only, Compose name precedence, regular files only
       { mode: '100644', name: 'compose.yaml', oid: oid(2) },
       { mode: '120000', name: 'linked', oid: oid(3) },
       { mode: '160000', name: 'sub', oid: oid(4) },
-    ]).map((e) => e.name),
+    ]).directories.map((e) => e.name),
     ['a'],
   )
   const file = (name: string, mode = '100644') => ({ mode, name, oid: oid(name.length) })

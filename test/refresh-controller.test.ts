@@ -26,6 +26,7 @@ function controlledSteps() {
 const stateAt = (revision: string, stacks: string[]): StepsResult => ({
   kind: 'read',
   hashed: stacks.length,
+  skipped: [],
   steps: ['resolve', 'fetch', 'read-deploy-tree', 'read-stack-trees', 'hash-compose-files'],
   state: {
     revision,

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process'
-import { readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { readTarGz } from './helpers/archive.js'
 import { build, configFor, startApp, waitFor } from './helpers/build.js'
 import { composeFor, createFixtureRepo, sha256 } from './helpers/git-fixture.js'
 import { startGitServer } from './helpers/git-server.js'
@@ -299,3 +300,43 @@ t.test('a large Compose file is hashed as it streams, byte-exact', async (t) => 
   const stack = app.desiredState.current().stacks.find((s) => s.path === 'big')
   t.equal(stack?.composeHash, sha256(big))
 })
+
+t.test(
+  'directories and files whose names are not UTF-8: skipped with a warning, never merged',
+  async (t) => {
+    const { repo, app, refresh } = await setup(t)
+    const inWorkDir = (...bytes: Buffer[]) =>
+      Buffer.concat([Buffer.from(`${repo.workDir}/`), ...bytes])
+    for (const name of [Buffer.from([0x73, 0xff]), Buffer.from([0x73, 0xfe])]) {
+      mkdirSync(inWorkDir(name))
+      writeFileSync(inWorkDir(name, Buffer.from('/compose.yaml')), composeFor('odd'))
+    }
+    writeFileSync(inWorkDir(Buffer.from('stack-00000/'), Buffer.from([0xff, 0x2e, 0x74])), 'x')
+    repo.commitAndPush()
+    const outcome = await refresh()
+    t.equal(outcome.status, 'completed')
+    t.same(outcome.skipped, ['s\\xfe', 's\\xff'], 'both named, escaped, distinct')
+    t.same(
+      app.desiredState.current().stacks.map((s) => s.path),
+      ['stack-00000', 'stack-00001', 'stack-00002'],
+      'no stack under a garbled name',
+    )
+    t.match(
+      app.logs.find((l) => l.level === 40 && /not valid UTF-8/.test(l.msg)),
+      { skipped: ['s\\xfe', 's\\xff'] },
+      'a warning names their bytes',
+    )
+
+    const res = await app.inject('/api/stacks/stack-00000/archive')
+    t.equal(res.statusCode, 200)
+    t.same(
+      (await readTarGz(res.rawPayload)).map((entry) => entry.name),
+      ['compose.yaml'],
+      'the archive leaves the file out',
+    )
+    t.match(
+      app.logs.find((l) => l.level === 40 && /archive/.test(l.msg)),
+      { stack: 'stack-00000', skipped: ['\\xff.t'] },
+    )
+  },
+)

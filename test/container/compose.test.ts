@@ -25,6 +25,7 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
   const { stdout } = await compose(join(root, '.env.example'))
   const service = parse(stdout).services['docker-cd']
   t.equal(service.restart, 'unless-stopped')
+  t.equal(service.init, true, 'an init process reaps orphaned git helpers')
   t.match(service.build, { context: root })
   t.same(
     service.ports.map((p: { published: number; target: number }) => [p.published, p.target]),
@@ -46,6 +47,7 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
     ...Object.keys(configEnvSchema.shape),
     'GIT_ACCESS_TOKEN_FILE',
     'WEBHOOK_SECRET_FILE',
+    'API_TOKEN_FILE',
   ]
   for (const name of variables) t.ok(name in service.environment, `${name} is passed`)
 

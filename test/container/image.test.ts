@@ -110,6 +110,9 @@ await docker(
   'GIT_SSL_CAINFO=/run/secrets/git_ca.pem',
   '--env',
   'REFRESH_POLL_INTERVAL=0',
+  // Short, so the zombie test below can force a few timeouts quickly.
+  '--env',
+  'GIT_TIMEOUT=5s',
   '--env',
   `PORT=${port}`,
   '--env',
@@ -124,6 +127,7 @@ const started = Date.now()
 t.test('image metadata: user, volume, healthcheck, labels, size', async (t) => {
   const config = JSON.parse(await docker('image', 'inspect', '--format', '{{json .Config}}', image))
   t.equal(config.User, 'node')
+  t.same(config.Entrypoint, ['/usr/bin/tini', '-s', '--'], 'tini is PID 1')
   t.ok('/var/cache/docker-cd' in (config.Volumes ?? {}), 'Git cache is a volume')
   t.ok(config.Env.includes('GIT_CACHE_DIR=/var/cache/docker-cd'))
   t.match(config.Healthcheck.Test.join(' '), /\/healthz/, 'HEALTHCHECK probes /healthz')
@@ -273,6 +277,39 @@ t.test('no secret in logs, responses, argv, environment or the cache volume', as
     t.notOk(env.includes(needle), 'container environment')
   }
   t.same(git.tokenLeaks, [], 'no process command line (host or container) held the token')
+})
+
+t.test('git timeouts leave no zombie processes behind (tini reaps them)', async (t) => {
+  git.setHang(true)
+  t.teardown(() => git.setHang(false))
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${base}/api/refresh?wait=true`, { method: 'POST' })
+    t.match(await res.json(), { status: 'failed', message: /^timeout: / }, `timeout ${i + 1}`)
+  }
+  git.setHang(false)
+  // Zombies are counted from inside: they have left the container's cgroup,
+  // so `docker top` no longer lists them.
+  const zombies = async () =>
+    (
+      await docker(
+        'exec',
+        name,
+        'node',
+        '-e',
+        "const fs=require('fs');for(const p of fs.readdirSync('/proc').filter(d=>/^\\d+$/.test(d))){try{console.log(fs.readFileSync('/proc/'+p+'/stat','utf8'))}catch{}}",
+      )
+    )
+      .split('\n')
+      .filter((line) => /^\d+ \(.*\) Z /.test(line))
+  const left = await waitFor(
+    async () => {
+      const found = await zombies()
+      return found.length === 0 ? found : undefined
+    },
+    'every orphaned git helper to be reaped',
+    15_000,
+  ).catch(async () => zombies())
+  t.same(left, [], 'no zombie (defunct) process in the container')
 })
 
 t.test('docker stop: SIGTERM exits 0 before the 10 s kill', async (t) => {

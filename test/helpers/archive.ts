@@ -56,3 +56,23 @@ export function listDirectory(dir: string, prefix = ''): ArchiveEntry[] {
   }
   return entries.sort((a, b) => (a.name < b.name ? -1 : 1))
 }
+
+/**
+ * Starts a download and holds it after its first chunk: `received` is what
+ * arrived so far, `finish()` reads the rest and resolves with every byte.
+ */
+export async function pausedDownload(url: string) {
+  const res = await fetch(url)
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const chunks: Uint8Array[] = []
+  const first = await reader.read()
+  if (first.value) chunks.push(first.value)
+  return {
+    received: () => chunks.reduce((sum, chunk) => sum + chunk.length, 0),
+    async finish(): Promise<Buffer> {
+      for (let next = await reader.read(); !next.done; next = await reader.read())
+        chunks.push(next.value)
+      return Buffer.concat(chunks)
+    },
+  }
+}

@@ -91,6 +91,7 @@ export async function startGitServer(options: GitServerOptions = {}) {
   const sockets = new Set<Socket>()
   const listeners: ((request: GitRequest) => void)[] = []
   let hang = false
+  let garbage = false
   let delayMs = 0
   let redirectBase: string | undefined
   let port = 0
@@ -120,6 +121,19 @@ export async function startGitServer(options: GitServerOptions = {}) {
     for (const listener of listeners) listener(record)
     if (secrets.length) tokenLeaks.push(...commandLinesContaining(secrets))
     if (hang) return // leave the client waiting until it gives up
+    if (garbage && authorized) {
+      // A hostile server: an endless ref advertisement, as fast as the
+      // client takes it (git buffers the whole advertisement in memory).
+      res.writeHead(200, { 'Content-Type': `application/x-git-${service}-advertisement` })
+      const chunk = Buffer.alloc(1024 * 1024, 0x61)
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) {}
+        if (!res.destroyed) res.once('drain', pump)
+      }
+      res.on('error', () => {})
+      pump()
+      return
+    }
     if (redirectBase) {
       res.writeHead(301, { Location: `${redirectBase}${url.pathname}${url.search}` })
       res.end()
@@ -226,6 +240,10 @@ export async function startGitServer(options: GitServerOptions = {}) {
     },
     setHang(value: boolean) {
       hang = value
+    },
+    /** Answers with endless bytes (a hostile server) while true. */
+    setGarbage(value: boolean) {
+      garbage = value
     },
     /** Answers every request with a 301 to the same path under `base` (undefined: serve again). */
     setRedirect(base: string | undefined) {

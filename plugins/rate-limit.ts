@@ -1,0 +1,59 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Limits rejected requests (bad signature, bad token) per client. */
+    rejections: {
+      /** Throws 429 (with Retry-After) when this client was rejected too often. */
+      check(request: FastifyRequest): Promise<void>
+      /** Counts one rejection of this client. */
+      record(request: FastifyRequest): Promise<void>
+    }
+  }
+}
+
+// Per-client rate limits with @fastify/rate-limit (in memory; one instance
+// per cache dir, so no shared store is needed). Nothing is limited by
+// default: routes opt in with `config.rateLimit` (POST /api/refresh), and
+// `app.rejections` counts only requests that were refused, so a client
+// guessing webhook signatures or API tokens is slowed down while a correct
+// sender is not. Clients are told apart by address: behind a reverse proxy
+// they share one.
+
+export const REFRESH_RATE_LIMIT = { max: 12, timeWindow: '1 minute' }
+const REJECTION_LIMIT = { max: 10, timeWindow: '1 minute' }
+
+export default fp(
+  async (app) => {
+    await app.register(rateLimit, {
+      global: false,
+      // Thrown into the one error handler: same body shape as every error.
+      errorResponseBuilder: (_request, context) =>
+        app.httpErrors.createError(
+          429,
+          `rate limit exceeded: at most ${context.max} per ${context.after === '' ? 'window' : 'minute'}; retry in ${context.after}`,
+          { headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) } },
+        ),
+    })
+    const limiter = app.createRateLimit(REJECTION_LIMIT)
+    app.decorate('rejections', {
+      async check(request: FastifyRequest) {
+        // A peek: after `max` rejections the next request is refused.
+        const status = await limiter(request, { increment: false })
+        if (!status.isAllowed && (status.isExceeded || status.remaining === 0)) {
+          throw app.httpErrors.createError(
+            429,
+            `too many rejected requests from this client; retry in ${status.ttlInSeconds} s`,
+            { headers: { 'retry-after': String(status.ttlInSeconds) } },
+          )
+        }
+      },
+      async record(request: FastifyRequest) {
+        await limiter(request)
+      },
+    })
+  },
+  { name: 'rate-limit', dependencies: ['sensible'] },
+)
