@@ -1,6 +1,7 @@
-// Child process of bench/refresh.ts: runs only the service's refresh path
-// (cold, then no-change) so its peak RSS is the service's, not the
-// benchmark harness's. Prints the peak RSS in bytes.
+// Child process of bench/refresh.ts and bench/huge-compose.ts: runs only the
+// service's refresh path (cold, then no-change) so its peak RSS is the
+// service's, not the benchmark harness's. Prints JSON: the RSS before the
+// first refresh and the peak, in bytes (and the Compose hashes).
 import { createGitReader } from '../services/git-reader.js'
 import { createRefreshController } from '../services/refresh-controller.js'
 import { createRefreshSteps } from '../services/refresh-steps.js'
@@ -25,10 +26,17 @@ const store = createRefreshController({
   refType: 'branch',
   pollIntervalMs: 0,
 })
+const before = process.memoryUsage.rss()
 for (const trigger of ['startup', 'periodic'] as const) {
   const outcome = await store.refresh(trigger).done
   if (outcome.status !== 'completed') throw new Error(outcome.message)
 }
 await store.close()
 if (store.current().stacks.length !== Number(env.BENCH_STACKS)) throw new Error('wrong stack count')
-process.stdout.write(String(process.resourceUsage().maxRSS * 1024))
+process.stdout.write(
+  JSON.stringify({
+    before,
+    peak: process.resourceUsage().maxRSS * 1024,
+    composeHashes: store.current().stacks.map((stack) => stack.composeHash),
+  }),
+)

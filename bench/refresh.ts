@@ -184,7 +184,7 @@ for (const size of sizes) {
     },
   })
   rmSync(rssCache, { recursive: true, force: true })
-  const serviceRss = Number(child.stdout)
+  const serviceRss = (JSON.parse(child.stdout) as { peak: number }).peak
 
   const m = {
     lsRemote: median(lsRemote),
