@@ -47,6 +47,8 @@ export type RefreshOutcome = Readonly<{
   steps: readonly RefreshStep[]
   /** Directories not taken as stacks: names not valid UTF-8, escaped (`\xff`). */
   skipped: readonly string[]
+  /** Trouble that did not fail the refresh (mirror maintenance). */
+  warnings: readonly string[]
 }>
 
 /** Told about every refresh; a throwing observer is reported, never allowed to stall a waiter. */
@@ -130,6 +132,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
           hashed: 0,
           steps: result.steps,
           skipped: [],
+          warnings: [],
         })
       } else {
         remembered ??= options.history?.load() ?? new Map()
@@ -142,6 +145,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
           hashed: result.hashed,
           steps: result.steps,
           skipped: result.skipped,
+          warnings: result.warnings,
         })
       }
     } catch (error) {
@@ -160,7 +164,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
     finished: Date,
     rest: Pick<
       RefreshOutcome,
-      'status' | 'message' | 'error' | 'changes' | 'hashed' | 'steps' | 'skipped'
+      'status' | 'message' | 'error' | 'changes' | 'hashed' | 'steps' | 'skipped' | 'warnings'
     >,
   ): RefreshOutcome {
     const outcome = {
@@ -188,6 +192,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
       hashed: 0,
       steps: [],
       skipped: [],
+      warnings: [],
     })
   }
 

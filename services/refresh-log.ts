@@ -27,6 +27,7 @@ export function createRefreshLog(log: Log): RefreshObserver {
           'directories skipped: their names are not valid UTF-8; rename them to deploy them',
         )
       }
+      for (const warning of outcome.warnings) log.warn(fields, warning)
       if (outcome.status === 'completed') {
         log.info(
           {

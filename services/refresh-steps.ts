@@ -37,6 +37,8 @@ export type StepsResult =
       hashed: number
       /** Stack directories left out: names not valid UTF-8, escaped. */
       skipped: string[]
+      /** What went wrong without failing the refresh (mirror maintenance). */
+      warnings: string[]
       steps: RefreshStep[]
     }
 
@@ -102,15 +104,17 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
     steps: RefreshStep[],
     signal?: AbortSignal,
   ) {
-    // Maintenance never fails a refresh (bar shutdown).
+    // Maintenance never fails a refresh (bar shutdown); a failure is a warning.
+    const warnings: string[] = []
     const pruned = await git.pruneMirror(previous.revision, signal).catch((error) => {
       if (error instanceof GitError && error.code === 'aborted') throw error
+      warnings.push(`prune-mirror failed: ${error instanceof Error ? error.message : error}`)
       return false
     })
     if (pruned) steps.push('prune-mirror')
     steps.push('fetch')
     const commit = await git.fetchRevision(resolved, signal)
-    return readDesiredState(commit, resolved, previous, steps, signal)
+    return { ...(await readDesiredState(commit, resolved, previous, steps, signal)), warnings }
   }
 
   /** Runs the steps against the previous snapshot; throws a GitError when a step fails. */

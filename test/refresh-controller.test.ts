@@ -27,6 +27,7 @@ const stateAt = (revision: string, stacks: string[]): StepsResult => ({
   kind: 'read',
   hashed: stacks.length,
   skipped: [],
+  warnings: [],
   steps: ['resolve', 'fetch', 'read-deploy-tree', 'read-stack-trees', 'hash-compose-files'],
   state: {
     revision,
