@@ -64,6 +64,16 @@ export class ByteReader {
     }
   }
 
+  /**
+   * Reads on to the end of the stream, which must hold nothing more. Until a
+   * stream is read past its last byte it does not end, and a child process
+   * whose stdout has not ended is never reported closed.
+   */
+  async end(): Promise<void> {
+    while (this.#pending.length === 0 && (await this.#fill())) {}
+    if (this.#pending.length > 0) throw new Error('unexpected output after the last object')
+  }
+
   /** Reads and drops `size` bytes. */
   async skip(size: number): Promise<void> {
     for await (const _piece of this.take(size)) {

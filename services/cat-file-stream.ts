@@ -47,4 +47,5 @@ export async function* catFileObjects(
     await reader.skip(size - delivered)
     await reader.skip(1) // the newline after the content
   }
+  await reader.end()
 }

@@ -143,7 +143,10 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
       const errText = options.scrub(Buffer.concat(stderr).toString('utf8')).trim()
       // 124: `timeout` ended git; 137: it had to SIGKILL it.
       const timedOut = options.timeoutMs !== undefined && (code === 124 || code === 137)
-      if (stopReason === 'timeout' || (stopReason === undefined && timedOut)) {
+      if (code === 0) {
+        // Finished on its own, even if stopped a moment after.
+        resolve(errText)
+      } else if (stopReason === 'timeout' || (stopReason === undefined && timedOut)) {
         reject(
           new GitError('timeout', `git ${args[0]} did not finish within ${options.timeoutMs}ms`),
         )
@@ -151,21 +154,26 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
         reject(new GitError('aborted', `git ${args[0]} was stopped: shutting down`))
       } else if (stopReason === 'stopped') {
         reject(new GitError('aborted', `git ${args[0]} was stopped: its reader went away`))
-      } else if (code !== 0) {
+      } else {
         reject(
           new GitError(
             classifyGitFailure(errText),
             lastLines(errText) || `git ${args[0]} exited ${code}`,
           ),
         )
-      } else {
-        resolve(errText)
       }
     })
   })
   // A caller that only reads stdout must still not leave a rejection unhandled.
   finished.catch(() => {})
-  return { stdout: child.stdout, finished, stop: () => kill('stopped') }
+  // Stopping also lets go of stdout: a reader that stops before git's last
+  // bytes leaves them unread, and 'close' (which settles `finished`) waits
+  // for stdout to end, so an exited git would count as running forever.
+  const stop = () => {
+    kill('stopped')
+    child.stdout.destroy()
+  }
+  return { stdout: child.stdout, finished, stop }
 }
 
 /** A git command that never ran: no output, `finished` rejects with why. */

@@ -72,7 +72,10 @@ export function stackArchive(
       // streamx's end() takes no callback (the Node typings say otherwise).
       ;(sink as unknown as { end(): void }).end()
     }
-    await objects.return?.(undefined)
+    // Lets the reader run to git's end of output (return() would stop it
+    // short, and git would never be seen to finish).
+    const rest = await objects.next()
+    if (!rest.done) throw new Error('more objects than entries')
     pack.finalize()
     await stream.finished
   }
