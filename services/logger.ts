@@ -17,6 +17,8 @@ export function loggerOptions(level: string): LoggerOptions {
         'req.headers.cookie',
         'req.headers["x-hub-signature-256"]',
         'req.headers["x-hub-signature"]',
+        // GitLab sends the webhook secret itself.
+        'req.headers["x-gitlab-token"]',
       ],
       censor: '[REDACTED]',
     },

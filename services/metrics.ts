@@ -37,8 +37,8 @@ export function createMetrics() {
   })
   const webhookDeliveries = new Counter({
     name: 'docker_cd_webhook_deliveries_total',
-    help: 'Webhook deliveries by result',
-    labelNames: ['result'] as const,
+    help: 'Webhook deliveries by sending Git host and result',
+    labelNames: ['provider', 'result'] as const,
     registers: [registry],
   })
 
@@ -84,8 +84,8 @@ export function createMetrics() {
     /** Counts refreshes and records the state they left; registered with the refresh controller. */
     refreshObserver,
     feedSink,
-    observeWebhook(result: string) {
-      webhookDeliveries.inc({ result })
+    observeWebhook(provider: string, result: string) {
+      webhookDeliveries.inc({ provider, result })
     },
   }
 }

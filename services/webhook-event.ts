@@ -1,6 +1,8 @@
 import type { RefType } from '../schemas/refresh.js'
+import type { WebhookMeaning } from './webhook-providers.js'
 
-// What a GitHub delivery means for the cache: refresh, or ignore and say why.
+// What a delivery means for the cache, whoever sent it: refresh, or ignore
+// and say why.
 
 type WebhookDecision = { action: 'refresh' } | { action: 'ignore'; reason: string }
 
@@ -16,20 +18,21 @@ export function parseWebhookBody(body: Buffer, contentType: string): unknown {
 }
 
 export function decideWebhook(
-  event: string | undefined,
-  payload: unknown,
+  meaning: WebhookMeaning,
   target: { ref: string; refType: RefType },
 ): WebhookDecision {
-  if (event === 'ping') return { action: 'ignore', reason: 'ping event: webhook is set up' }
-  if (event !== 'push') return { action: 'refresh' }
-  const pushedRef = (payload as { ref?: unknown } | null)?.ref
-  if (typeof pushedRef !== 'string') return { action: 'refresh' }
+  if (meaning.kind === 'ping') return { action: 'ignore', reason: 'ping event: webhook is set up' }
+  // Any other event (a release, a merge request…) may have changed the
+  // revision: a refresh that finds nothing new costs one ls-remote.
+  if (meaning.kind === 'other' || meaning.refs === null) return { action: 'refresh' }
   if (target.refType === 'commit') {
     return { action: 'ignore', reason: `revision is pinned to commit ${target.ref.slice(0, 12)}` }
   }
   const wanted = target.refType === 'tag' ? `refs/tags/${target.ref}` : `refs/heads/${target.ref}`
-  if (pushedRef !== wanted)
-    return { action: 'ignore', reason: `push to ${pushedRef} does not match ${wanted}` }
+  if (!meaning.refs.includes(wanted)) {
+    const pushed = meaning.refs.length > 0 ? meaning.refs.join(', ') : 'no branch or tag (deleted)'
+    return { action: 'ignore', reason: `push to ${pushed} does not match ${wanted}` }
+  }
   return { action: 'refresh' }
 }
 

@@ -1,7 +1,7 @@
 import { acceptedMessage } from '../schemas/api.js'
 import type { RefType } from '../schemas/refresh.js'
 import { createDeliveryLog, decideWebhook, parseWebhookBody } from './webhook-event.js'
-import { verifySignature } from './webhook-signature.js'
+import { detectProvider, type ProviderName } from './webhook-providers.js'
 
 // A webhook delivery from verification to refresh: verify the signature over
 // the raw bytes → parse → skip redeliveries → decide → ask for a refresh.
@@ -13,7 +13,7 @@ type WebhookDelivery = {
   contentType: string
 }
 
-type Common = { delivery: string | undefined; event: string | undefined }
+type Common = { provider: ProviderName; delivery: string | undefined; event: string | undefined }
 
 type WebhookResult = Common &
   (
@@ -38,11 +38,12 @@ export function createWebhookReceiver(deps: {
   const accepted = createDeliveryLog()
 
   return function receive({ headers, body, contentType }: WebhookDelivery): WebhookResult {
-    const delivery = single(headers['x-github-delivery'])
-    const event = single(headers['x-github-event'])
-    const common = { delivery, event }
+    const provider = detectProvider(headers)
+    const delivery = provider.delivery(headers)
+    const event = provider.event(headers)
+    const common = { provider: provider.name, delivery, event }
     if (deps.secret) {
-      const check = verifySignature(deps.secret, body, headers['x-hub-signature-256'])
+      const check = provider.verify(deps.secret, body, headers)
       if (!check.valid) {
         return {
           ...common,
@@ -65,11 +66,13 @@ export function createWebhookReceiver(deps: {
         message: `unreadable delivery body: ${(error as Error).message}`,
       }
     }
-    const decision = decideWebhook(event, payload, deps.target())
+    const decision = decideWebhook(provider.meaning(event, payload), deps.target())
     if (decision.action === 'ignore') {
       return { ...common, status: 'ignored', result: 'ignored', message: decision.reason }
     }
-    if (delivery && accepted.has(delivery)) {
+    // Delivery ids are unique per host, not across hosts.
+    const deliveryKey = delivery && `${provider.name}:${delivery}`
+    if (deliveryKey && accepted.has(deliveryKey)) {
       return {
         ...common,
         status: 'ignored',
@@ -77,13 +80,8 @@ export function createWebhookReceiver(deps: {
         message: `delivery ${delivery} was already accepted`,
       }
     }
-    if (delivery) accepted.add(delivery)
+    if (deliveryKey) accepted.add(deliveryKey)
     const { status } = deps.refresh()
     return { ...common, status, result: status, message: acceptedMessage(status) }
   }
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  const text = Array.isArray(value) ? value[0] : value
-  return text === '' ? undefined : text
 }

@@ -1,32 +1,57 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { secretsEqual } from './constant-time.js'
 
-// GitHub's X-Hub-Signature-256: `sha256=` + hex HMAC-SHA256 of the raw body.
-const SIGNATURE = /^sha256=([0-9a-f]{64})$/i
+// How Git hosts sign webhook deliveries with the shared secret:
+// - an HMAC-SHA256 of the raw body, hex, in a header; GitHub and Bitbucket
+//   prefix it with `sha256=`, Gitea, Forgejo and Gogs send the bare hex;
+// - GitLab sends the secret itself (X-Gitlab-Token), compared in constant
+//   time.
 
 type SignatureCheck = { valid: true } | { valid: false; reason: string }
 
-export function signBody(secret: string, body: Buffer | string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`
+/** GitHub's form: `sha256=` + hex HMAC-SHA256 of the body (test helpers sign with it). */
+export function signBody(secret: string, body: Buffer | string, prefix = 'sha256='): string {
+  return `${prefix}${createHmac('sha256', secret).update(body).digest('hex')}`
 }
 
+/** One header value, or why there is none usable. */
+function oneHeader(
+  header: string | string[] | undefined,
+  name: string,
+): { value: string } | { reason: string } {
+  if (header === undefined || header === '') return { reason: `missing ${name} header` }
+  if (Array.isArray(header)) return { reason: `more than one ${name} header` }
+  return { value: header.trim() }
+}
+
+/** Checks an HMAC-SHA256 header: `<prefix><64 hex>` over the raw body. */
 export function verifySignature(
   secret: string,
   body: Buffer,
   header: string | string[] | undefined,
+  { name = 'X-Hub-Signature-256', prefix = 'sha256=' }: { name?: string; prefix?: string } = {},
 ): SignatureCheck {
-  if (header === undefined || header === '')
-    return { valid: false, reason: 'missing X-Hub-Signature-256 header' }
-  if (Array.isArray(header))
-    return { valid: false, reason: 'more than one X-Hub-Signature-256 header' }
-  const match = SIGNATURE.exec(header.trim())
-  if (!match)
-    return {
-      valid: false,
-      reason: 'malformed X-Hub-Signature-256 header (expected sha256=<64 hex>)',
-    }
+  const found = oneHeader(header, name)
+  if ('reason' in found) return { valid: false, reason: found.reason }
+  const hex = found.value.toLowerCase().startsWith(prefix) ? found.value.slice(prefix.length) : ''
+  if (!/^[0-9a-f]{64}$/i.test(hex)) {
+    return { valid: false, reason: `malformed ${name} header (expected ${prefix}<64 hex>)` }
+  }
   const expected = createHmac('sha256', secret).update(body).digest()
-  const given = Buffer.from(match[1] as string, 'hex')
-  // Same length by construction (the regex), so timingSafeEqual cannot throw.
-  if (!timingSafeEqual(expected, given)) return { valid: false, reason: 'signature does not match' }
+  // Same length by construction (64 hex), so timingSafeEqual cannot throw.
+  if (!timingSafeEqual(expected, Buffer.from(hex, 'hex')))
+    return { valid: false, reason: 'signature does not match' }
+  return { valid: true }
+}
+
+/** Checks a header that carries the secret itself (GitLab's X-Gitlab-Token). */
+export function verifyToken(
+  secret: string,
+  header: string | string[] | undefined,
+  name: string,
+): SignatureCheck {
+  const found = oneHeader(header, name)
+  if ('reason' in found) return { valid: false, reason: found.reason }
+  if (!secretsEqual(found.value, secret)) return { valid: false, reason: `${name} does not match` }
   return { valid: true }
 }

@@ -97,7 +97,7 @@ t.test('bad signatures are 401 JSON and logged at warn; nothing is refreshed', a
   t.equal(refreshCount(), before, 'no refresh was started')
   t.match(
     (await app.inject('/metrics')).body,
-    /docker_cd_webhook_deliveries_total\{result="unauthorized"\} 6/,
+    /docker_cd_webhook_deliveries_total\{provider="github",result="unauthorized"\} 6/,
   )
 })
 
