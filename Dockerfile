@@ -23,11 +23,12 @@ LABEL org.opencontainers.image.title="docker-cd" \
       org.opencontainers.image.description="GitOps agent for Docker Compose hosts: desired-state cache and refresh" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="https://github.com/docker-cd/docker-cd"
-# git, CA certificates and tini are all the service needs at run time; npm
-# and the package caches are not (less to ship, less to patch). (prlimit,
-# which bounds git's memory, is util-linux: always in Debian.)
+# git, CA certificates, the ssh client (ssh repository URLs) and tini are
+# all the service needs at run time; npm and the package caches are not
+# (less to ship, less to patch). (prlimit, which bounds git's memory, is
+# util-linux: always in Debian.)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git ca-certificates tini \
+ && apt-get install -y --no-install-recommends git ca-certificates openssh-client tini \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
     /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*

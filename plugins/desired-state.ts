@@ -27,6 +27,8 @@ export default fp<DesiredStatePluginOptions>(
     // server waits for in-flight requests, so a `?wait=true` caller is
     // answered (503) at once instead of holding shutdown until GIT_TIMEOUT.
     app.addHook('preClose', () => controller.close())
+    // Last: no git runs any more, so the private ssh key copy can go.
+    app.addHook('onClose', async () => options.services.dispose())
   },
   { name: 'desired-state', dependencies: ['config', 'git-reader', 'metrics'] },
 )

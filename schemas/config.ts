@@ -30,23 +30,36 @@ const duration = (fallback: string, { allowZero }: { allowZero: boolean }) =>
       }
     })
 
-const repoUrl = z.string({ error: 'is required' }).transform((text, ctx) => {
+// scp-like ssh address, as git accepts it: `[user@]host:path` (no scheme).
+// A path with `@` is refused: `user:password@host:path` would parse as host
+// `user` and carry the password into argv.
+const SCP_LIKE = /^(?:([A-Za-z0-9._-]+)@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?!\/\/)([^\s@]+)$/
+
+const repoUrl = z.string({ error: 'is required' }).transform((raw, ctx) => {
+  const text = raw.trim()
+  if (!text.includes('://') && SCP_LIKE.test(text)) return text
   let url: URL
   try {
-    url = new URL(text.trim())
+    url = new URL(text)
   } catch {
     ctx.addIssue({ code: 'custom', message: 'is not a valid URL' })
     return z.NEVER
   }
-  if (url.protocol !== 'https:') {
-    ctx.addIssue({ code: 'custom', message: `must use https:// (got ${url.protocol}//)` })
+  if (url.protocol !== 'https:' && url.protocol !== 'ssh:') {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must use https:// or ssh:// (or user@host:path) (got ${url.protocol}//)`,
+    })
     return z.NEVER
   }
-  if (url.username || url.password) {
+  if (url.password || (url.protocol === 'https:' && url.username)) {
     // A credential in the URL would end up in git's argv and the mirror config.
     ctx.addIssue({
       code: 'custom',
-      message: 'must not contain credentials; use GIT_ACCESS_TOKEN and GIT_USERNAME',
+      message:
+        url.protocol === 'https:'
+          ? 'must not contain credentials; use GIT_ACCESS_TOKEN and GIT_USERNAME'
+          : 'must not contain a password; use GIT_SSH_KEY_FILE',
     })
     return z.NEVER
   }
@@ -56,6 +69,9 @@ const repoUrl = z.string({ error: 'is required' }).transform((text, ctx) => {
   }
   return url.toString()
 })
+
+/** ssh:// URLs and scp-like addresses reach the repository over ssh. */
+export const isSshRepoUrl = (url: string) => url.startsWith('ssh://') || !url.includes('://')
 
 // Branch, tag or commit names as `git check-ref-format` accepts them (the
 // subset that matters: no spaces, control characters, `..`, `~^:?*[\`, `@{`).
@@ -141,6 +157,8 @@ export const configEnvSchema = z.object({
   GIT_MEMORY_LIMIT: byteSize('1GiB'),
   GIT_CACHE_DIR: z.string().default(join(tmpdir(), 'docker-cd-cache')),
   GIT_SSL_CAINFO: optionalText,
+  GIT_SSH_KEY_FILE: optionalText,
+  GIT_SSH_KNOWN_HOSTS_FILE: optionalText,
   PORT: port,
   HOST: z.string().default('0.0.0.0'),
   PROJECT_NAME: z.string().default('Docker-CD'),
@@ -165,6 +183,10 @@ export type Config = {
   gitMemoryLimitBytes: number
   gitCacheDir: string
   gitSslCaInfo: string | undefined
+  /** Private key of an ssh GIT_REPO_URL (a deploy key); its path, not its content. */
+  gitSshKeyFile: string | undefined
+  /** known_hosts for an ssh GIT_REPO_URL: host keys are checked strictly. */
+  gitSshKnownHostsFile: string | undefined
   port: number
   host: string
   projectName: string

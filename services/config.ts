@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
-import { type Config, configEnvSchema } from '../schemas/config.js'
+import { type Config, configEnvSchema, isSshRepoUrl } from '../schemas/config.js'
+
+type ConfigEnv = ReturnType<typeof configEnvSchema.parse>
 
 // Loads the configuration from the environment: reads the `*_FILE` secrets,
 // checks that files named by variables are readable, and reports every
@@ -35,6 +37,27 @@ function resolveSecretFiles(env: Record<string, string | undefined>, problems: s
   return resolved
 }
 
+/** Settings that belong to the other transport, or that ssh cannot do without. */
+function transportProblems(data: ConfigEnv): string[] {
+  const problems: string[] = []
+  if (isSshRepoUrl(data.GIT_REPO_URL)) {
+    if (data.GIT_ACCESS_TOKEN)
+      problems.push('GIT_ACCESS_TOKEN: not used with an ssh GIT_REPO_URL; use GIT_SSH_KEY_FILE')
+    if (data.GIT_SSL_CAINFO) problems.push('GIT_SSL_CAINFO: not used with an ssh GIT_REPO_URL')
+    if (!data.GIT_SSH_KEY_FILE)
+      problems.push('GIT_SSH_KEY_FILE: required with an ssh GIT_REPO_URL (a read-only deploy key)')
+    if (!data.GIT_SSH_KNOWN_HOSTS_FILE)
+      problems.push(
+        'GIT_SSH_KNOWN_HOSTS_FILE: required with an ssh GIT_REPO_URL (host keys are always checked; see ssh-keyscan)',
+      )
+  } else {
+    for (const name of ['GIT_SSH_KEY_FILE', 'GIT_SSH_KNOWN_HOSTS_FILE'] as const) {
+      if (data[name]) problems.push(`${name}: only used with an ssh GIT_REPO_URL`)
+    }
+  }
+  return problems
+}
+
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const problems: string[] = []
   const withSecrets = resolveSecretFiles(env, problems)
@@ -48,16 +71,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(`${String(issue.path[0])}: ${issue.message}`)
     }
   }
-  const caInfo = present.GIT_SSL_CAINFO?.trim()
-  if (caInfo) {
+  for (const name of ['GIT_SSL_CAINFO', 'GIT_SSH_KEY_FILE', 'GIT_SSH_KNOWN_HOSTS_FILE']) {
+    const file = present[name]?.trim()
+    if (!file) continue
     try {
-      readFileSync(caInfo)
+      readFileSync(file)
     } catch (error) {
-      problems.push(
-        `GIT_SSL_CAINFO: cannot read ${caInfo} (${(error as NodeJS.ErrnoException).code})`,
-      )
+      problems.push(`${name}: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`)
     }
   }
+  if (parsed.success) problems.push(...transportProblems(parsed.data))
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
   const data = parsed.data
   return {
@@ -73,6 +96,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     gitMemoryLimitBytes: data.GIT_MEMORY_LIMIT,
     gitCacheDir: data.GIT_CACHE_DIR,
     gitSslCaInfo: data.GIT_SSL_CAINFO,
+    gitSshKeyFile: data.GIT_SSH_KEY_FILE,
+    gitSshKnownHostsFile: data.GIT_SSH_KNOWN_HOSTS_FILE,
     port: data.PORT,
     host: data.HOST,
     projectName: data.PROJECT_NAME,

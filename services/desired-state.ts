@@ -2,6 +2,7 @@ import type { Config } from '../schemas/config.js'
 import { createGitReader, describeRevision } from './git-reader.js'
 import { createRefreshController, type RefreshObserver } from './refresh-controller.js'
 import { createRefreshSteps } from './refresh-steps.js'
+import { createSshIdentity, sshCommand } from './ssh-identity.js'
 import { createStackHistory, stackHistoryFile } from './stack-history.js'
 
 // Builds the desired-state services from the configuration: the git reader
@@ -19,7 +20,21 @@ export type DesiredStateOptions = {
 }
 
 export function createDesiredState(config: Config, options: DesiredStateOptions = {}) {
+  const ssh =
+    config.gitSshKeyFile && config.gitSshKnownHostsFile
+      ? {
+          identity: createSshIdentity(config.gitSshKeyFile),
+          knownHosts: config.gitSshKnownHostsFile,
+        }
+      : undefined
   const gitReader = createGitReader({
+    sshCommand: ssh
+      ? sshCommand({
+          keyFile: ssh.identity.keyFile,
+          knownHostsFile: ssh.knownHosts,
+          connectTimeoutSeconds: Math.max(1, Math.ceil(config.gitTimeoutMs / 1000)),
+        })
+      : undefined,
     repoUrl: config.gitRepoUrl,
     revision: config.gitRevision,
     accessToken: config.gitAccessToken,
@@ -44,7 +59,9 @@ export function createDesiredState(config: Config, options: DesiredStateOptions 
       options.warn ?? (() => {}),
     ),
   })
-  return { gitReader, controller }
+  /** Removes the private key copy (also done at process exit). */
+  const dispose = () => ssh?.identity.remove()
+  return { gitReader, controller, dispose }
 }
 
 export type DesiredStateServices = ReturnType<typeof createDesiredState>

@@ -12,6 +12,7 @@ import { Readable } from 'node:stream'
 
 export type GitErrorCode =
   | 'auth_failed'
+  | 'host_key_unverified'
   | 'unreachable'
   | 'ref_not_found'
   | 'path_not_found'
@@ -198,6 +199,14 @@ function lastLines(text: string): string {
 /** Maps git's stderr to the failure categories operators act on. */
 export function classifyGitFailure(stderr: string): GitErrorCode {
   const text = stderr.toLowerCase()
+  // ssh: an unknown or changed host key (before "could not read from remote").
+  if (
+    /host key verification failed|no \S+ host key is known|remote host identification has changed|host key for .* has changed/.test(
+      text,
+    )
+  ) {
+    return 'host_key_unverified'
+  }
   // Before corrupt_mirror: a full disk breaks writes ("unable to write",
   // "index-pack failed") but the mirror is fine and must not be rebuilt.
   if (/no space left on device|disk quota exceeded/.test(text)) return 'disk_full'
@@ -206,7 +215,7 @@ export function classifyGitFailure(stderr: string): GitErrorCode {
   }
   if (/out of memory|cannot allocate memory|mmap failed/.test(text)) return 'memory_limit'
   if (
-    /authentication failed|could not read username|could not read password|http 40[13]|requested url returned error: 40[13]|terminal prompts disabled/.test(
+    /permission denied \(publickey|authentication failed|could not read username|could not read password|http 40[13]|requested url returned error: 40[13]|terminal prompts disabled/.test(
       text,
     )
   ) {

@@ -6,6 +6,8 @@ export type GitEnvironmentOptions = {
   accessToken?: string | undefined
   username: string
   sslCaInfo?: string | undefined
+  /** GIT_SSH_COMMAND for an ssh repository (services/ssh-identity.ts). */
+  sshCommand?: string | undefined
 }
 
 /** Inherited so git works behind a proxy and finds its binaries; everything else is dropped. */
@@ -52,6 +54,10 @@ export function gitEnvironment(
     if (value !== undefined) env[name] = value
   }
   if (options.sslCaInfo) env.GIT_SSL_CAINFO = options.sslCaInfo
+  if (options.sshCommand) {
+    env.GIT_SSH_COMMAND = options.sshCommand
+    env.GIT_SSH_VARIANT = 'ssh'
+  }
   // Command-line-strength config through GIT_CONFIG_COUNT: not visible in argv.
   const configEntries: [string, string][] = [
     ['protocol.version', '2'],

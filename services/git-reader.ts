@@ -163,6 +163,18 @@ export function createGitReader(options: GitReaderOptions) {
         `${error.detail} (git reached GIT_MEMORY_LIMIT: a server sending endless data, or a file larger than the limit; raise GIT_MEMORY_LIMIT for the latter)`,
       )
     }
+    if (error.code === 'host_key_unverified') {
+      return new GitError(
+        'host_key_unverified',
+        `${error.detail} (the server's host key is not in GIT_SSH_KNOWN_HOSTS_FILE, or differs from it: add the host's key, e.g. from ssh-keyscan, checked against the fingerprints the host publishes)`,
+      )
+    }
+    if (error.code === 'auth_failed' && options.sshCommand) {
+      return new GitError(
+        'auth_failed',
+        `${error.detail} (check GIT_SSH_KEY_FILE: its public half must be a deploy key of this repository, or the user in GIT_REPO_URL must be allowed to read it)`,
+      )
+    }
     if (error.code === 'auth_failed') {
       const hint = options.accessToken
         ? 'check GIT_ACCESS_TOKEN (still valid, allowed to read this repository) and GIT_USERNAME (GitLab: oauth2, Bitbucket: x-token-auth)'

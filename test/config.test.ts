@@ -85,7 +85,7 @@ t.test('every variable set to a good value', async (t) => {
 
 t.test('every error is reported at once, one line per variable', async (t) => {
   const problems = problemsOf({
-    GIT_REPO_URL: 'git@github.com:org/repo.git',
+    GIT_REPO_URL: 'git://github.com/org/repo.git',
     GIT_REVISION: 'bad..ref',
     GIT_DEPLOY_DIR: '../etc',
     REFRESH_POLL_INTERVAL: '5 minutes',
@@ -123,10 +123,11 @@ t.test('required variables', async (t) => {
   t.same(problemsOf({ ...base, GIT_REVISION: '' }), ['GIT_REVISION: is required'])
 })
 
-t.test('GIT_REPO_URL accepts https only and no credentials', async (t) => {
+t.test('GIT_REPO_URL accepts https and ssh only, and no credentials', async (t) => {
   for (const url of [
     'http://git.example.com/r.git',
-    'ssh://git@example.com/r.git',
+    'ssh://git:hunter2@example.com/r.git',
+    'git:ghp_token@example.com:org/r.git',
     'git://example.com/r.git',
     'file:///srv/r.git',
     'not a url',
@@ -136,9 +137,47 @@ t.test('GIT_REPO_URL accepts https only and no credentials', async (t) => {
     const problems = problemsOf({ ...base, GIT_REPO_URL: url })
     t.equal(problems.length, 1, url)
     t.match(problems[0], /^GIT_REPO_URL: /)
-    t.notMatch(problems[0], /ghp_token/, 'the offending credential is not echoed')
+    t.notMatch(problems[0], /ghp_token|hunter2/, 'the offending credential is not echoed')
   }
 })
+
+t.test(
+  'ssh: URLs and scp-like addresses, a key and known hosts required, no https settings',
+  async (t) => {
+    const key = join(dir, 'deploy_key')
+    const knownHosts = join(dir, 'known_hosts')
+    writeFileSync(key, 'key')
+    writeFileSync(knownHosts, 'hosts')
+    const ssh = { GIT_SSH_KEY_FILE: key, GIT_SSH_KNOWN_HOSTS_FILE: knownHosts }
+    for (const url of [
+      'ssh://git@git.example.com:2222/org/deploy.git',
+      'ssh://git.example.com/org/deploy.git',
+      'git@github.com:org/deploy.git',
+      'gitea.example.com:org/deploy.git',
+    ]) {
+      const config = loadConfig({ ...base, GIT_REPO_URL: url, ...ssh })
+      t.equal(config.gitRepoUrl, url)
+      t.equal(config.gitSshKeyFile, key)
+      t.equal(config.gitSshKnownHostsFile, knownHosts)
+    }
+    const sshUrl = 'git@github.com:org/deploy.git'
+    t.same(problemsOf({ ...base, GIT_REPO_URL: sshUrl }).sort(), [
+      'GIT_SSH_KEY_FILE: required with an ssh GIT_REPO_URL (a read-only deploy key)',
+      'GIT_SSH_KNOWN_HOSTS_FILE: required with an ssh GIT_REPO_URL (host keys are always checked; see ssh-keyscan)',
+    ])
+    t.match(problemsOf({ ...base, GIT_REPO_URL: sshUrl, ...ssh, GIT_ACCESS_TOKEN: 'ghp_x' }), [
+      /^GIT_ACCESS_TOKEN: not used with an ssh GIT_REPO_URL/,
+    ])
+    t.same(problemsOf({ ...base, ...ssh }).sort(), [
+      'GIT_SSH_KEY_FILE: only used with an ssh GIT_REPO_URL',
+      'GIT_SSH_KNOWN_HOSTS_FILE: only used with an ssh GIT_REPO_URL',
+    ])
+    t.match(
+      problemsOf({ ...base, GIT_REPO_URL: sshUrl, ...ssh, GIT_SSH_KEY_FILE: '/nonexistent' }),
+      [/^GIT_SSH_KEY_FILE: cannot read \/nonexistent \(ENOENT\)/],
+    )
+  },
+)
 
 t.test('GIT_REVISION rejects names git would reject', async (t) => {
   for (const revision of [

@@ -147,6 +147,18 @@ t.test('image metadata: user, volume, healthcheck, labels, size', async (t) => {
     'command -v npm',
   )
   t.not(npm.code, 0, 'npm is not shipped in the runtime image')
+  const tools = await dockerResult(
+    'run',
+    '--rm',
+    '--network',
+    'none',
+    '--entrypoint',
+    'sh',
+    image,
+    '-c',
+    'ssh -V && prlimit --version',
+  )
+  t.equal(tools.code, 0, 'the ssh client (ssh URLs) and prlimit (GIT_MEMORY_LIMIT) are there')
 })
 
 type Stack = {
