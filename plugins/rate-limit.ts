@@ -29,12 +29,12 @@ export default fp(
   async (app) => {
     await app.register(rateLimit, {
       global: false,
-      // Thrown into the one error handler: same body shape as every error.
+      // Thrown into the one error handler: same body shape as every error
+      // (the plugin has set Retry-After already).
       errorResponseBuilder: (_request, context) =>
         app.httpErrors.createError(
           429,
-          `rate limit exceeded: at most ${context.max} per ${context.after === '' ? 'window' : 'minute'}; retry in ${context.after}`,
-          { headers: { 'retry-after': String(Math.ceil(context.ttl / 1000)) } },
+          `rate limit exceeded: at most ${context.max} per time window; retry in ${context.after}`,
         ),
     })
     const limiter = app.createRateLimit(REJECTION_LIMIT)

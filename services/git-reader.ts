@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { RefType } from '../schemas/refresh.js'
 import { catFileObjects } from './cat-file-stream.js'
 import { describeFsError, mkdirFailureCode } from './fs-error.js'
-import { GitError, runGit, startGit } from './git-command.js'
+import { GitError, type GitErrorCode, runGit, startGit } from './git-command.js'
 import { type GitEnvironmentOptions, gitEnvironment, gitSecrets } from './git-environment.js'
 import {
   type BatchObject,
@@ -130,6 +130,21 @@ export function createGitReader(options: GitReaderOptions) {
     }
   }
 
+  /** What an operator can do about each failure category. */
+  const hints: Partial<Record<GitErrorCode, string>> = {
+    disk_full: `free space on the volume of GIT_CACHE_DIR ${options.cacheDir}; the mirror is kept and the next refresh continues from it`,
+    cache_unwritable: `GIT_CACHE_DIR ${options.cacheDir} must be writable by this process`,
+    memory_limit:
+      'git reached GIT_MEMORY_LIMIT: a server sending endless data, or a file larger than the limit; raise GIT_MEMORY_LIMIT for the latter',
+    host_key_unverified:
+      "the server's host key is not in GIT_SSH_KNOWN_HOSTS_FILE, or differs from it: add the host's key, e.g. from ssh-keyscan, checked against the fingerprints the host publishes",
+    auth_failed: options.sshCommand
+      ? 'check GIT_SSH_KEY_FILE: its public half must be a deploy key of this repository, or the user in GIT_REPO_URL must be allowed to read it'
+      : options.accessToken
+        ? 'check GIT_ACCESS_TOKEN (still valid, allowed to read this repository) and GIT_USERNAME (GitLab: oauth2, Bitbucket: x-token-auth)'
+        : 'the repository needs credentials: set GIT_ACCESS_TOKEN (and GIT_USERNAME if the host needs one)',
+  }
+
   /** Adds what an operator can do about a failure; remembers a broken mirror. */
   async function explain(error: unknown): Promise<unknown> {
     if (!(error instanceof GitError)) return error
@@ -145,43 +160,8 @@ export function createGitReader(options: GitReaderOptions) {
         `the server redirected to ${where}; redirects are not followed, so the token never leaves for another host: set GIT_REPO_URL to the final URL`,
       )
     }
-    if (error.code === 'disk_full') {
-      return new GitError(
-        'disk_full',
-        `${error.detail} (free space on the volume of GIT_CACHE_DIR ${options.cacheDir}; the mirror is kept and the next refresh continues from it)`,
-      )
-    }
-    if (error.code === 'cache_unwritable') {
-      return new GitError(
-        'cache_unwritable',
-        `${error.detail} (GIT_CACHE_DIR ${options.cacheDir} must be writable by this process)`,
-      )
-    }
-    if (error.code === 'memory_limit') {
-      return new GitError(
-        'memory_limit',
-        `${error.detail} (git reached GIT_MEMORY_LIMIT: a server sending endless data, or a file larger than the limit; raise GIT_MEMORY_LIMIT for the latter)`,
-      )
-    }
-    if (error.code === 'host_key_unverified') {
-      return new GitError(
-        'host_key_unverified',
-        `${error.detail} (the server's host key is not in GIT_SSH_KNOWN_HOSTS_FILE, or differs from it: add the host's key, e.g. from ssh-keyscan, checked against the fingerprints the host publishes)`,
-      )
-    }
-    if (error.code === 'auth_failed' && options.sshCommand) {
-      return new GitError(
-        'auth_failed',
-        `${error.detail} (check GIT_SSH_KEY_FILE: its public half must be a deploy key of this repository, or the user in GIT_REPO_URL must be allowed to read it)`,
-      )
-    }
-    if (error.code === 'auth_failed') {
-      const hint = options.accessToken
-        ? 'check GIT_ACCESS_TOKEN (still valid, allowed to read this repository) and GIT_USERNAME (GitLab: oauth2, Bitbucket: x-token-auth)'
-        : 'the repository needs credentials: set GIT_ACCESS_TOKEN (and GIT_USERNAME if the host needs one)'
-      return new GitError('auth_failed', `${error.detail} (${hint})`)
-    }
-    return error
+    const hint = hints[error.code]
+    return hint ? new GitError(error.code, `${error.detail} (${hint})`) : error
   }
 
   /** Resolves the configured revision on the remote (one `ls-remote`, refs filtered server-side). */
@@ -225,13 +205,13 @@ export function createGitReader(options: GitReaderOptions) {
     }
   }
 
-  /** Creates the bare mirror, or rebuilds it when it is missing, foreign or broken. */
   /** The mirror exists, is this repository's, and is not known to be broken. */
   async function mirrorUsable(): Promise<boolean> {
     const marker = await readFile(join(mirrorDir, 'docker-cd-url'), 'utf8').catch(() => undefined)
     return marker === options.repoUrl && !mirrorBroken
   }
 
+  /** Creates the bare mirror, or rebuilds it when it is missing, foreign or broken. */
   async function ensureMirror(signal?: AbortSignal): Promise<void> {
     if (await mirrorUsable()) return
     await rebuildMirror(signal)

@@ -7,7 +7,7 @@ type Log = {
 }
 
 // Log lines for the refresh lifecycle: start and finish at `info`, skipped
-// directories at `warn`, failures at `error`. A failure before any good
+// directories and warnings at `warn`, failures at `error`. A failure before any good
 // state (startup) says so instead of claiming a last good state that does
 // not exist.
 export function createRefreshLog(log: Log): RefreshObserver {

@@ -41,6 +41,10 @@ async function dockerResult(...args: string[]) {
   }
 }
 
+/** A shell command in a throwaway container of the image, without network. */
+const shellInImage = (command: string) =>
+  dockerResult('run', '--rm', '--network', 'none', '--entrypoint', 'sh', image, '-c', command)
+
 const TOKEN = `tok-container-${process.pid}-7f3a`
 const SECRET = `whsec-container-${process.pid}-c1`
 const secretNeedles = [TOKEN, SECRET, Buffer.from(`x-access-token:${TOKEN}`).toString('base64')]
@@ -135,29 +139,9 @@ t.test('image metadata: user, volume, healthcheck, labels, size', async (t) => {
   t.equal(config.Labels['org.opencontainers.image.title'], 'docker-cd')
   const bytes = Number(await docker('image', 'inspect', '--format', '{{.Size}}', image))
   t.comment(`image size: ${(bytes / 1e6).toFixed(1)} MB`)
-  const npm = await dockerResult(
-    'run',
-    '--rm',
-    '--network',
-    'none',
-    '--entrypoint',
-    'sh',
-    image,
-    '-c',
-    'command -v npm',
-  )
+  const npm = await shellInImage('command -v npm')
   t.not(npm.code, 0, 'npm is not shipped in the runtime image')
-  const tools = await dockerResult(
-    'run',
-    '--rm',
-    '--network',
-    'none',
-    '--entrypoint',
-    'sh',
-    image,
-    '-c',
-    'ssh -V && prlimit --version',
-  )
+  const tools = await shellInImage('ssh -V && prlimit --version')
   t.equal(tools.code, 0, 'the ssh client (ssh URLs) and prlimit (GIT_MEMORY_LIMIT) are there')
 })
 
