@@ -15,7 +15,9 @@ import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import { RequestLogController } from './plugins/request-log.js'
+import routeTablePlugin from './plugins/route-table.js'
 import sensiblePlugin from './plugins/sensible.js'
+import streamLimitsPlugin, { type StreamLimitOptions } from './plugins/stream-limits.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
 import operationsRoutes from './routes/operations.js'
@@ -48,6 +50,10 @@ export type AppOptions = {
   maxEventLoopDelayMs?: number
   /** Time a client has to send a whole request, body included (30 s; tests lower it). */
   requestTimeoutMs?: number
+  /** Rejected requests per client and minute before 429 (10; tests raise it). */
+  rejectionsPerMinute?: number
+  /** Bounds on archive downloads and event subscriptions (defaults in plugins/stream-limits.ts). */
+  streamLimits?: StreamLimitOptions
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 // Builds the Fastify instance: plugins first (each decorates one thing), then
@@ -90,8 +96,10 @@ export async function buildApp(options: AppOptions) {
   await app.register(openapiPlugin)
   await app.register(healthPlugin, { maxEventLoopDelayMs: options.maxEventLoopDelayMs })
   await app.register(metricsPlugin)
-  await app.register(rateLimitPlugin)
+  await app.register(rateLimitPlugin, { rejectionsPerMinute: options.rejectionsPerMinute })
   await app.register(apiAuthPlugin)
+  await app.register(routeTablePlugin)
+  await app.register(streamLimitsPlugin, options.streamLimits ?? {})
   const services =
     options.desiredState ??
     createDesiredState(options.config, {

@@ -26,7 +26,9 @@ try {
 
 const logger = pino(loggerOptions(config.logLevel))
 if (!config.webhookSecret) {
-  logger.warn('WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries')
+  logger.warn(
+    'WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries, so anyone who can reach the port can make the service fetch from the Git host again and again',
+  )
 }
 if (!config.apiToken) {
   logger.warn('API_TOKEN is not set: /api/* is open to anyone who can reach the port')

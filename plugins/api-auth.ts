@@ -2,25 +2,45 @@ import fp from 'fastify-plugin'
 import { errorResponses } from '../schemas/api.js'
 import { bearerTokenMatches } from '../services/bearer-token.js'
 
-// API_TOKEN: when set, every /api/* route except /api/webhook (which has its
-// own signature) needs `Authorization: Bearer <API_TOKEN>`; otherwise 401
-// with `WWW-Authenticate: Bearer`. `/`, `/healthz`, `/readyz`, `/metrics`
-// and the API documentation stay open: probes and scrapers reach them
-// without credentials, and none of them carries repository content.
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `true` on an /api route that carries its own proof instead of the API
+     * token (the webhook's signature). Every other /api route is protected.
+     */
+    publicApi?: boolean
+    /** Set by this plugin when the route is registered: does it need the token? */
+    needsApiToken?: boolean
+  }
+}
+
+// API_TOKEN: when set, every route registered under /api/ needs
+// `Authorization: Bearer <API_TOKEN>` (otherwise 401 with
+// `WWW-Authenticate: Bearer`), unless it says `config.publicApi` (the
+// webhook, which has its own signature). `/`, `/healthz`, `/readyz`,
+// `/metrics` and the API documentation stay open: probes and scrapers reach
+// them without credentials, and none of them carries repository content.
 // Repeated failures from one client are rate-limited (plugins/rate-limit.ts).
+//
+// Protection is decided when a route is registered, from the URL it was
+// registered with, and read back from the route the router matched — never
+// from the request line. The raw URL is not what the router matches: it
+// decodes percent-escapes (`/%61pi/stacks` is `/api/stacks`) and accepts
+// absolute-form targets (`GET http://x/api/stacks`), so a pattern over the
+// raw URL let both through. A route added later is protected by default.
 
-const PROTECTED = /^\/api\//
-const OPEN = new Set(['/api/webhook'])
-
-const isProtected = (url: string) => PROTECTED.test(url) && !OPEN.has(url)
+const needsToken = (url: string, config: { publicApi?: boolean } | undefined) =>
+  url.startsWith('/api/') && config?.publicApi !== true
 
 export default fp(
   async (app) => {
     const token = app.config.apiToken
 
-    // Marks protected routes in the OpenAPI document.
     app.addHook('onRoute', (route) => {
-      if (!token || !isProtected(route.url) || !route.schema) return
+      const protectedRoute = needsToken(route.url, route.config)
+      route.config = { ...route.config, needsApiToken: protectedRoute }
+      // Marks protected routes in the OpenAPI document.
+      if (!token || !protectedRoute || !route.schema) return
       const response = route.schema.response as Record<number, unknown> | undefined
       route.schema = {
         ...route.schema,
@@ -31,7 +51,8 @@ export default fp(
 
     if (!token) return
     app.addHook('onRequest', async (request, reply) => {
-      if (!isProtected(request.url.split('?')[0] ?? '')) return
+      // Unmatched requests (404) carry no content and need no token.
+      if (request.routeOptions.config.needsApiToken !== true) return
       await app.rejections.check(request)
       if (bearerTokenMatches(request.headers.authorization, token)) return
       await app.rejections.record(request)

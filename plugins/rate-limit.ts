@@ -25,8 +25,13 @@ declare module 'fastify' {
 export const REFRESH_RATE_LIMIT = { max: 12, timeWindow: '1 minute' }
 const REJECTION_LIMIT = { max: 10, timeWindow: '1 minute' }
 
-export default fp(
-  async (app) => {
+export type RateLimitOptions = {
+  /** Rejections a client may collect per minute before it gets 429 (10; tests raise it). */
+  rejectionsPerMinute?: number
+}
+
+export default fp<RateLimitOptions>(
+  async (app, options) => {
     await app.register(rateLimit, {
       global: false,
       // Thrown into the one error handler: same body shape as every error
@@ -37,7 +42,10 @@ export default fp(
           `rate limit exceeded: at most ${context.max} per time window; retry in ${context.after}`,
         ),
     })
-    const limiter = app.createRateLimit(REJECTION_LIMIT)
+    const limiter = app.createRateLimit({
+      ...REJECTION_LIMIT,
+      max: options.rejectionsPerMinute ?? REJECTION_LIMIT.max,
+    })
     app.decorate('rejections', {
       async check(request: FastifyRequest) {
         // A peek: after `max` rejections the next request is refused.

@@ -1,8 +1,10 @@
 import sseModule, { type SSEPluginOptions } from '@fastify/sse'
 import type { FastifyPluginAsync } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { errorResponses } from '../schemas/api.js'
 import { feedEventSchema } from '../schemas/events.js'
 import type { FeedEvent } from '../services/event-feed.js'
+import { frameOf, mayDeliver } from '../services/sse-frames.js'
 
 // GET /api/events: the live change feed as Server-Sent Events, with
 // @fastify/sse (headers, heartbeats, Last-Event-ID). Replays what a
@@ -15,11 +17,6 @@ import type { FeedEvent } from '../services/event-feed.js'
 const ssePlugin = sseModule as unknown as FastifyPluginAsync<SSEPluginOptions>
 
 const HEARTBEAT_MS = 15_000 // proxies commonly close idle streams after 30-60 s
-const SLOW_CLIENT_BYTES = 256 * 1024
-
-/** One event in the text/event-stream format (the JSON data has no newlines). */
-const formatEvent = (event: FeedEvent) =>
-  `id: ${event.id}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`
 
 const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs?: number }> = async (app, options) => {
   await app.register(ssePlugin, { heartbeatInterval: options.heartbeatMs ?? HEARTBEAT_MS })
@@ -32,15 +29,18 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs?: number }> = async (app
         tags: ['state'],
         summary: 'Live change feed (Server-Sent Events)',
         description:
-          'A `text/event-stream` of `refresh` events (every finished refresh, with the stacks it added, changed and removed) and `stack-status` events. Every event has an increasing `id`; reconnect with `Last-Event-ID` to receive what was missed (the last 1,000 events are kept), or a `reset` event when that is no longer possible. A comment line every 15 s keeps proxies from closing the stream. A client that stops reading is disconnected once 256 KiB are waiting for it. Try: `curl -N localhost:8080/api/events`.',
+          'A `text/event-stream` of `refresh` events (every finished refresh, with the stacks it added, changed and removed) and `stack-status` events. Every event has an increasing `id`; reconnect with `Last-Event-ID` to receive what was missed (the last 1,000 events are kept), or a `reset` event when that is no longer possible. A comment line every 15 s keeps proxies from closing the stream. A client that stops reading is disconnected once 256 KiB are waiting for it (after its socket buffers are full). At most 16 subscriptions per client and 256 in all: beyond, 429 / 503 with `Retry-After`. Try: `curl -N localhost:8080/api/events`.',
         produces: ['text/event-stream'],
         response: {
           200: { content: { 'text/event-stream': { schema: feedEventSchema } } },
+          429: errorResponses[429],
+          503: errorResponses[503],
         },
       },
     },
     async (request, reply) => {
-      const { eventFeed } = app
+      const { eventFeed, streamLimits } = app
+      streamLimits.hold(streamLimits.subscribers, 'event subscriptions', request, reply)
       reply.sse.keepAlive()
       reply.sse.sendHeaders()
       // Node holds headers back until the first body byte; a client should
@@ -51,7 +51,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs?: number }> = async (app
       // 'drain' per message, and a stalled client would pile up a waiter per
       // event; the buffer bound below is what limits it instead.
       const write = (event: FeedEvent) => {
-        if (!raw.destroyed) raw.write(formatEvent(event))
+        if (!raw.destroyed) raw.write(frameOf(event))
       }
       const replay = eventFeed.replay(reply.sse.lastEventId ?? undefined)
       if (replay.kind === 'reset') write(replay.event)
@@ -59,7 +59,7 @@ const eventsRoutes: FastifyPluginAsyncZod<{ heartbeatMs?: number }> = async (app
 
       const unsubscribe = eventFeed.subscribe({
         deliver(event) {
-          if (raw.writableLength > SLOW_CLIENT_BYTES) return false
+          if (!mayDeliver(raw.writableLength, frameOf(event).length)) return false
           write(event)
           return true
         },

@@ -13,6 +13,7 @@ import { etagOf, matchesIfNoneMatch } from '../services/etag.js'
 import type { Stack } from '../services/snapshot.js'
 import { stackArchive } from '../services/stack-archive.js'
 import { blobContent, findStack } from '../services/stack-content.js'
+import { watchForStall } from '../services/stall-watch.js'
 
 // The desired state for its consumers: the stack list, one stack, its
 // Compose file and its directory as an archive — all from the snapshot the
@@ -56,6 +57,10 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     400: errorResponses[400],
     404: errorResponses[404],
     500: errorResponses[500],
+  }
+  const limitResponses = {
+    429: errorResponses[429].describe('This client holds too many downloads; see Retry-After'),
+    503: errorResponses[503].describe('The service serves too many downloads; see Retry-After'),
   }
 
   app.get(
@@ -113,6 +118,8 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     etagOf: (stack: Stack) => string
     headers?: (stack: Stack) => Record<string, string>
     body: (stack: Stack, log: FastifyBaseLogger) => Readable
+    /** Long downloads: bounded per client and in total, ended when the client stops reading. */
+    limited?: boolean
   }) =>
     app.get(
       spec.path,
@@ -126,6 +133,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
           response: {
             200: z.string().describe(`The content (${spec.type})`),
             ...contentResponses,
+            ...(spec.limited ? limitResponses : {}),
           },
         },
       },
@@ -135,6 +143,22 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
         reply.header('etag', etag).header(REVISION_HEADER, revision)
         if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
           return reply.code(304).send(null)
+        if (spec.limited) {
+          const { streamLimits } = app
+          streamLimits.hold(streamLimits.archives, 'archive downloads', request, reply)
+          const stop = watchForStall({
+            progress: () => request.raw.socket?.bytesWritten ?? 0,
+            idleMs: streamLimits.archiveIdleMs,
+            onStall: () => {
+              request.log.info(
+                { stack: stack.path, idleMs: streamLimits.archiveIdleMs },
+                'archive download ended: the client stopped reading',
+              )
+              reply.raw.destroy()
+            },
+          })
+          reply.raw.once('close', stop)
+        }
         // A stream is sent as is; the type provider only knows the schema's string.
         return reply
           .type(spec.type)
@@ -157,8 +181,9 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     path: '/api/stacks/:name/archive',
     summary: 'The stack directory as a gzipped tar, streamed',
     description:
-      'Regular files and directories with their modes, named relative to the stack directory; symlinks, submodules and names that are not valid UTF-8 are left out. `ETag` is the quoted tree hash.',
+      'Regular files and directories with their modes, named relative to the stack directory; symlinks, submodules and names that are not valid UTF-8 are left out. `ETag` is the quoted tree hash. At most 4 downloads per client and 32 in all at a time (beyond: 429 / 503 with `Retry-After`); a download whose client reads nothing for 60 s is ended.',
     type: 'application/gzip',
+    limited: true,
     etagOf: (stack) => stack.treeOid,
     headers: (stack) => ({
       'content-disposition': `attachment; filename="${encodeURIComponent(stack.path)}.tar.gz"`,

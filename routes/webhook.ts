@@ -28,6 +28,8 @@ const webhookRoutes: FastifyPluginAsyncZod = async (app) => {
       // A client whose deliveries were refused too often (guessing the
       // signature) gets 429 before its body is read (plugins/rate-limit.ts).
       onRequest: async (request) => app.rejections.check(request),
+      // Its own signature stands in for the API token (plugins/api-auth.ts).
+      config: { publicApi: true },
       schema: {
         tags: ['refresh'],
         summary: 'Push webhook of GitHub, GitLab, Gitea, Forgejo, Gogs or Bitbucket',

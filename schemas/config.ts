@@ -149,9 +149,17 @@ export const configEnvSchema = z.object({
   GIT_USERNAME: z.string().default('x-access-token'),
   GIT_DEPLOY_DIR: deployDir,
   WEBHOOK_SECRET: optionalText,
-  API_TOKEN: optionalText.refine((token) => token === undefined || token.length >= 16, {
-    message: 'must be at least 16 characters (e.g. openssl rand -hex 32)',
-  }),
+  API_TOKEN: optionalText
+    .refine((token) => token === undefined || token.length >= 16, {
+      message: 'must be at least 16 characters (e.g. openssl rand -hex 32)',
+    })
+    // A Bearer header carries visible ASCII only, and HTTP strips outer
+    // whitespace: a token with a space, tab, newline, control or non-ASCII
+    // character could never match, and every call would get 401.
+    .refine((token) => token === undefined || /^[\x21-\x7e]+$/.test(token), {
+      message:
+        'must be printable ASCII without spaces or control characters (no request could send it)',
+    }),
   REFRESH_POLL_INTERVAL: duration('5m', { allowZero: true }),
   GIT_TIMEOUT: duration('60s', { allowZero: false }),
   GIT_MEMORY_LIMIT: byteSize('1GiB'),

@@ -106,6 +106,55 @@ t.test('API_TOKEN from a file; too short a token is refused', async (t) => {
 })
 
 t.test(
+  'an API_TOKEN no request could send is refused at startup, naming the variable',
+  async (t) => {
+    const base = { GIT_REPO_URL: 'https://git.example.com/r.git', GIT_REVISION: 'main' }
+    const dir = tempDir('docker-cd-api-token-')
+    const problemsOf = (env: Record<string, string>) => {
+      try {
+        loadConfig({ ...base, ...env })
+        return []
+      } catch (error) {
+        return (error as ConfigError).problems
+      }
+    }
+    for (const [what, token] of [
+      ['a leading space', ` ${API_TOKEN}`],
+      ['a trailing space', `${API_TOKEN} `],
+      ['an inner space', 'api-tok-3c1f 9a7e55d2b804'],
+      ['a tab', `${API_TOKEN}\t`],
+      ['a newline inside', 'api-tok-3c1f\n9a7e55d2b804'],
+      ['a control character', `${API_TOKEN}\u0007`],
+      ['a non-ASCII letter', `${API_TOKEN}é`],
+    ] as const) {
+      const problems = problemsOf({ API_TOKEN: token })
+      t.equal(problems.length, 1, `${what}: one problem`)
+      t.match(problems[0] ?? '', /^API_TOKEN: must be printable ASCII without spaces/, what)
+      const file = join(dir, 'token')
+      writeFileSync(file, `${token}\n`)
+      t.match(
+        problemsOf({ API_TOKEN_FILE: file }),
+        [/^API_TOKEN: must be printable ASCII/],
+        `${what} in API_TOKEN_FILE`,
+      )
+    }
+    const file = join(dir, 'two-newlines')
+    writeFileSync(file, `${API_TOKEN}\n\n`)
+    t.match(
+      problemsOf({ API_TOKEN_FILE: file }),
+      [/^API_TOKEN: must be printable ASCII/],
+      'only one trailing newline is stripped',
+    )
+    t.notMatch(
+      problemsOf({ API_TOKEN: ` ${API_TOKEN}` }).join(),
+      API_TOKEN,
+      'the value is not echoed',
+    )
+    t.same(problemsOf({ API_TOKEN: 'A-Za-z0-9._~+/=!#$%&*' }), [], 'visible ASCII is fine')
+  },
+)
+
+t.test(
   'a client hammering POST /api/refresh gets 429s; Git sees a bounded number of requests',
   async (t) => {
     const { app } = await setup(t)

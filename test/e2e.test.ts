@@ -102,6 +102,11 @@ t.test('repository errors: one line naming the category, exit non-zero', async (
   t.match(service.output.stderr, /^docker-cd: startup refresh failed: auth_failed: .+\n$/)
   t.match(service.output.stderr, /GIT_ACCESS_TOKEN/, 'the message says what to check')
   t.notMatch(service.output.stderr + service.output.stdout, 'not-the-token')
+  t.match(
+    service.output.stdout,
+    /WEBHOOK_SECRET is not set: .*make the service fetch from the Git host again and again/,
+    'the startup warning says what an unsigned webhook can be used for',
+  )
 })
 
 const serviceEnv = (repoUrl: string, env: Record<string, string> = {}) => envFor(git, repoUrl, env)
