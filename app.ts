@@ -26,12 +26,12 @@ import stackRoutes from './routes/stacks.js'
 import statusPageRoutes from './routes/status-page.js'
 import webhookRoutes from './routes/webhook.js'
 import type { Config } from './schemas/config.js'
+import type { RefreshOutcome } from './services/refresh/index.js'
 import {
   createDesiredState,
   type DesiredStateOptions,
   type DesiredStateServices,
-} from './services/desired-state.js'
-import type { RefreshOutcome } from './services/refresh-controller.js'
+} from './services/refresh/index.js'
 
 export type AppOptions = {
   config: Config

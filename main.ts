@@ -1,9 +1,6 @@
 import pino from 'pino'
-import { lockCacheDir } from './services/cache-lock.js'
-import { ConfigError, loadConfig } from './services/config.js'
-import { createDesiredState } from './services/desired-state.js'
-import { loggerOptions } from './services/logger.js'
-import { createRefreshLog } from './services/refresh-log.js'
+import { ConfigError, loadConfig, lockCacheDir, loggerOptions } from './services/base/index.js'
+import { createDesiredState, createRefreshLog } from './services/refresh/index.js'
 
 // The service's main sequence (server.ts loads it): configuration, logger,
 // startup refresh, listen, and a graceful shutdown on SIGTERM/SIGINT.
@@ -34,7 +31,7 @@ if (!config.apiToken) {
   logger.warn('API_TOKEN is not set: /api/* is open to anyone who can reach the port')
 }
 
-// One instance per cache dir (services/cache-lock.ts), released on any exit.
+// One instance per cache dir (services/base/cache-lock.ts), released on any exit.
 let releaseCacheDir: () => void
 try {
   releaseCacheDir = await lockCacheDir(config.gitCacheDir, (error) => {

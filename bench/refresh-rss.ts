@@ -2,9 +2,9 @@
 // service's refresh path (cold, then no-change) so its peak RSS is the
 // service's, not the benchmark harness's. Prints JSON: the RSS before the
 // first refresh and the peak, in bytes (and the Compose hashes).
-import { createGitReader } from '../services/git-reader.js'
-import { createRefreshController } from '../services/refresh-controller.js'
-import { createRefreshSteps } from '../services/refresh-steps.js'
+import { createGitReader } from '../services/git/reader.js'
+import { createRefreshController } from '../services/refresh/controller.js'
+import { createRefreshSteps } from '../services/refresh/steps.js'
 
 const env = process.env as Record<string, string>
 const runSteps = createRefreshSteps({

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { errorResponses } from '../schemas/api.js'
-import { bearerTokenMatches } from '../services/bearer-token.js'
+import { bearerTokenMatches } from '../services/base/index.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
-import type { DesiredStateServices } from '../services/desired-state.js'
-import { createRefreshLog } from '../services/refresh-log.js'
+import type { DesiredStateServices } from '../services/refresh/index.js'
+import { createRefreshLog } from '../services/refresh/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,7 +15,7 @@ type DesiredStatePluginOptions = {
 }
 
 // The desired state and the one service that refreshes it (built in
-// services/desired-state.ts). The startup refresh is not run here: a hook
+// services/refresh/desired-state.ts). The startup refresh is not run here: a hook
 // would bound it by Fastify's plugin timeout; `startApp` or main.ts runs it.
 export default fp<DesiredStatePluginOptions>(
   async (app, options) => {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createEventFeed } from '../services/event-feed.js'
+import { createEventFeed } from '../services/content/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

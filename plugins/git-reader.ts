@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { DesiredStateServices } from '../services/desired-state.js'
+import type { DesiredStateServices } from '../services/refresh/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,7 +8,7 @@ declare module 'fastify' {
 }
 
 // The git reader over the bare mirror, built with the refresh controller
-// (services/desired-state.ts) and shared with it: one reader per mirror.
+// (services/refresh/desired-state.ts) and shared with it: one reader per mirror.
 export default fp<{ services: DesiredStateServices }>(
   async (app, options) => {
     app.decorate('gitReader', options.services.gitReader)

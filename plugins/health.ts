@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { z } from 'zod'
-import { createLoadMonitor, type LoadMonitor } from '../services/load-monitor.js'
+import { createLoadMonitor, type LoadMonitor } from '../services/base/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,7 +13,7 @@ declare module 'fastify' {
 // process sheds work instead of queueing it (what @fastify/under-pressure
 // did; it is not used because its memory sampling throws EMFILE out of a
 // timer and kills the process when descriptors run out, and its memory
-// limits cannot be turned off; see services/load-monitor.ts).
+// limits cannot be turned off; see services/base/load-monitor.ts).
 
 const RETRY_AFTER_SECONDS = 10
 

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createMetrics } from '../services/metrics.js'
+import { createMetrics } from '../services/reporting/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

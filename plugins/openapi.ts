@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
-import { withoutUnusedSchemas } from '../services/openapi-document.js'
+import { withoutUnusedSchemas } from '../services/base/index.js'
 
 // The OpenAPI document is generated from the routes' zod schemas. It must be
 // registered (and awaited) before the routes it describes.

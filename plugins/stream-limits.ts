@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { createStreamSlots, type SlotLimits, type StreamSlots } from '../services/stream-slots.js'
+import { createStreamSlots, type SlotLimits, type StreamSlots } from '../services/content/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

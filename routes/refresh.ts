@@ -7,7 +7,7 @@ import {
   refreshFinishedSchema,
   refreshStatusSchema,
 } from '../schemas/refresh.js'
-import { NO_CHANGES } from '../services/snapshot.js'
+import { NO_CHANGES } from '../services/refresh/index.js'
 
 // POST /api/refresh (manual refresh) and GET /api/refresh-status.
 const refreshRoutes: FastifyPluginAsyncZod = async (app) => {

@@ -9,11 +9,15 @@ import {
   stackListSchema,
   stackNameParamsSchema,
 } from '../schemas/stack.js'
-import { etagOf, matchesIfNoneMatch } from '../services/etag.js'
-import type { Stack } from '../services/snapshot.js'
-import { stackArchive } from '../services/stack-archive.js'
-import { blobContent, findStack } from '../services/stack-content.js'
-import { watchForStall } from '../services/stall-watch.js'
+import {
+  blobContent,
+  etagOf,
+  findStack,
+  matchesIfNoneMatch,
+  stackArchive,
+  watchForStall,
+} from '../services/content/index.js'
+import type { Stack } from '../services/refresh/index.js'
 
 // The desired state for its consumers: the stack list, one stack, its
 // Compose file and its directory as an archive — all from the snapshot the

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { countRunningContainers } from '../services/docker-engine.js'
-import { renderStatusPage } from '../services/status-page.js'
+import { countRunningContainers } from '../services/host/index.js'
+import { renderStatusPage } from '../services/reporting/index.js'
 
 // GET /: plain text for humans and `curl`. Always 200.
 const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {

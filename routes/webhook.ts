@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { errorResponses, errorSchema, webhookResponseSchema } from '../schemas/api.js'
-import { createWebhookReceiver } from '../services/webhook-receiver.js'
+import { createWebhookReceiver } from '../services/webhooks/index.js'
 
 const WEBHOOK_BODY_LIMIT = 1024 * 1024 // GitHub caps payloads at 25 MB; pushes are far smaller
 

@@ -1,10 +1,10 @@
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { z } from 'zod'
-import { parseDuration } from '../services/duration.js'
+import { parseDuration } from './duration.js'
 
 // The environment contract: what each variable may hold. Parsed in one pass
-// (services/config.ts) so that every mistake is reported at once, one line
+// (services/base/config.ts) so that every mistake is reported at once, one line
 // each, naming the variable. Schemas describe; reading files is services' work.
 
 const optionalText = z

@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
 import { configEnvSchema } from '../../schemas/config.js'
-import { loadConfig } from '../../services/config.js'
+import { loadConfig } from '../../services/base/config.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // compose.yaml and .env.example, as Debian's docker-compose reads them. The

@@ -4,8 +4,8 @@ import { type AppOptions, buildApp } from '../../app.js'
 export { startApp } from '../../app.js'
 
 import type { Config } from '../../schemas/config.js'
-import { loadConfig } from '../../services/config.js'
-import { loggerOptions } from '../../services/logger.js'
+import { loadConfig } from '../../services/base/config.js'
+import { loggerOptions } from '../../services/base/logger.js'
 import type { GitServer } from './git-server.js'
 import { tempDir } from './temp-dir.js'
 

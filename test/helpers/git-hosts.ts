@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto'
-import { signBody } from '../../services/webhook-signature.js'
+import { signBody } from '../../services/webhooks/signature.js'
 import type { Delivery } from './github.js'
 
 // Deliveries as GitLab, Gitea, Forgejo, Gogs and Bitbucket send them: their

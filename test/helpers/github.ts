@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { signBody } from '../../services/webhook-signature.js'
+import { signBody } from '../../services/webhooks/signature.js'
 
 // GitHub delivery shapes, trimmed to the fields GitHub always sends, signed
 // the way GitHub signs: HMAC-SHA256 over the exact body bytes.

@@ -1,0 +1,12 @@
+// The ground floor: what every domain uses (configuration loading, constant-
+// time comparison, file-system errors, logging, load monitoring, the cache
+// lock, the OpenAPI document). It imports no domain. Other folders import this
+// file, never the files behind it.
+export * from './bearer-token.js'
+export * from './cache-lock.js'
+export * from './config.js'
+export * from './constant-time.js'
+export * from './fs-error.js'
+export * from './load-monitor.js'
+export * from './logger.js'
+export * from './openapi-document.js'

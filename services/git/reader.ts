@@ -1,0 +1,31 @@
+import { createMirrorMaintenance } from './maintenance.js'
+import { createMirror, type MirrorOptions } from './mirror.js'
+import { createObjectReader } from './object-reader.js'
+import { createRemote } from './remote.js'
+
+export { describeRevision, pickRemoteRef, type ResolvedRevision } from './remote.js'
+
+// Everything this service asks of Git, as one reader over one bare mirror:
+// resolve the configured revision on the remote and fetch it shallowly
+// (remote.ts), read trees and blobs in batches (object-reader.ts), and keep
+// the mirror's size in check (maintenance.ts). The mirror itself — where it
+// lives, how git runs in it, how it is rebuilt — is mirror.ts.
+
+export function createGitReader(options: MirrorOptions) {
+  const mirror = createMirror(options)
+  const maintenance = createMirrorMaintenance(mirror)
+  const remote = createRemote(mirror, maintenance.fetched)
+  const objects = createObjectReader(mirror)
+  return {
+    resolveRevision: remote.resolveRevision,
+    fetchRevision: remote.fetchRevision,
+    pruneMirror: maintenance.pruneMirror,
+    readDeployTree: objects.readDeployTree,
+    readByOid: objects.readByOid,
+    hashBlobs: objects.hashBlobs,
+    listTree: objects.listTree,
+    streamObjects: objects.streamObjects,
+  }
+}
+
+export type GitReader = ReturnType<typeof createGitReader>

@@ -1,0 +1,162 @@
+import type { RefreshStatus, RefreshTrigger, RefType } from '../../schemas/refresh.js'
+import type { StackStatus } from '../../schemas/stack.js'
+
+// The desired state as one immutable snapshot, and the pure transitions
+// between snapshots. Only the refresh controller applies them, and it swaps
+// the whole snapshot at once, so a reader never sees half a refresh.
+
+export type Stack = Readonly<{
+  path: string
+  composeFile: string
+  composeHash: string
+  status: StackStatus
+  /** Git object ids: the stack directory's tree (`treeHash` in the API) and its Compose blob. */
+  treeOid: string
+  blobOid: string
+  /** When this service last saw the stack's tree change (first seen counts), and at which revision. */
+  changedAt: string
+  changedRevision: string
+}>
+
+/** When a stack's tree last changed, as remembered across restarts. */
+export type StackStamp = Readonly<{ treeOid: string; changedAt: string; changedRevision: string }>
+
+/** A stack as Git describes it; status and change stamps are the cache's own. */
+export type DesiredStack = Omit<Stack, 'status' | 'changedAt' | 'changedRevision'>
+
+/** Stack paths that appeared, whose directory tree changed, or that left Git. */
+export type StackChanges = Readonly<{ added: string[]; changed: string[]; removed: string[] }>
+
+export type Snapshot = Readonly<{
+  revision: string | null
+  ref: string
+  refType: RefType
+  refreshedAt: string | null
+  refreshStatus: RefreshStatus
+  /** Present only while `refreshStatus` is `failed`. */
+  refreshError?: string
+  trigger: RefreshTrigger
+  deployTreeOid: string | null
+  stacks: readonly Stack[]
+}>
+
+/** What a successful read of Git produced. */
+export type DesiredState = {
+  revision: string
+  refType: RefType
+  deployTreeOid: string
+  stacks: DesiredStack[]
+}
+
+export const NO_CHANGES: StackChanges = Object.freeze({ added: [], changed: [], removed: [] })
+
+/** Before the first refresh: no revision, no stacks, a startup refresh waiting. */
+export function initialSnapshot(ref: string, refType: RefType): Snapshot {
+  return Object.freeze({
+    revision: null,
+    ref,
+    refType,
+    refreshedAt: null,
+    refreshStatus: 'queued',
+    trigger: 'startup',
+    deployTreeOid: null,
+    stacks: Object.freeze([]),
+  })
+}
+
+function freeze(next: Snapshot): Snapshot {
+  const copy = { ...next }
+  // The contract: refreshError exists exactly when the status is failed.
+  if (copy.refreshStatus !== 'failed') delete copy.refreshError
+  return Object.freeze(copy)
+}
+
+/** A refresh started: the last good state is untouched, a previous error is history. */
+export function refreshStarted(snapshot: Snapshot, trigger: RefreshTrigger): Snapshot {
+  return freeze({ ...snapshot, refreshStatus: 'refreshing', trigger })
+}
+
+/**
+ * A refresh read a new revision: new stacks start `missing`, surviving ones
+ * keep their status. A stack whose tree id is the one it had before (in the
+ * previous snapshot, or in `remembered` stamps from before a restart) keeps
+ * its change stamp; any other is stamped with this refresh.
+ */
+export function refreshApplied(
+  snapshot: Snapshot,
+  state: DesiredState,
+  trigger: RefreshTrigger,
+  at: Date,
+  remembered: ReadonlyMap<string, StackStamp> = new Map(),
+): Snapshot {
+  const previous = new Map(snapshot.stacks.map((stack) => [stack.path, stack]))
+  const stamp = (stack: DesiredStack) => {
+    const known = previous.get(stack.path) ?? remembered.get(stack.path)
+    return known && known.treeOid === stack.treeOid
+      ? { changedAt: known.changedAt, changedRevision: known.changedRevision }
+      : { changedAt: at.toISOString(), changedRevision: state.revision }
+  }
+  const stacks = state.stacks
+    .map((stack) =>
+      Object.freeze({
+        ...stack,
+        status: previous.get(stack.path)?.status ?? 'missing',
+        ...stamp(stack),
+      }),
+    )
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return freeze({
+    revision: state.revision,
+    ref: snapshot.ref,
+    refType: state.refType,
+    refreshedAt: at.toISOString(),
+    refreshStatus: 'completed',
+    trigger,
+    deployTreeOid: state.deployTreeOid,
+    stacks: Object.freeze(stacks),
+  })
+}
+
+/** The remote commit is the cached one: only the refresh time moves. */
+export function refreshConfirmed(snapshot: Snapshot, trigger: RefreshTrigger, at: Date): Snapshot {
+  return freeze({ ...snapshot, refreshStatus: 'completed', trigger, refreshedAt: at.toISOString() })
+}
+
+/** A refresh failed: the last good stacks and revision stay, with the reason. */
+export function refreshFailed(
+  snapshot: Snapshot,
+  trigger: RefreshTrigger,
+  error: string,
+): Snapshot {
+  return freeze({ ...snapshot, refreshStatus: 'failed', refreshError: error, trigger })
+}
+
+/** One stack moves through missing → syncing → synced / deleting; undefined if unknown. */
+export function stackStatusSet(
+  snapshot: Snapshot,
+  path: string,
+  status: StackStatus,
+): Snapshot | undefined {
+  if (!snapshot.stacks.some((stack) => stack.path === path)) return undefined
+  return freeze({
+    ...snapshot,
+    stacks: Object.freeze(
+      snapshot.stacks.map((stack) =>
+        stack.path === path ? Object.freeze({ ...stack, status }) : stack,
+      ),
+    ),
+  })
+}
+
+/** Which stacks a new snapshot added, changed (tree id) or removed. */
+export function diffStacks(before: readonly Stack[], after: readonly Stack[]): StackChanges {
+  const old = new Map(before.map((stack) => [stack.path, stack.treeOid]))
+  const now = new Set(after.map((stack) => stack.path))
+  return Object.freeze({
+    added: after.filter((stack) => !old.has(stack.path)).map((stack) => stack.path),
+    changed: after
+      .filter((stack) => old.has(stack.path) && old.get(stack.path) !== stack.treeOid)
+      .map((stack) => stack.path),
+    removed: before.filter((stack) => !now.has(stack.path)).map((stack) => stack.path),
+  })
+}

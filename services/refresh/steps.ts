@@ -1,0 +1,149 @@
+import type { GitReader, ResolvedRevision } from '../git/index.js'
+import { GitError, parseTree } from '../git/index.js'
+import type { DesiredStack, DesiredState, Snapshot } from './snapshot.js'
+import { pickComposeFile, stackDirectories } from './stack-discovery.js'
+
+// One refresh as an ordered list of small named steps, each git call bounded
+// by GIT_TIMEOUT, each skipped when what it would produce is already known:
+//
+//   resolve            ls-remote the configured revision
+//   (stop)             the remote commit is the cached one
+//   prune-mirror       drop superseded objects, once they have piled up
+//   fetch              shallow fetch into the bare mirror
+//   read-deploy-tree   the deploy directory's tree at that commit
+//   (stop)             same tree id: the stacks are the previous ones
+//   read-stack-trees   only stack directories whose tree id changed
+//   hash-compose-files only Compose blobs not seen before
+//
+// The steps compute (and keep the mirror); they never write the snapshot:
+// the refresh controller turns their
+// result into the next one.
+
+export type RefreshStep =
+  | 'resolve'
+  | 'fetch'
+  | 'read-deploy-tree'
+  | 'read-stack-trees'
+  | 'hash-compose-files'
+  | 'rebuild-mirror'
+  | 'prune-mirror'
+
+export type StepsResult =
+  | { kind: 'unchanged'; revision: string; steps: RefreshStep[] }
+  | {
+      kind: 'read'
+      state: DesiredState
+      hashed: number
+      /** Stack directories left out: names not valid UTF-8, escaped. */
+      skipped: string[]
+      /** What went wrong without failing the refresh (mirror maintenance). */
+      warnings: string[]
+      steps: RefreshStep[]
+    }
+
+export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) {
+  const { git, deployDir } = deps
+
+  async function readDesiredState(
+    commit: string,
+    resolved: ResolvedRevision,
+    previous: Pick<Snapshot, 'deployTreeOid' | 'stacks'>,
+    steps: RefreshStep[],
+    signal?: AbortSignal,
+  ): Promise<{ state: DesiredState; hashed: number; skipped: string[] }> {
+    steps.push('read-deploy-tree')
+    const deployTree = await git.readDeployTree(commit, deployDir, signal)
+    const base = { revision: commit, refType: resolved.refType, deployTreeOid: deployTree.oid }
+    const { directories, skipped } = stackDirectories(deployTree.entries)
+    if (deployTree.oid === previous.deployTreeOid) {
+      return { state: { ...base, stacks: previous.stacks.map(withoutStatus) }, hashed: 0, skipped }
+    }
+
+    // Stack directories whose tree id is unchanged keep their previous result.
+    const previousByTree = new Map(
+      previous.stacks.map((stack) => [`${stack.path}\0${stack.treeOid}`, stack]),
+    )
+    const changedTrees = directories.filter((dir) => !previousByTree.has(`${dir.name}\0${dir.oid}`))
+    if (changedTrees.length > 0) steps.push('read-stack-trees')
+    const trees = await git.readByOid(unique(changedTrees.map((dir) => dir.oid)), signal)
+
+    const stacks: DesiredStack[] = []
+    const toHash: Omit<DesiredStack, 'composeHash'>[] = []
+    for (const dir of directories) {
+      const kept = previousByTree.get(`${dir.name}\0${dir.oid}`)
+      if (kept) {
+        stacks.push(withoutStatus(kept))
+        continue
+      }
+      const compose = pickComposeFile(parseTree(trees.get(dir.oid) as Buffer))
+      if (compose)
+        toHash.push({
+          path: dir.name,
+          composeFile: compose.name,
+          treeOid: dir.oid,
+          blobOid: compose.oid,
+        })
+    }
+
+    // A Compose blob seen before (moved, or its directory changed elsewhere) is not re-hashed.
+    const knownHashes = new Map(previous.stacks.map((stack) => [stack.blobOid, stack.composeHash]))
+    const unseen = unique(toHash.filter((s) => !knownHashes.has(s.blobOid)).map((s) => s.blobOid))
+    if (unseen.length > 0) steps.push('hash-compose-files')
+    const hashes = await git.hashBlobs(unseen, signal)
+    for (const stack of toHash) {
+      const composeHash = knownHashes.get(stack.blobOid) ?? (hashes.get(stack.blobOid) as string)
+      stacks.push({ ...stack, composeHash })
+    }
+    return { state: { ...base, stacks }, hashed: hashes.size, skipped }
+  }
+
+  async function fetchAndRead(
+    resolved: ResolvedRevision,
+    previous: Pick<Snapshot, 'deployTreeOid' | 'stacks' | 'revision'>,
+    steps: RefreshStep[],
+    signal?: AbortSignal,
+  ) {
+    // Maintenance never fails a refresh (bar shutdown); a failure is a warning.
+    const warnings: string[] = []
+    const pruned = await git.pruneMirror(previous.revision, signal).catch((error) => {
+      if (error instanceof GitError && error.code === 'aborted') throw error
+      warnings.push(`prune-mirror failed: ${error instanceof Error ? error.message : error}`)
+      return false
+    })
+    if (pruned) steps.push('prune-mirror')
+    steps.push('fetch')
+    const commit = await git.fetchRevision(resolved, signal)
+    return { ...(await readDesiredState(commit, resolved, previous, steps, signal)), warnings }
+  }
+
+  /** Runs the steps against the previous snapshot; throws a GitError when a step fails. */
+  return async function runSteps(previous: Snapshot, signal?: AbortSignal): Promise<StepsResult> {
+    const steps: RefreshStep[] = ['resolve']
+    const resolved = await git.resolveRevision(signal)
+    if (resolved.sha === previous.revision) {
+      return { kind: 'unchanged', revision: resolved.sha, steps }
+    }
+    try {
+      return { kind: 'read', steps, ...(await fetchAndRead(resolved, previous, steps, signal)) }
+    } catch (error) {
+      if (!(error instanceof GitError && error.code === 'corrupt_mirror')) throw error
+      // A broken mirror is only a cache: the reader rebuilds it on the next
+      // fetch. Try once more, trusting nothing the old mirror produced.
+      steps.push('rebuild-mirror')
+      const empty = { deployTreeOid: null, stacks: [], revision: null }
+      return { kind: 'read', steps, ...(await fetchAndRead(resolved, empty, steps, signal)) }
+    }
+  }
+}
+
+export type RefreshSteps = ReturnType<typeof createRefreshSteps>
+
+/** What Git says of a stack, without the cache's own status and stamps. */
+function withoutStatus(stack: DesiredStack): DesiredStack {
+  const { path, composeFile, composeHash, treeOid, blobOid } = stack
+  return { path, composeFile, composeHash, treeOid, blobOid }
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)]
+}

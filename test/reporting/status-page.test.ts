@@ -1,0 +1,92 @@
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { join } from 'node:path'
+import t from 'tap'
+import { countRunningContainers } from '../../services/host/docker-engine.js'
+import { asciiBanner } from '../../services/reporting/ascii-banner.js'
+import { build, configFor, startApp } from '../helpers/build.js'
+import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { startGitServer } from '../helpers/git-server.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const TOKEN = 'tok-status-page-11'
+const server = await startGitServer({ token: TOKEN })
+t.teardown(() => server.close())
+const repo = createFixtureRepo(server, { stacks: 4, deployDir: 'hosts/prod' })
+
+/** A Docker Engine API stand-in on a unix socket (unit-level: the real engine is used in the container test). */
+async function fakeEngine(answer: (res: import('node:http').ServerResponse) => void) {
+  const socketPath = join(tempDir('docker-cd-engine-'), 'docker.sock')
+  const engine = createServer((req, res) => {
+    if (req.url?.startsWith('/containers/json')) answer(res)
+    else res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => engine.listen(socketPath, resolve))
+  t.teardown(() => engine.close())
+  return socketPath
+}
+
+t.test('banner', async (t) => {
+  const banner = asciiBanner('Docker-CD')
+  t.equal(banner.split('\n').length, 5)
+  t.match(banner, /#/)
+})
+
+t.test('status page with a missing socket', async (t) => {
+  const app = await build(
+    t,
+    configFor(server, repo.url, {
+      GIT_DEPLOY_DIR: 'hosts/prod',
+      DOCKER_SOCKET: '/nonexistent/docker.sock',
+      PROJECT_NAME: 'Edge 1',
+    }),
+  )
+  await startApp(app)
+  const res = await app.inject('/')
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain/)
+  t.match(res.body, asciiBanner('Edge 1'))
+  t.match(res.body, `repository:       ${repo.url}`)
+  t.match(res.body, `revision:         main (branch) @ ${repo.head().slice(0, 7)}`)
+  t.match(res.body, 'deploy directory: hosts/prod')
+  t.match(res.body, /refresh: +completed \(trigger: startup\)/)
+  t.match(res.body, /last refreshed: +\S+ \(\d+m?s ago\)/)
+  t.match(res.body, /stacks: +4/)
+  t.match(res.body, 'containers:       unavailable: ENOENT /nonexistent/docker.sock')
+  t.notMatch(res.body, TOKEN)
+})
+
+t.test('container count from an engine, and engine failures', async (t) => {
+  const socket = await fakeEngine((res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end('[{"Id":"a"},{"Id":"b"}]'),
+  )
+  t.same(await countRunningContainers(socket), { running: 2 })
+  const broken = await fakeEngine((res) => res.writeHead(500).end('{}'))
+  t.same(await countRunningContainers(broken), { unavailable: 'engine answered HTTP 500' })
+  const hanging = await fakeEngine(() => {})
+  t.same(await countRunningContainers(hanging, 100), { unavailable: 'no answer within 100ms' })
+
+  const app = await build(
+    t,
+    configFor(server, repo.url, { GIT_DEPLOY_DIR: 'hosts/prod', DOCKER_SOCKET: socket }),
+  )
+  await startApp(app)
+  t.match((await app.inject('/')).body, 'containers:       2 running')
+})
+
+t.test(
+  'a real Docker engine, when this machine has one',
+  {
+    skip:
+      !existsSync('/var/run/docker.sock') && 'no Docker engine here; the container test covers it',
+  },
+  async (t) => {
+    const { execFileSync } = await import('node:child_process')
+    const running = execFileSync('docker', ['ps', '-q'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean).length
+    const app = await build(t, configFor(server, repo.url, { GIT_DEPLOY_DIR: 'hosts/prod' }))
+    await startApp(app)
+    t.match((await app.inject('/')).body, `containers:       ${running} running`)
+  },
+)
