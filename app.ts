@@ -56,6 +56,8 @@ export type AppOptions = {
   streamLimits?: StreamLimitOptions
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
+const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops
+
 // Builds the Fastify instance: plugins first (each decorates one thing), then
 // routes. main.ts listens; tests use `inject`.
 export async function buildApp(options: AppOptions) {
@@ -65,6 +67,14 @@ export async function buildApp(options: AppOptions) {
       ? { loggerInstance: options.loggerInstance }
       : { logger: options.logger ?? false }),
     bodyLimit: 1024 * 1024,
+    // TRUST_PROXY: behind a reverse proxy, clients are told apart by
+    // X-Forwarded-For (rejection limiter, stream limits, logs). Off by
+    // default: trusted blindly, any client could claim any address.
+    // A hop count trusts that many proxies in front (as proxy-addr reads a number).
+    trustProxy:
+      typeof options.config.trustProxy === 'number'
+        ? hopsTrusted(options.config.trustProxy)
+        : options.config.trustProxy,
     return503OnClosing: true,
     // A client must send its whole request (headers in 10 s, everything in
     // 30 s) or get a 408 and lose the connection: slow bodies cannot hold
@@ -94,11 +104,13 @@ export async function buildApp(options: AppOptions) {
   await app.register(sensiblePlugin)
   await app.register(errorHandlerPlugin)
   await app.register(openapiPlugin)
-  await app.register(healthPlugin, { maxEventLoopDelayMs: options.maxEventLoopDelayMs })
-  await app.register(metricsPlugin)
+  // Before any route is registered, so that every route gets its protection
+  // decided (api-auth) and is listed (route-table).
   await app.register(rateLimitPlugin, { rejectionsPerMinute: options.rejectionsPerMinute })
   await app.register(apiAuthPlugin)
   await app.register(routeTablePlugin)
+  await app.register(healthPlugin, { maxEventLoopDelayMs: options.maxEventLoopDelayMs })
+  await app.register(metricsPlugin)
   await app.register(streamLimitsPlugin, options.streamLimits ?? {})
   const services =
     options.desiredState ??

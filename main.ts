@@ -24,7 +24,7 @@ try {
 const logger = pino(loggerOptions(config.logLevel))
 if (!config.webhookSecret) {
   logger.warn(
-    'WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries, so anyone who can reach the port can make the service fetch from the Git host again and again',
+    'WEBHOOK_SECRET is not set: /api/webhook accepts unsigned deliveries, so anyone who can reach the port can make the service fetch from the Git host again and again (as often as REFRESH_RATE_LIMIT allows)',
   )
 }
 if (!config.apiToken) {

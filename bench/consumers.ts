@@ -4,17 +4,16 @@
 //
 //   npm run bench:consumers
 //   BENCH_SUBSCRIBERS=1000 BENCH_ARCHIVE_MB=50 BENCH_BIG_MB=200 npm run bench:consumers
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { request } from 'node:http'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { freePort } from '../test/helpers/free-port.js'
 import { createFixtureRepo, git, sha256 } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
 import { sendPush } from '../test/helpers/github.js'
-import { tempDir } from '../test/helpers/temp-dir.js'
+import { startBuiltService } from './built-service.js'
 
 const execFileAsync = promisify(execFile)
 const TOKEN = 'bench-token-consumers'
@@ -57,38 +56,13 @@ for (let i = 0; i < 20; i++) {
 repo.writeStack('big')
 repo.commitAndPush('consumer fixture')
 
-const cacheDir = tempDir('docker-cd-bench-consumers-')
-const port = await freePort()
-const service = spawn(process.execPath, [join(import.meta.dirname, '..', 'dist', 'server.js')], {
-  env: {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    GIT_REPO_URL: repo.url,
-    GIT_REVISION: 'main',
-    GIT_ACCESS_TOKEN: TOKEN,
-    WEBHOOK_SECRET: SECRET,
-    GIT_SSL_CAINFO: server.caFile,
-    GIT_CACHE_DIR: cacheDir,
-    REFRESH_POLL_INTERVAL: '0',
-    GIT_TIMEOUT: '600s',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'ignore', 'inherit'],
+const service = await startBuiltService({
+  server,
+  repoUrl: repo.url,
+  token: TOKEN,
+  env: { WEBHOOK_SECRET: SECRET },
 })
-const base = `http://127.0.0.1:${port}`
-for (;;) {
-  if (
-    await fetch(`${base}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    )
-  )
-    break
-  await new Promise((resolve) => setTimeout(resolve, 50))
-}
-const pid = service.pid as number
+const { base, pid, cacheDir } = service
 
 /** Downloads a URL, discarding the bytes; returns seconds and bytes, sampling the service RSS. */
 async function download(url: string) {
@@ -199,8 +173,7 @@ for (let run = 0; run < runs; run++) {
 const rssPeakSubscribed = rssOf(pid)
 for (const client of clients) client.close()
 
-service.kill('SIGTERM')
-await new Promise((resolve) => service.once('exit', resolve))
+await service.stop()
 await server.close()
 
 const rate = (seconds: number) => `${(archiveBytes / 1024 / 1024 / seconds).toFixed(0)} MB/s`

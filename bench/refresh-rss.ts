@@ -2,9 +2,21 @@
 // service's refresh path (cold, then no-change) so its peak RSS is the
 // service's, not the benchmark harness's. Prints JSON: the RSS before the
 // first refresh and the peak, in bytes (and the Compose hashes).
-import { createGitReader } from '../services/git/reader.js'
-import { createRefreshController } from '../services/refresh/controller.js'
-import { createRefreshSteps } from '../services/refresh/steps.js'
+import { readFileSync } from 'node:fs'
+
+// The compiled service (dist/, built by bench:refresh), run by Node itself
+// with no TypeScript loader in the process: what `npm start` and the image
+// run. (Node strips this file's own types; the modules come from dist.)
+const dist = new URL('../dist/services/', import.meta.url)
+const { createGitReader } = (await import(
+  new URL('git/reader.js', dist).href
+)) as typeof import('../services/git/reader.js')
+const { createRefreshController } = (await import(
+  new URL('refresh/controller.js', dist).href
+)) as typeof import('../services/refresh/controller.js')
+const { createRefreshSteps } = (await import(
+  new URL('refresh/steps.js', dist).href
+)) as typeof import('../services/refresh/steps.js')
 
 const env = process.env as Record<string, string>
 const runSteps = createRefreshSteps({
@@ -36,7 +48,11 @@ if (store.current().stacks.length !== Number(env.BENCH_STACKS)) throw new Error(
 process.stdout.write(
   JSON.stringify({
     before,
-    peak: process.resourceUsage().maxRSS * 1024,
+    // VmHWM is this process's own peak: maxRSS would start from the
+    // parent's RSS at fork (it survives exec), and the bench process is
+    // larger than the service at 10,000 stacks.
+    peak: Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) * 1024,
+    maxRss: process.resourceUsage().maxRSS * 1024,
     composeHashes: store.current().stacks.map((stack) => stack.composeHash),
   }),
 )

@@ -6,7 +6,7 @@
 //   npm run bench:refresh            # 200, 2,000 and 10,000 stacks
 //   BENCH_SIZES=200 npm run bench:refresh
 import { execFile, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -16,10 +16,15 @@ import { createRefreshSteps } from '../services/refresh/steps.js'
 import { freePort } from '../test/helpers/free-port.js'
 import { composeFor, createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
+import { SERVICE_NODE_FLAGS } from './built-service.js'
 
 const sizes = (process.env.BENCH_SIZES ?? '200,2000,10000').split(',').map(Number)
 const execFileAsync = promisify(execFile)
 const runs = Number(process.env.BENCH_RUNS ?? 5)
+/** Node flags of the measured processes: the service's own (`npm start`, the image); BENCH_RSS_NODE_FLAGS overrides. */
+const rssNodeFlags = (process.env.BENCH_RSS_NODE_FLAGS ?? SERVICE_NODE_FLAGS.join(' '))
+  .split(' ')
+  .filter(Boolean)
 const TOKEN = 'bench-token-not-secret'
 
 const median = (values: number[]) => {
@@ -59,11 +64,19 @@ const startupRows: string[] = []
 // empty cache dir, against the same repository: what an operator waits for
 // after `docker run`.
 const serverJs = join(import.meta.dirname, '..', 'dist', 'server.js')
-async function startupTime(repoUrl: string): Promise<number> {
+/** Peak RSS of a process so far (VmHWM: its own, not inherited at fork). */
+const peakRssOf = (pid: number) =>
+  Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
+
+/**
+ * Starts the built service; resolves with the time to /readyz 200 and its
+ * peak RSS once it has also answered GET /api/stacks (the serialised list).
+ */
+async function startupTime(repoUrl: string): Promise<{ ms: number; peak: number }> {
   const cacheDir = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))
   const port = await freePort()
   const started = performance.now()
-  const child = spawn(process.execPath, [serverJs], {
+  const child = spawn(process.execPath, [...rssNodeFlags, serverJs], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -85,7 +98,11 @@ async function startupTime(repoUrl: string): Promise<number> {
         (r) => r.ok,
         () => false,
       )
-      if (ready) return performance.now() - started
+      if (ready) {
+        const ms = performance.now() - started
+        await (await fetch(`http://127.0.0.1:${port}/api/stacks`)).arrayBuffer()
+        return { ms, peak: peakRssOf(child.pid as number) }
+      }
       if (child.exitCode !== null) throw new Error(`service exited ${child.exitCode}`)
       await new Promise((resolve) => setTimeout(resolve, 2))
     }
@@ -134,6 +151,7 @@ for (const size of sizes) {
   const cold: number[] = []
   const noChange: number[] = []
   const changed: number[] = []
+  let servicePeak = 0
   let service = newService()
   for (let run = 0; run < runs; run++) {
     lsRemote.push(await time(() => git('ls-remote', repo.url, 'refs/heads/main')))
@@ -144,7 +162,11 @@ for (const size of sizes) {
       ),
     )
     rmSync(cloneDir, { recursive: true, force: true })
-    if (size <= 2000) startup.push(await startupTime(repo.url))
+    if (size <= 2000 || run === 0) {
+      const started = await startupTime(repo.url)
+      if (size <= 2000) startup.push(started.ms)
+      servicePeak = Math.max(servicePeak, started.peak)
+    }
 
     rmSync(service.cacheDir, { recursive: true, force: true })
     await service.store.close()
@@ -173,7 +195,7 @@ for (const size of sizes) {
 
   // Peak RSS of the service alone: a separate Node process doing a cold and a no-change refresh.
   const rssCache = mkdtempSync(join(tmpdir(), 'docker-cd-bench-cache-'))
-  const child = await execFileAsync(process.execPath, ['--import=tsx', 'bench/refresh-rss.ts'], {
+  const child = await execFileAsync(process.execPath, [...rssNodeFlags, 'bench/refresh-rss.ts'], {
     env: {
       ...process.env,
       BENCH_REPO_URL: repo.url,
@@ -184,7 +206,11 @@ for (const size of sizes) {
     },
   })
   rmSync(rssCache, { recursive: true, force: true })
-  const serviceRss = (JSON.parse(child.stdout) as { peak: number }).peak
+  const rss = JSON.parse(child.stdout) as { before: number; peak: number; maxRss: number }
+  const serviceRss = rss.peak
+  process.stderr.write(
+    `${size} stacks, service: RSS ${(rss.before / 2 ** 20).toFixed(1)} MiB before, peak (VmHWM) ${(rss.peak / 2 ** 20).toFixed(1)} MiB; maxRSS ${(rss.maxRss / 2 ** 20).toFixed(1)} MiB (inherits the bench's RSS at fork)\n`,
+  )
 
   const m = {
     lsRemote: median(lsRemote),
@@ -195,7 +221,7 @@ for (const size of sizes) {
   }
   const ms = (value: number) => `${value.toFixed(0)} ms`
   rows.push(
-    `| ${size.toLocaleString('en-US')} | ${ms(m.cold)} | ${ms(m.noChange)} (${(m.noChange / m.lsRemote).toFixed(2)}×) | ${ms(m.changed)} (${(m.changed / m.clone).toFixed(2)}×) | ${ms(m.lsRemote)} | ${ms(m.clone)} | ${(serviceRss / 1024 / 1024).toFixed(0)} MB | ${(peakRss / 1024 / 1024).toFixed(0)} MB |`,
+    `| ${size.toLocaleString('en-US')} | ${ms(m.cold)} | ${ms(m.noChange)} (${(m.noChange / m.lsRemote).toFixed(2)}×) | ${ms(m.changed)} (${(m.changed / m.clone).toFixed(2)}×) | ${ms(m.lsRemote)} | ${ms(m.clone)} | ${(serviceRss / 1024 / 1024).toFixed(0)} MB | ${(servicePeak / 1024 / 1024).toFixed(0)} MB | ${(peakRss / 1024 / 1024).toFixed(0)} MB |`,
   )
   process.stderr.write(`${rows.at(-1)}\n`)
   if (startup.length > 0) {
@@ -212,9 +238,9 @@ console.log(
   `\nRefresh benchmark: medians of ${runs} runs, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${spawnSync('git', ['--version'], { encoding: 'utf8' }).stdout.trim()}\n`,
 )
 console.log(
-  '| stacks | cold refresh | no-change refresh (÷ ls-remote) | one stack changed (÷ depth-1 clone) | git ls-remote | git clone --depth 1 | peak RSS, service | peak RSS, bench process |',
+  '| stacks | cold refresh | no-change refresh (÷ ls-remote) | one stack changed (÷ depth-1 clone) | git ls-remote | git clone --depth 1 | peak RSS, refresh path | peak RSS, service process (ready + GET /api/stacks) | peak RSS, bench process |',
 )
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|')
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
 for (const row of rows) console.log(row)
 console.log(
   '\nStartup: process start → /readyz 200 (dist/server.js, empty cache dir), beside a depth-1 clone\n',

@@ -15,14 +15,13 @@ declare module 'fastify' {
 }
 
 // Per-client rate limits with @fastify/rate-limit (in memory; one instance
-// per cache dir, so no shared store is needed). Nothing is limited by
-// default: routes opt in with `config.rateLimit` (POST /api/refresh), and
-// `app.rejections` counts only requests that were refused, so a client
-// guessing webhook signatures or API tokens is slowed down while a correct
-// sender is not. Clients are told apart by address: behind a reverse proxy
-// they share one.
+// per cache dir, so no shared store is needed). No correct request is
+// limited: `app.rejections` counts only requests that were refused, so a
+// client guessing webhook signatures or API tokens is slowed down while a
+// correct sender is not. (Refreshes are paced, never refused: see
+// services/refresh/pacer.ts.) Clients are told apart by address, or by
+// X-Forwarded-For behind the proxies TRUST_PROXY names.
 
-export const REFRESH_RATE_LIMIT = { max: 12, timeWindow: '1 minute' }
 const REJECTION_LIMIT = { max: 10, timeWindow: '1 minute' }
 
 export type RateLimitOptions = {

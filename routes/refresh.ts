@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { REFRESH_RATE_LIMIT } from '../plugins/rate-limit.js'
 import { acceptedMessage, errorResponses, refreshQuerySchema } from '../schemas/api.js'
 import {
   refreshAcceptedSchema,
@@ -17,20 +16,19 @@ const refreshRoutes: FastifyPluginAsyncZod = async (app) => {
       // The route takes no body: anything past a few bytes is refused (413)
       // before it is read, let alone parsed.
       bodyLimit: 64,
-      // Each refresh asks the Git host (which rate-limits tokens): one
-      // client gets a dozen a minute (plugins/rate-limit.ts).
-      config: { rateLimit: REFRESH_RATE_LIMIT },
       schema: {
         tags: ['refresh'],
         summary: 'Refresh the cache from Git now',
         description:
-          'Enqueues a manual refresh and answers at once (`refreshing` or `queued`). With `?wait=true`, answers when the refresh that covers this request has finished (`completed` or `failed`).',
+          'Enqueues a manual refresh and answers at once (`refreshing` or `queued`). With `?wait=true`, answers when the refresh that covers this request has finished (`completed` or `failed`). Never refused for coming often: starts are paced (REFRESH_RATE_LIMIT, 30 at once then 30 a minute by default), and a request that arrives while the pace holds starts back waits in the one coalescing slot (`queued`).',
         querystring: refreshQuerySchema,
         response: {
           200: z.union([refreshAcceptedSchema, refreshFinishedSchema]),
           400: errorResponses[400],
           413: errorResponses[413],
-          429: errorResponses[429],
+          429: errorResponses[429].describe(
+            'Too many rejected requests (wrong API token) from this client',
+          ),
           500: errorResponses[500],
           503: errorResponses[503],
         },

@@ -140,6 +140,50 @@ const byteSize = (fallback: string) =>
       return bytes
     })
 
+// `<starts>/<duration>`: that many refresh starts at once, refilled at that
+// many per duration (`30/1m`); `0` switches pacing off.
+const refreshRate = z
+  .string()
+  .default('30/1m')
+  .transform((text, ctx) => {
+    const trimmed = text.trim()
+    if (trimmed === '0') return null
+    const match = /^(\d+)\s*\/\s*(\S+)$/.exec(trimmed)
+    let periodMs = 0
+    try {
+      periodMs = match?.[2] ? parseDuration(match[2]) : 0
+    } catch {
+      periodMs = 0
+    }
+    const burst = Number(match?.[1] ?? 0)
+    if (!match || burst < 1 || periodMs <= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be <refreshes>/<duration> such as 30/1m (0: no pacing)',
+      })
+      return z.NEVER
+    }
+    return { burst, periodMs }
+  })
+
+// Fastify's trustProxy: `true`, a hop count, or addresses/CIDRs separated by commas.
+const trustProxy = z
+  .string()
+  .default('false')
+  .transform((text, ctx): boolean | number | string[] => {
+    const trimmed = text.trim().toLowerCase()
+    if (trimmed === 'false' || trimmed === '0' || trimmed === '') return false
+    if (trimmed === 'true') return true
+    if (/^\d+$/.test(trimmed)) return Number(trimmed)
+    const list = trimmed.split(',').map((part) => part.trim())
+    if (list.every((part) => /^[0-9a-f.:]+(\/\d{1,3})?$/.test(part))) return list
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be true, false, a hop count, or proxy addresses (10.0.0.1,10.0.0.0/8)',
+    })
+    return z.NEVER
+  })
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const configEnvSchema = z.object({
@@ -161,6 +205,8 @@ export const configEnvSchema = z.object({
         'must be printable ASCII without spaces or control characters (no request could send it)',
     }),
   REFRESH_POLL_INTERVAL: duration('5m', { allowZero: true }),
+  REFRESH_RATE_LIMIT: refreshRate,
+  TRUST_PROXY: trustProxy,
   GIT_TIMEOUT: duration('60s', { allowZero: false }),
   GIT_MEMORY_LIMIT: byteSize('1GiB'),
   GIT_CACHE_DIR: z.string().default(join(tmpdir(), 'docker-cd-cache')),
@@ -186,6 +232,10 @@ export type Config = {
   /** Bearer token required on /api/* (except the webhook); undefined: open. */
   apiToken: string | undefined
   refreshPollIntervalMs: number
+  /** Pace of webhook and manual refresh starts: `burst` at once, `burst` more per `periodMs`; null: off. */
+  refreshRateLimit: { burst: number; periodMs: number } | null
+  /** Fastify's trustProxy: clients told apart by X-Forwarded-For behind these proxies. */
+  trustProxy: boolean | number | string[]
   gitTimeoutMs: number
   /** Address-space limit of each git process, bytes; 0: none. */
   gitMemoryLimitBytes: number

@@ -82,7 +82,7 @@ Change an example and refresh:
   cd ${repo.workDir}
   mkdir -p blog && printf 'services:\\n  blog:\\n    image: ghost:5\\n' > blog/compose.yaml
   git add -A && git -c user.name=demo -c user.email=demo@example.test commit -m 'add blog' && git push -q origin HEAD:main
-  curl -X POST '${base}/api/refresh?wait=true' && curl ${base}/api/stacks
+  curl -X POST '${base}/api/refresh?wait=true'; echo; curl ${base}/api/stacks; echo
 
 Signed webhook (secret "demo-secret"):
   body='{"ref":"refs/heads/main"}'

@@ -166,6 +166,11 @@ t.test('a busy port: one line naming PORT=, exit 1', async (t) => {
     second.output.stderr,
     /^docker-cd: cannot listen: port \d+ on 127\.0\.0\.1 is already in use; set PORT= to another port\n$/,
   )
+  t.notMatch(
+    second.output.stdout,
+    /"level":50/,
+    'no error line before it: the stopped refresh is not an error',
+  )
   first.child.kill('SIGTERM')
   t.equal(await first.exited, 0)
 })

@@ -92,6 +92,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookSecret: data.WEBHOOK_SECRET,
     apiToken: data.API_TOKEN,
     refreshPollIntervalMs: data.REFRESH_POLL_INTERVAL,
+    refreshRateLimit: data.REFRESH_RATE_LIMIT,
+    trustProxy: data.TRUST_PROXY,
     gitTimeoutMs: data.GIT_TIMEOUT,
     gitMemoryLimitBytes: data.GIT_MEMORY_LIMIT,
     gitCacheDir: data.GIT_CACHE_DIR,

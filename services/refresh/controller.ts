@@ -2,6 +2,7 @@ import type { RefreshTrigger, RefType } from '../../schemas/refresh.js'
 import type { StackStatus } from '../../schemas/stack.js'
 import { createObserverList, type RefreshObserver } from './observers.js'
 import { buildOutcome, failedOutcome, failureOf, type RefreshOutcome } from './outcome.js'
+import { createRefreshPacer, type RefreshRate } from './pacer.js'
 import { createRefreshQueue } from './queue.js'
 import { createRefreshScheduler, type Timers } from './scheduler.js'
 import {
@@ -34,6 +35,8 @@ type RefreshControllerOptions = {
   refType: RefType
   pollIntervalMs: number
   backoffInitialMs?: number
+  /** Pace of webhook and manual refresh starts (REFRESH_RATE_LIMIT); null: unpaced. */
+  refreshRate?: RefreshRate | null
   observers?: RefreshObserver[]
   /** Where observer failures are reported (they are otherwise swallowed). */
   onObserverError?: (error: unknown) => void
@@ -109,6 +112,7 @@ export function createRefreshController(options: RefreshControllerOptions) {
 
   const queue = createRefreshQueue<RefreshOutcome>({
     run,
+    pacer: createRefreshPacer(options.refreshRate ?? null),
     // A request the queue could not run (closed for shutdown), or a run that
     // broke (a bug): the waiter still gets an answer, and nothing is written.
     failed(trigger, error) {

@@ -50,6 +50,7 @@ export function createDesiredState(config: Config, options: DesiredStateOptions 
     ref: described.ref,
     refType: described.commit ? 'commit' : 'branch',
     pollIntervalMs: config.refreshPollIntervalMs,
+    refreshRate: config.refreshRateLimit,
     backoffInitialMs: options.backoffInitialMs,
     observers: options.observers,
     onObserverError: options.onObserverError,

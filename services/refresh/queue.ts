@@ -1,9 +1,13 @@
 import type { RefreshTrigger } from '../../schemas/refresh.js'
+import type { RefreshPacer } from './pacer.js'
 
 // One refresh at a time, plus one waiting slot that newer requests replace.
 // Every request gets a promise for the refresh that covers it. A request that
 // arrives while a refresh runs is covered by the next one, not the running
 // one: the running one may already have fetched, before the request arrived.
+//
+// Starts may be paced (pacer.ts): a request whose start must wait for the
+// pacer waits in the same slot, answered `queued`, and newer requests join it.
 //
 // The queue only orders work. `run` produces the outcome a waiter gets;
 // `failed` turns anything `run` throws (or a closed queue) into one, so a
@@ -32,10 +36,14 @@ type Slot<O> = {
 export function createRefreshQueue<O>(options: {
   run: (trigger: RefreshTrigger, signal: AbortSignal) => Promise<O>
   failed: (trigger: RefreshTrigger, error: unknown) => O
+  /** Paces starts (webhook, manual); none: every start is immediate. */
+  pacer?: RefreshPacer
 }) {
   const abort = new AbortController()
   let running: Slot<O> | undefined
   let waiting: Slot<O> | undefined
+  /** Set while the waiting slot waits for the pacer, not for a running refresh. */
+  let paceTimer: NodeJS.Timeout | undefined
   let closed = false
 
   function newSlot(trigger: RefreshTrigger): Slot<O> {
@@ -65,13 +73,32 @@ export function createRefreshQueue<O>(options: {
       )
   }
 
+  /** Starts the slot now, or parks it as the waiting slot until the pacer allows it. */
+  function startWhenAllowed(slot: Slot<O>) {
+    const delay = options.pacer?.delayFor(slot.trigger) ?? 0
+    if (delay === 0) {
+      if (waiting === slot) waiting = undefined
+      start(slot)
+      return
+    }
+    waiting = slot
+    paceTimer = setTimeout(startWaiting, delay)
+    paceTimer.unref()
+  }
+
+  /** The waiting slot's turn: nothing runs (a refresh finished, or the pacer's delay passed). */
+  function startWaiting() {
+    clearTimeout(paceTimer)
+    paceTimer = undefined
+    const next = waiting
+    if (next && !running && !closed) startWhenAllowed(next)
+  }
+
   /** Frees the queue, answers the slot's waiters, starts the waiting slot. */
   function finish(slot: Slot<O>, produce: () => O) {
     running = undefined
     settleSafely(slot, produce)
-    const next = waiting
-    waiting = undefined
-    if (next) start(next)
+    startWaiting()
   }
 
   function enqueue(trigger: RefreshTrigger): Enqueued<O> {
@@ -81,15 +108,24 @@ export function createRefreshQueue<O>(options: {
         done: Promise.resolve(options.failed(trigger, new QueueClosedError())),
       }
     }
-    if (!running) {
+    if (!running && !waiting) {
       const slot = newSlot(trigger)
-      start(slot)
-      return { status: 'refreshing', done: slot.done }
+      startWhenAllowed(slot)
+      return { status: running === slot ? 'refreshing' : 'queued', done: slot.done }
     }
     // The newest request replaces the waiting one; both are covered by it.
     if (waiting) waiting.trigger = trigger
     else waiting = newSlot(trigger)
-    return { status: 'queued', done: waiting.done }
+    const slot = waiting
+    // Waiting only for the pacer, and this trigger is not paced: go now.
+    if (paceTimer && (options.pacer?.delayFor(trigger) ?? 0) === 0) {
+      clearTimeout(paceTimer)
+      paceTimer = undefined
+      waiting = undefined
+      start(slot)
+      return { status: 'refreshing', done: slot.done }
+    }
+    return { status: 'queued', done: slot.done }
   }
 
   return {
@@ -98,11 +134,13 @@ export function createRefreshQueue<O>(options: {
     hasWaiting: () => waiting !== undefined,
     /** Resolves when nothing runs or waits. */
     async idle(): Promise<void> {
-      while (running) await running.done
+      for (let slot = running ?? waiting; slot; slot = running ?? waiting) await slot.done
     },
     /** Stops the running refresh (its git command fails as `aborted`) and fails the waiting one. */
     async close(): Promise<void> {
       closed = true
+      clearTimeout(paceTimer)
+      paceTimer = undefined
       const dropped = waiting
       waiting = undefined
       abort.abort()

@@ -41,6 +41,12 @@ export function createRefreshLog(log: Log): RefreshObserver {
         )
         return
       }
+      // Stopped because the service is shutting down (a busy port at
+      // startup, SIGTERM): nothing went wrong with Git, nothing to report.
+      if (outcome.error?.reason === 'aborted') {
+        log.info({ ...fields, reason: 'aborted' }, 'refresh stopped: shutting down')
+        return
+      }
       log.error(
         { ...fields, reason: outcome.error?.reason, error: outcome.message },
         outcome.previousRevision === null

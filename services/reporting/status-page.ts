@@ -37,7 +37,9 @@ export function renderStatusPage(
     `stacks:           ${snapshot.stacks.length}`,
     `containers:       ${'running' in containers ? `${containers.running} running` : `unavailable: ${containers.unavailable}`}`,
     '',
-    'API: /api/stacks  /api/refresh-status  POST /api/refresh  POST /api/webhook  /metrics  /docs',
+    'API:    /api/stacks  /api/stacks/{name}  /api/refresh-status  /api/events',
+    '        POST /api/refresh  POST /api/webhook',
+    'probes: /healthz  /readyz  /metrics        docs: /docs  /openapi.json',
     '',
   )
   return lines.join('\n')

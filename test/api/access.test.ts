@@ -154,28 +154,88 @@ t.test(
   },
 )
 
-t.test(
-  'a client hammering POST /api/refresh gets 429s; Git sees a bounded number of requests',
-  async (t) => {
-    const { app } = await setup(t)
-    const before = server.requests.length
-    const statuses: number[] = []
-    let retryAfter: string | undefined
-    for (let i = 0; i < 40; i++) {
+t.test('refresh requests are paced, never refused', async (t) => {
+  t.test('100 sequential ?wait=true calls from one client all complete', async (t) => {
+    const { app } = await setup(t, { REFRESH_RATE_LIMIT: '20/2s' })
+    const answers: string[] = []
+    for (let i = 0; i < 100; i++) {
       const res = await app.inject({ method: 'POST', url: '/api/refresh?wait=true' })
-      statuses.push(res.statusCode)
-      if (res.statusCode === 429) {
-        retryAfter = res.headers['retry-after'] as string
-        t.match(errorSchema.parse(res.json()), { statusCode: 429, message: /rate limit exceeded/ })
-      }
+      answers.push(`${res.statusCode} ${res.json().status}`)
     }
-    t.equal(statuses.filter((s) => s === 200).length, 12, 'a dozen refreshes a minute')
-    t.equal(statuses.filter((s) => s === 429).length, 28, 'the rest refused')
-    t.ok(Number(retryAfter) > 0 && Number(retryAfter) <= 60, 'Retry-After within the minute')
-    const gitRequests = server.requests.length - before
-    t.ok(gitRequests <= 36, `Git saw ${gitRequests} requests for 40 refresh calls`)
-  },
-)
+    t.same(new Set(answers), new Set(['200 completed']), 'every call: 200 completed')
+  })
+
+  t.test('200 concurrent calls all answer 200, refreshing or queued', async (t) => {
+    const { app } = await setup(t)
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, () => app.inject({ method: 'POST', url: '/api/refresh' })),
+    )
+    t.same(new Set(answers.map((res) => res.statusCode)), new Set([200]))
+    t.ok(answers.every((res) => ['refreshing', 'queued'].includes(res.json().status)))
+    const last = await app.inject({ method: 'POST', url: '/api/refresh?wait=true' })
+    t.match(last.json(), { status: 'completed' })
+  })
+
+  t.test('with a low limit, Git sees at most that rate of ls-remote calls', async (t) => {
+    const { app } = await setup(t, { REFRESH_RATE_LIMIT: '3/2s' })
+    const before = server.requests.length
+    const started = Date.now()
+    const statuses = new Set<number>()
+    while (Date.now() - started < 3_000) {
+      statuses.add((await app.inject({ method: 'POST', url: '/api/refresh' })).statusCode)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const elapsed = Date.now() - started
+    const final = await app.inject({ method: 'POST', url: '/api/refresh?wait=true' })
+    t.match(final.json(), { status: 'completed' }, 'the last request is still answered')
+    t.same(statuses, new Set([200]), 'no call refused')
+    const refreshes = server.requests
+      .slice(before)
+      .filter((request) => request.path.endsWith('/info/refs')).length
+    // A burst of 3, then 3 per 2 s; and the final request's own refresh.
+    const allowed = 3 + Math.ceil((3 * elapsed) / 2_000) + 1
+    t.ok(refreshes <= allowed, `${refreshes} ls-remote calls in ${elapsed} ms (at most ${allowed})`)
+    t.ok(refreshes >= 3, 'the burst went through')
+  })
+
+  t.test('REFRESH_RATE_LIMIT and TRUST_PROXY are checked at startup', async (t) => {
+    const base = { GIT_REPO_URL: 'https://git.example.com/r.git', GIT_REVISION: 'main' }
+    t.same(loadConfig(base).refreshRateLimit, { burst: 30, periodMs: 60_000 }, 'default 30/1m')
+    t.equal(loadConfig({ ...base, REFRESH_RATE_LIMIT: '0' }).refreshRateLimit, null)
+    t.same(loadConfig({ ...base, REFRESH_RATE_LIMIT: '5/10s' }).refreshRateLimit, {
+      burst: 5,
+      periodMs: 10_000,
+    })
+    for (const bad of ['30', '0/1m', 'x/1m', '3/never', '3/0'])
+      t.throws(
+        () => loadConfig({ ...base, REFRESH_RATE_LIMIT: bad }),
+        /REFRESH_RATE_LIMIT: must be/,
+      )
+    t.equal(loadConfig(base).trustProxy, false, 'TRUST_PROXY off by default')
+    t.equal(loadConfig({ ...base, TRUST_PROXY: 'true' }).trustProxy, true)
+    t.equal(loadConfig({ ...base, TRUST_PROXY: '2' }).trustProxy, 2)
+    t.same(loadConfig({ ...base, TRUST_PROXY: '10.0.0.1, 10.1.0.0/16' }).trustProxy, [
+      '10.0.0.1',
+      '10.1.0.0/16',
+    ])
+    t.throws(() => loadConfig({ ...base, TRUST_PROXY: 'yes please' }), /TRUST_PROXY: must be/)
+  })
+})
+
+t.test('TRUST_PROXY: clients behind the proxy are told apart by X-Forwarded-For', async (t) => {
+  const rejectedFrom = async (env: Record<string, string>) => {
+    const { app } = await setup(t, { API_TOKEN, ...env })
+    for (let i = 0; i < 10; i++)
+      await app.inject({ url: '/api/stacks', headers: { 'x-forwarded-for': '203.0.113.7' } })
+    const other = await app.inject({
+      url: '/api/stacks',
+      headers: { ...bearer(API_TOKEN), 'x-forwarded-for': '203.0.113.8' },
+    })
+    return other.statusCode
+  }
+  t.equal(await rejectedFrom({}), 429, 'off: every client behind the proxy shares one bucket')
+  t.equal(await rejectedFrom({ TRUST_PROXY: '1' }), 200, 'on: another client is not slowed down')
+})
 
 t.test(
   'rejected webhook deliveries are limited per client; valid ones are not counted',

@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { RefreshTrigger } from '../../schemas/refresh.js'
+import { createRefreshPacer } from '../../services/refresh/pacer.js'
 import { createRefreshQueue } from '../../services/refresh/queue.js'
 
 // Unit tests with a fake refresh whose completion the test controls.
@@ -158,3 +159,76 @@ t.test('idle() waits for running and waiting refreshes', async (t) => {
   await idlePromise
   t.ok(idle)
 })
+
+t.test('pacer: a burst, then the sustained rate; startup and periodic never wait', async (t) => {
+  let now = 0
+  const pacer = createRefreshPacer({ burst: 3, periodMs: 3_000 }, () => now)
+  t.same(
+    [1, 2, 3].map(() => pacer.delayFor('webhook')),
+    [0, 0, 0],
+    'the burst starts at once',
+  )
+  t.equal(pacer.delayFor('manual'), 1_000, 'then one start per second')
+  t.equal(pacer.delayFor('periodic'), 0, 'the own schedule is not paced')
+  t.equal(pacer.delayFor('startup'), 0)
+  now += 1_000
+  t.equal(pacer.delayFor('manual'), 0, 'a token a second later')
+  t.equal(pacer.delayFor('manual'), 1_000)
+  now += 60_000
+  t.same(
+    [1, 2, 3, 4].map(() => pacer.delayFor('webhook') === 0),
+    [true, true, true, false],
+    'refilled to the burst, never past it',
+  )
+  t.equal(createRefreshPacer(null).delayFor('webhook'), 0, 'no rate: no pacing')
+})
+
+t.test('a paced request waits in the slot, answered queued; newer ones join it', async (t) => {
+  const fake = controlledRun()
+  const pacer = createRefreshPacer({ burst: 1, periodMs: 200 })
+  const queue = createRefreshQueue({ run: fake.run, failed, pacer })
+  const first = queue.enqueue('webhook')
+  t.equal(first.status, 'refreshing', 'the burst')
+  await tick()
+  fake.started[0]?.finish()
+  await first.done
+  const second = queue.enqueue('webhook')
+  const third = queue.enqueue('manual')
+  t.equal(second.status, 'queued', 'no token: it waits, it is not refused')
+  t.equal(third.status, 'queued')
+  t.equal(second.done, third.done, 'one refresh covers both')
+  t.equal(fake.started.length, 1, 'nothing started yet')
+  await waitForCondition(() => fake.started.length === 2)
+  t.equal(fake.started[1]?.trigger, 'manual')
+  fake.started[1]?.finish()
+  t.match(await third.done, { status: 'completed' })
+
+  const paced = queue.enqueue('manual')
+  t.equal(paced.status, 'queued')
+  const periodic = queue.enqueue('periodic')
+  t.equal(periodic.status, 'refreshing', 'an unpaced trigger starts the waiting slot at once')
+  t.equal(periodic.done, paced.done)
+  await tick()
+  t.equal(fake.started.length, 3)
+  fake.started[2]?.finish()
+  await periodic.done
+  await queue.close()
+})
+
+t.test('closing fails a request that waits for the pacer', async (t) => {
+  const fake = controlledRun()
+  const pacer = createRefreshPacer({ burst: 1, periodMs: 60_000 })
+  const queue = createRefreshQueue({ run: fake.run, failed, pacer })
+  const first = queue.enqueue('manual')
+  await tick()
+  fake.started[0]?.finish()
+  await first.done
+  const waiting = queue.enqueue('manual')
+  await queue.close()
+  t.match(await waiting.done, { status: 'failed' })
+  t.equal(fake.started.length, 1, 'it never ran')
+})
+
+async function waitForCondition(condition: () => boolean) {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5))
+}

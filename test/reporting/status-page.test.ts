@@ -54,6 +54,13 @@ t.test('status page with a missing socket', async (t) => {
   t.match(res.body, /stacks: +4/)
   t.match(res.body, 'containers:       unavailable: ENOENT /nonexistent/docker.sock')
   t.notMatch(res.body, TOKEN)
+  // The routes the page names exist, and every /api route a client reads is named.
+  const named = [...res.body.matchAll(/(\/[a-z{}/.-]*[a-z}])/g)].map((m) => m[1] as string)
+  const registered = new Set(app.routeTable.map((r) => r.url.replace(/:([a-z]+)/g, '{$1}')))
+  for (const path of named.filter((p) => /^\/(api|healthz|readyz|metrics|docs|openapi)/.test(p)))
+    t.ok(registered.has(path), `${path} is a route`)
+  for (const path of ['/api/events', '/api/stacks/{name}', '/healthz', '/readyz'])
+    t.ok(named.includes(path), `the page names ${path}`)
 })
 
 t.test('container count from an engine, and engine failures', async (t) => {
