@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers on /var/run/docker.sock, installing and
 # starting Debian's docker.io when there is none (CI machines have only the
-# docker client). Also installs the tools the container test needs:
-# docker-compose (validates compose.yaml) and mmdebstrap (builds the base
-# image when the registry image cannot be pulled).
+# docker client). Also installs what the host and container tests need:
+# Compose v2 (the `docker compose` plugin, which also answers as
+# `docker-compose`), busybox-static (the tiny local test image) and
+# mmdebstrap (builds the base image when the registry image cannot be pulled).
 set -euo pipefail
 
 log_file=${DOCKERD_LOG:-${TMPDIR:-/tmp}/docker-cd-dockerd.log}
@@ -14,14 +15,35 @@ as_root() {
 
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
-command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+[[ -x /bin/busybox ]] && /bin/busybox --list >/dev/null 2>&1 || missing+=(busybox-static)
 if [[ ${#missing[@]} -gt 0 ]]; then
   echo "installing ${missing[*]} (Debian packages)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null
 fi
+
+# Compose v2: bookworm has only Compose v1. Debian trixie's docker-compose
+# (2.26.1) depends on nothing but libc6 (>= 2.34), so its package installs
+# here as it is. It is fetched with a private apt configuration (a trixie
+# source list, lists and cache of its own under a temp dir): the system's
+# sources stay bookworm-only, so nothing else is upgraded.
+if ! docker compose version --short 2>/dev/null | grep -q '^v\?2\.'; then
+  echo "installing Compose v2 (Debian trixie's docker-compose package)"
+  apt_dir=$(mktemp -d)
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+  echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' \
+    >"$apt_dir/sources.list"
+  apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+    -o APT::Sandbox::User=root)
+  as_root apt-get "${apt_opts[@]}" update -qq
+  (cd "$apt_dir" && as_root apt-get "${apt_opts[@]}" download -qq docker-compose)
+  as_root dpkg -i "$apt_dir"/docker-compose_*.deb >/dev/null
+  as_root rm -rf "$apt_dir"
+fi
+echo "compose $(docker compose version --short)"
 
 if docker info >/dev/null 2>&1; then
   exit 0

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 import { createGzip } from 'node:zlib'
 import tar from 'tar-stream'
 import type { GitReader } from '../git/index.js'
-import { isRegularFile } from '../git/index.js'
+import { plainEntries } from '../git/index.js'
 
 // A stack directory as a gzipped tar, streamed from the bare mirror: the
 // tree is listed once, blobs come through one `cat-file --batch` in pieces,
@@ -38,14 +38,8 @@ export function stackArchive(
   gzip.on('close', () => stopGit())
 
   async function produce() {
-    const listing = await git.listTree(treeOid)
-    const invalid = listing.filter((entry) => entry.invalidPath).map((entry) => entry.path)
+    const { entries, invalid } = plainEntries(await git.listTree(treeOid))
     if (invalid.length > 0) onSkipped(invalid)
-    const entries = listing.filter(
-      (entry) =>
-        !entry.invalidPath &&
-        (entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode))),
-    )
     const blobs = entries.filter((entry) => entry.type === 'blob')
     const stream = git.streamObjects(blobs.map((blob) => blob.oid))
     stopGit = stream.stop

@@ -112,3 +112,23 @@ function escapeBytes(bytes: Buffer): string {
   }
   return text
 }
+
+/**
+ * What a stack directory hands to its consumers (an archive, a work tree):
+ * directories and regular files. Symlinks are left out (one could point
+ * outside the stack, or at the host's files), submodules too (their content
+ * is in another repository), and names that are not valid UTF-8 (decoding
+ * would garble or merge them); those are returned as `invalid`.
+ */
+export function plainEntries(listing: readonly TreeListing[]): {
+  entries: TreeListing[]
+  invalid: string[]
+} {
+  const invalid = listing.filter((entry) => entry.invalidPath).map((entry) => entry.path)
+  const entries = listing.filter(
+    (entry) =>
+      !entry.invalidPath &&
+      (entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode))),
+  )
+  return { entries, invalid }
+}

@@ -1,3 +1,8 @@
-// The Docker host: what the engine runs (today the running-container count of
-// the status page). Other folders import this file, never the files behind it.
+// The Docker host: what the engine runs (containers of a Compose project,
+// the status page's running-container count), each stack's work tree under
+// STACKS_DIR, Compose's own plan for it, and drift — what differs from Git,
+// in words. Other folders import this file, never the files behind it.
+export * from './compose.js'
 export * from './docker-engine.js'
+export * from './drift.js'
+export * from './work-trees.js'

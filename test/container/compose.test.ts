@@ -8,7 +8,8 @@ import { configEnvSchema } from '../../schemas/config.js'
 import { loadConfig } from '../../services/base/config.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-// compose.yaml and .env.example, as Debian's docker-compose reads them. The
+// compose.yaml and .env.example, as Compose v2 (Debian trixie's
+// docker-compose, installed by scripts/ensure-docker-engine.sh) reads them. The
 // environment is cleared so a variable set on this machine (GIT_SSL_CAINFO,
 // say) cannot leak into the rendered file.
 
@@ -16,8 +17,8 @@ const root = join(import.meta.dirname, '..', '..')
 const execFileAsync = promisify(execFile)
 const compose = (envFile: string, env: Record<string, string> = {}) =>
   execFileAsync(
-    'docker-compose',
-    ['--project-directory', root, '--env-file', envFile, '-f', 'compose.yaml', 'config'],
+    'docker',
+    ['compose', '--project-directory', root, '--env-file', envFile, '-f', 'compose.yaml', 'config'],
     { cwd: root, env: { PATH: process.env.PATH, ...env } },
   )
 
@@ -28,12 +29,28 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
   t.equal(service.init, true, 'an init process reaps orphaned git helpers')
   t.match(service.build, { context: root })
   t.same(
-    service.ports.map((p: { published: number; target: number }) => [p.published, p.target]),
+    service.ports.map((p: { published: number | string; target: number }) => [
+      Number(p.published),
+      p.target,
+    ]),
     [[8080, 8080]],
   )
-  t.ok(service.volumes.includes('/var/run/docker.sock:/var/run/docker.sock:ro'), 'socket read-only')
+  // Compose v2 renders volumes in the long syntax.
+  type Volume = { type: string; source: string; target: string; read_only?: boolean }
+  const volumes = service.volumes as Volume[]
   t.ok(
-    service.volumes.some((v: string) => v.startsWith('git-cache:/var/cache/docker-cd')),
+    volumes.some(
+      (v) =>
+        v.source === '/var/run/docker.sock' &&
+        v.target === '/var/run/docker.sock' &&
+        v.read_only === true,
+    ),
+    'socket read-only',
+  )
+  t.ok(
+    volumes.some(
+      (v) => v.type === 'volume' && v.source === 'git-cache' && v.target === '/var/cache/docker-cd',
+    ),
     'named cache volume',
   )
   t.ok('git-cache' in parse(stdout).volumes)
@@ -58,7 +75,7 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
   t.match(config, { refreshPollIntervalMs: 300_000, gitAccessToken: undefined, gitDeployDir: '' })
 })
 
-t.test('without GIT_REPO_URL, docker-compose says what to set', async (t) => {
+t.test('without GIT_REPO_URL, Compose says what to set', async (t) => {
   const empty = join(tempDir('docker-cd-env-'), '.env')
   writeFileSync(empty, '')
   const failed = await compose(empty).then(

@@ -1,0 +1,127 @@
+import { execFile } from 'node:child_process'
+
+// The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
+// for what only Compose knows: the project name it picks for a directory,
+// and what `up` would change. Its rules are never re-implemented here.
+//
+// Compose runs with a minimal environment (PATH, HOME, DOCKER_HOST): the
+// service's own secrets (Git token, webhook secret, API token) never reach
+// it, in argv or environment. Interpolation reads the stack's own `.env`,
+// as it would for an operator in that directory.
+
+export type PlanAction = 'create' | 'recreate' | 'start' | 'remove'
+
+/** One container `up` would change, and how. */
+export type PlanEntry = { service: string; container: string; action: PlanAction }
+
+/** Compose refused or failed: its own message, first lines only. */
+export class ComposeError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ComposeError'
+  }
+}
+
+const MESSAGE_LINES = 5
+
+/** The first lines of what Compose printed, without its progress noise. */
+export function composeMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('DRY-RUN MODE'))
+  return lines.slice(0, MESSAGE_LINES).join(' / ') || 'docker compose failed without a message'
+}
+
+/**
+ * Compose's convergence decision, from `--dry-run up -d --remove-orphans`:
+ * per container the verbs it would go through (`Running`: nothing to do;
+ * `Recreate`; `Creating` for a missing one; `Created`/`Starting` for a
+ * stopped one; `Removing` for an orphan). Temporary names of a recreate
+ * (`<id>_<name>`) fold into their container.
+ */
+export function parseDryRun(output: string, serviceOf: (container: string) => string): PlanEntry[] {
+  const verbs = new Map<string, Set<string>>()
+  for (const line of output.split('\n')) {
+    const match = /Container (\S+)\s+([A-Za-z]+)\s*$/.exec(line)
+    if (!match?.[1] || !match[2]) continue
+    const container = match[1].replace(/^[0-9a-f]{12}_/, '')
+    const seen = verbs.get(container) ?? new Set<string>()
+    seen.add(match[2])
+    verbs.set(container, seen)
+  }
+  const plan: PlanEntry[] = []
+  for (const [container, seen] of verbs) {
+    const action: PlanAction | undefined =
+      seen.has('Removing') || seen.has('Remove') || seen.has('Removed')
+        ? 'remove'
+        : seen.has('Recreate') || seen.has('Recreated')
+          ? 'recreate'
+          : seen.has('Creating')
+            ? 'create'
+            : seen.has('Starting') || seen.has('Started')
+              ? 'start'
+              : undefined
+    if (action) plan.push({ service: serviceOf(container), container, action })
+  }
+  return plan.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
+}
+
+type ComposeModel = { name: string; services: Record<string, { container_name?: string }> }
+
+export function createCompose(options: { dockerHost?: string; timeoutMs?: number }) {
+  const timeoutMs = options.timeoutMs ?? 60_000
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    ...(options.dockerHost ? { DOCKER_HOST: options.dockerHost } : {}),
+  }
+
+  function compose(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        'docker',
+        ['compose', ...args],
+        { cwd: dir, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => {
+          if (!error) return resolve({ stdout, stderr })
+          const code = (error as NodeJS.ErrnoException).code
+          if (code === 'ENOENT')
+            return reject(new ComposeError('the docker CLI is not installed (install docker-cli)'))
+          reject(new ComposeError(composeMessage(stderr || error.message)))
+        },
+      )
+    })
+  }
+
+  /** Compose's model of the directory: the project name it picks, the services. */
+  async function model(dir: string): Promise<ComposeModel> {
+    const { stdout } = await compose(dir, ['config', '--format', 'json'])
+    return JSON.parse(stdout) as ComposeModel
+  }
+
+  /** What `up -d --remove-orphans` would change in the directory's project. */
+  async function plan(dir: string, project: ComposeModel): Promise<PlanEntry[]> {
+    const byName = new Map<string, string>()
+    for (const [service, spec] of Object.entries(project.services ?? {}))
+      if (spec.container_name) byName.set(spec.container_name, service)
+    const serviceOf = (container: string) =>
+      byName.get(container) ??
+      (container.startsWith(`${project.name}-`)
+        ? container.slice(project.name.length + 1).replace(/-\d+$/, '')
+        : container)
+    // Compose prints its progress, dry-run included, on stderr.
+    const { stdout, stderr } = await compose(dir, ['--dry-run', 'up', '-d', '--remove-orphans'])
+    return parseDryRun(`${stdout}\n${stderr}`, serviceOf)
+  }
+
+  /** `docker compose version`: present, and v2. */
+  async function version(): Promise<string> {
+    const { stdout } = await compose(process.cwd(), ['version', '--short'])
+    return stdout.trim()
+  }
+
+  return { model, plan, version }
+}
+
+export type Compose = ReturnType<typeof createCompose>

@@ -1,0 +1,131 @@
+import { type Compose, ComposeError, type PlanEntry } from './compose.js'
+import { type EngineContainer, EngineUnavailable, projectContainers } from './docker-engine.js'
+
+// Does the host run what Git says for one stack, and if not, what exactly
+// differs? Compose decides (its dry-run `up` plan); the engine tells the
+// containers' state and health; this file only puts both into a status, a
+// health and one sentence an operator understands.
+
+export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown'
+export type HostHealth = 'healthy' | 'progressing' | 'degraded' | 'unknown'
+
+export type StackHostState = {
+  status: HostStatus
+  health?: HostHealth
+  reason: string
+  project?: string
+  plan: PlanEntry[]
+  containers: EngineContainer[]
+}
+
+const ACTION_WORDS: Record<PlanEntry['action'], string> = {
+  create: 'would be created: it has no container',
+  recreate: 'would be recreated: its configuration differs from Git',
+  start: 'would be started: its container is not running',
+  remove: 'would be removed: Git no longer has this service',
+}
+
+/** The health of a project's containers; undefined when it has none. */
+export function healthOf(
+  containers: readonly EngineContainer[],
+  services: readonly string[],
+): HostHealth | undefined {
+  if (containers.length === 0) return undefined
+  const states = containers.map((container) => container.state)
+  if (
+    states.some((state) => state === 'exited' || state === 'dead' || state === 'restarting') ||
+    containers.some((container) => container.health === 'unhealthy') ||
+    services.some((service) => !containers.some((container) => container.service === service))
+  )
+    return 'degraded'
+  if (
+    states.some((state) => state === 'created' || state === 'paused') ||
+    containers.some((container) => container.health === 'starting')
+  )
+    return 'progressing'
+  return states.every((state) => state === 'running') ? 'healthy' : 'unknown'
+}
+
+/** One sentence per planned change, with the container's own state where it explains it. */
+export function reasonOf(plan: readonly PlanEntry[], containers: readonly EngineContainer[]) {
+  return plan
+    .map((entry) => {
+      const container = containers.find((c) => c.name === entry.container)
+      const detail =
+        entry.action === 'start' && container
+          ? `would be started: container ${container.name} is ${container.status.toLowerCase() || container.state}`
+          : ACTION_WORDS[entry.action]
+      return `service ${entry.service} ${detail}`
+    })
+    .join('; ')
+}
+
+/** Status, health, plan and reason of the stack whose work tree is `dir`. */
+export async function checkStack(options: {
+  dir: string
+  compose: Compose
+  socketPath: string
+}): Promise<StackHostState> {
+  let model: Awaited<ReturnType<Compose['model']>>
+  try {
+    model = await options.compose.model(options.dir)
+  } catch (error) {
+    if (!(error instanceof ComposeError)) throw error
+    return {
+      status: 'out_of_sync',
+      reason: `Compose rejects the stack: ${error.message}`,
+      plan: [],
+      containers: [],
+    }
+  }
+  const project = model.name
+  const services = Object.keys(model.services ?? {})
+  try {
+    const containers = await projectContainers(options.socketPath, project)
+    if (containers.length === 0)
+      return {
+        status: 'missing',
+        reason: `not deployed: no container of project ${project} exists`,
+        project,
+        plan: [],
+        containers,
+      }
+    const plan = await options.compose.plan(options.dir, model)
+    const health = healthOf(containers, services) ?? 'unknown'
+    if (plan.length === 0)
+      return {
+        status: 'synced',
+        health,
+        reason: 'the host runs what Git says',
+        project,
+        plan,
+        containers,
+      }
+    return {
+      status: 'out_of_sync',
+      health,
+      reason: reasonOf(plan, containers),
+      project,
+      plan,
+      containers,
+    }
+  } catch (error) {
+    if (error instanceof EngineUnavailable)
+      return {
+        status: 'unknown',
+        reason: `engine unreachable: ${error.message}`,
+        project,
+        plan: [],
+        containers: [],
+      }
+    if (error instanceof ComposeError)
+      return {
+        status: 'unknown',
+        reason: `Compose could not plan: ${error.message}`,
+        project,
+        plan: [],
+        containers: [],
+      }
+    throw error
+  }
+}
