@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { startGitServer } from '../test/helpers/git-server.js'
-import { SERVICE_NODE_FLAGS, startBuiltService } from './built-service.js'
+import { SERVICE_NODE_FLAGS, startBuiltService, watchRss } from './built-service.js'
 
 const TOKEN = 'bench-token-archive-rss'
 const archiveMb = Number(process.env.BENCH_ARCHIVE_MB ?? 200)
@@ -14,8 +13,6 @@ const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? SERVICE_NODE_FLAGS.join(' '))
   .split(' ')
   .filter(Boolean)
 
-const rssOf = (pid: number) =>
-  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
 
 const server = await startGitServer({ token: TOKEN })
@@ -32,12 +29,7 @@ const { base, pid } = service
 
 /** Downloads the archive at up to `bytesPerSecond` (or as fast as possible) for at most `seconds`. */
 async function download(bytesPerSecond?: number, seconds = Number.POSITIVE_INFINITY) {
-  await new Promise((resolve) => setTimeout(resolve, 1000))
-  const before = rssOf(pid)
-  let peak = before
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, rssOf(pid))
-  }, 10)
+  const memory = await watchRss(pid)
   const start = performance.now()
   const controller = new AbortController()
   const res = await fetch(`${base}/api/stacks/random/archive`, { signal: controller.signal })
@@ -55,8 +47,7 @@ async function download(bytesPerSecond?: number, seconds = Number.POSITIVE_INFIN
   } finally {
     controller.abort()
   }
-  clearInterval(sampler)
-  return { bytes, seconds: (performance.now() - start) / 1000, growth: peak - before }
+  return { bytes, seconds: (performance.now() - start) / 1000, growth: memory.stop().growth }
 }
 
 const rows: string[] = []

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
 import type { GitServer } from '../test/helpers/git-server.js'
@@ -17,6 +18,8 @@ export async function startBuiltService(options: {
   token: string
   env?: Record<string, string>
   nodeFlags?: string[]
+  /** Another build's server.js (to compare with an older commit); this one's by default. */
+  serverJs?: string
 }) {
   const port = await freePort()
   const cacheDir = tempDir('docker-cd-bench-cache-')
@@ -64,6 +67,26 @@ export async function startBuiltService(options: {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       await exited
+    },
+  }
+}
+
+/** A process's resident memory now, from /proc. */
+export const rssOf = (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+
+/** After a second's settling, samples a process's RSS every 10 ms; `stop` gives before and peak. */
+export async function watchRss(pid: number) {
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const before = rssOf(pid)
+  let peak = before
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(pid))
+  }, 10)
+  return {
+    stop() {
+      clearInterval(sampler)
+      return { before, peak, growth: peak - before }
     },
   }
 }

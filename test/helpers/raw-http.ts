@@ -16,9 +16,10 @@ export function rawRequest(
   port: number,
   method: string,
   target: string,
-  options: { headers?: string[]; stallAfterHead?: boolean } = {},
+  options: { headers?: string[]; stallAfterHead?: boolean; localAddress?: string } = {},
 ): RawResponse {
-  const socket = connect(port, '127.0.0.1')
+  // A loopback source address of its own (127.0.0.x) makes another client.
+  const socket = connect({ port, host: '127.0.0.1', localAddress: options.localAddress })
   socket.setEncoding('latin1')
   let received = ''
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
