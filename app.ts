@@ -11,6 +11,7 @@ import errorHandlerPlugin, { sendError } from './plugins/error-handler.js'
 import eventFeedPlugin from './plugins/event-feed.js'
 import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
+import hostPlugin from './plugins/host.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -122,6 +123,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(gitReaderPlugin, { services })
   await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
   await app.register(eventFeedPlugin)
+  await app.register(hostPlugin)
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)

@@ -89,7 +89,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         tags: ['state'],
-        summary: 'One stack, with its tree hash and when it last changed',
+        summary: "One stack, with its tree hash, when it last changed, and the host's view of it",
         params: stackNameParamsSchema,
         response: {
           200: stackDetailSchema,
@@ -101,11 +101,20 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { stack, revision } = stackFor(request.params.name)
+      const host = app.host?.state(stack.path)
       return {
         ...view(stack),
         revision,
         changedAt: stack.changedAt,
         changedRevision: stack.changedRevision,
+        ...(host
+          ? {
+              ...(host.health ? { health: host.health } : {}),
+              ...(host.project ? { project: host.project } : {}),
+              containers: host.containers.map(({ workingDir: _, ...container }) => container),
+              sync: { reason: host.reason, plan: host.plan, checkedAt: host.checkedAt },
+            }
+          : {}),
       }
     },
   )

@@ -184,6 +184,15 @@ const trustProxy = z
     return z.NEVER
   })
 
+const SYNC_MODES = ['off', 'detect', 'apply'] as const
+const syncMode = z
+  .enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(', ')}` })
+  .default('detect')
+  .refine((mode) => mode !== 'apply', {
+    message:
+      'apply is not available yet: this version detects drift only (detect) or leaves the host alone (off)',
+  })
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const configEnvSchema = z.object({
@@ -217,6 +226,8 @@ export const configEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PROJECT_NAME: z.string().default('Docker-CD'),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  SYNC_MODE: syncMode,
+  STACKS_DIR: optionalText,
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -249,5 +260,9 @@ export type Config = {
   host: string
   projectName: string
   dockerSocket: string
+  /** off: never read the host; detect: drift only. */
+  syncMode: 'off' | 'detect'
+  /** Where stack work trees are written and Compose runs. */
+  stacksDir: string
   logLevel: (typeof LOG_LEVELS)[number]
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { stackChangesSchema } from './refresh.js'
+import { stackStatusSchema } from './stack.js'
 
 // The events of GET /api/events (Server-Sent Events). Each arrives as
 // `id: <n>`, `event: <name>`, `data: <one JSON object>`; the JSON repeats
@@ -33,8 +34,9 @@ export const stackStatusEventSchema = z
   .object({
     id: eventId,
     path: z.string(),
-    from: z.enum(['missing', 'syncing', 'synced', 'deleting']),
-    to: z.enum(['missing', 'syncing', 'synced', 'deleting']),
+    from: stackStatusSchema,
+    to: stackStatusSchema,
+    reason: z.string().optional().meta({ description: 'Why, in words (from the host check)' }),
   })
   .meta({
     id: 'StackStatusEvent',

@@ -1,7 +1,15 @@
 import { z } from 'zod'
 
-const STACK_STATUSES = ['missing', 'syncing', 'synced', 'deleting'] as const
-const stackStatusSchema = z.enum(STACK_STATUSES)
+const STACK_STATUSES = [
+  'missing',
+  'out_of_sync',
+  'syncing',
+  'synced',
+  'failed',
+  'deleting',
+  'unknown',
+] as const
+export const stackStatusSchema = z.enum(STACK_STATUSES)
 export type StackStatus = z.infer<typeof stackStatusSchema>
 
 const sha1 = z.string().regex(/^[0-9a-f]{40}$/)
@@ -24,7 +32,7 @@ const stackSchema = z
       .meta({ description: 'Lowercase hex SHA-256 of the Compose file bytes' }),
     status: stackStatusSchema.meta({
       description:
-        'missing: in Git, not deployed yet (every new stack); syncing: being applied; synced: running as Git says; deleting: being removed. Only the reconciler moves a stack past missing.',
+        'From the host (SYNC_MODE=detect): missing: no container of its Compose project exists; synced: Compose would change nothing; out_of_sync: Compose would create, recreate, start or remove something (or rejects the file); unknown: the engine or Compose could not be asked. syncing, failed, deleting: for applying (not yet). With SYNC_MODE=off every stack is missing.',
     }),
     treeHash: sha1.meta({
       description:
@@ -36,8 +44,45 @@ export type StackView = z.infer<typeof stackSchema>
 
 export const stackListSchema = z.array(stackSchema).meta({ description: 'Stacks sorted by path' })
 
+const hostContainerSchema = z.object({
+  service: z.string(),
+  name: z.string(),
+  state: z.string().meta({ description: 'running, exited, created, restarting, paused, dead' }),
+  health: z
+    .string()
+    .optional()
+    .meta({ description: 'healthy, unhealthy, starting; absent without a health check' }),
+  status: z
+    .string()
+    .meta({ description: "The engine's own words, e.g. `Exited (137) 2 minutes ago`" }),
+  image: z.string(),
+})
+
+const hostSyncSchema = z.object({
+  reason: z.string().meta({ description: 'Why the stack has its status, in words' }),
+  plan: z
+    .array(
+      z.object({
+        service: z.string(),
+        container: z.string(),
+        action: z.enum(['create', 'recreate', 'start', 'remove']),
+      }),
+    )
+    .meta({ description: 'What `docker compose up -d --remove-orphans` would change' }),
+  checkedAt: z.string().meta({ description: 'When the host was last asked about this stack' }),
+})
+
 export const stackDetailSchema = stackSchema
   .extend({
+    health: z
+      .enum(['healthy', 'progressing', 'degraded', 'unknown'])
+      .optional()
+      .meta({ description: 'Of its containers; absent when missing or not checked' }),
+    project: z.string().optional().meta({ description: 'The Compose project name Compose picks' }),
+    containers: z.array(hostContainerSchema).optional(),
+    sync: hostSyncSchema
+      .optional()
+      .meta({ description: 'Absent with SYNC_MODE=off, or before the first check' }),
     revision: sha1.meta({ description: 'Commit of the snapshot this answer comes from' }),
     changedAt: z.string().meta({
       description:

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { type Config, configEnvSchema, isSshRepoUrl } from '../../schemas/config.js'
 
 type ConfigEnv = ReturnType<typeof configEnvSchema.parse>
@@ -104,6 +105,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: data.HOST,
     projectName: data.PROJECT_NAME,
     dockerSocket: data.DOCKER_SOCKET,
+    syncMode: data.SYNC_MODE === 'off' ? 'off' : 'detect',
+    stacksDir: data.STACKS_DIR ?? join(data.GIT_CACHE_DIR, 'stacks'),
     logLevel: data.LOG_LEVEL,
   }
 }

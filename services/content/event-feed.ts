@@ -109,8 +109,8 @@ export function createEventFeed(
         changes: outcome.changes,
       })
     },
-    stackStatusChanged({ path, from, to }) {
-      publish('stack-status', { path, from, to })
+    stackStatusChanged({ path, from, to, reason }) {
+      publish('stack-status', { path, from, to, ...(reason ? { reason } : {}) })
     },
   }
 

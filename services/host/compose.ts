@@ -22,6 +22,14 @@ export class ComposeError extends Error {
   }
 }
 
+/** The docker CLI (or its Compose plugin) is not there: nothing could be asked. */
+export class ComposeUnavailable extends ComposeError {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ComposeUnavailable'
+  }
+}
+
 const MESSAGE_LINES = 5
 
 /** The first lines of what Compose printed, without its progress noise. */
@@ -87,7 +95,15 @@ export function createCompose(options: { dockerHost?: string; timeoutMs?: number
           if (!error) return resolve({ stdout, stderr })
           const code = (error as NodeJS.ErrnoException).code
           if (code === 'ENOENT')
-            return reject(new ComposeError('the docker CLI is not installed (install docker-cli)'))
+            return reject(
+              new ComposeUnavailable('the docker CLI is not installed (install docker-cli)'),
+            )
+          if (/is not a docker command|unknown command: docker compose/.test(stderr))
+            return reject(
+              new ComposeUnavailable(
+                'Compose v2 is not installed (install the docker-compose plugin)',
+              ),
+            )
           reject(new ComposeError(composeMessage(stderr || error.message)))
         },
       )

@@ -1,4 +1,4 @@
-import { type Compose, ComposeError, type PlanEntry } from './compose.js'
+import { type Compose, ComposeError, ComposeUnavailable, type PlanEntry } from './compose.js'
 import { type EngineContainer, EngineUnavailable, projectContainers } from './docker-engine.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
@@ -70,6 +70,8 @@ export async function checkStack(options: {
   try {
     model = await options.compose.model(options.dir)
   } catch (error) {
+    if (error instanceof ComposeUnavailable)
+      return { status: 'unknown', reason: error.message, plan: [], containers: [] }
     if (!(error instanceof ComposeError)) throw error
     return {
       status: 'out_of_sync',

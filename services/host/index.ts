@@ -5,4 +5,5 @@
 export * from './compose.js'
 export * from './docker-engine.js'
 export * from './drift.js'
+export * from './monitor.js'
 export * from './work-trees.js'

@@ -155,12 +155,16 @@ export function createRefreshController(options: RefreshControllerOptions) {
     /** The startup refresh; polling starts when it finishes, whatever its outcome. */
     start: () => queue.enqueue('startup').done,
     /** For the reconciler: move one stack through missing → syncing → synced / deleting. */
-    setStackStatus(path: string, status: StackStatus): boolean {
+    setStackStatus(path: string, status: StackStatus, reason?: string): boolean {
       const from = snapshot.stacks.find((stack) => stack.path === path)?.status
+      if (from === undefined) return false
+      if (from === status) return true
       const next = stackStatusSet(snapshot, path, status)
-      if (!next || from === undefined) return false
+      if (!next) return false
       write(next)
-      if (from !== status) notify((o) => o.stackStatusChanged?.({ path, from, to: status }))
+      notify((o) =>
+        o.stackStatusChanged?.({ path, from, to: status, ...(reason ? { reason } : {}) }),
+      )
       return true
     },
     /** Stops polling, aborts the running git command, fails the waiting request, flushes the history. */

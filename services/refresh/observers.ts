@@ -11,7 +11,13 @@ import type { Snapshot } from './snapshot.js'
 export type RefreshObserver = {
   refreshStarted?(event: { trigger: RefreshTrigger; snapshot: Snapshot }): void
   refreshFinished?(outcome: RefreshOutcome, snapshot: Snapshot): void
-  stackStatusChanged?(event: { path: string; from: StackStatus; to: StackStatus }): void
+  stackStatusChanged?(event: {
+    path: string
+    from: StackStatus
+    to: StackStatus
+    /** Why, in words (the host's reason), when the writer gave one. */
+    reason?: string
+  }): void
 }
 
 export function createObserverList(

@@ -54,8 +54,8 @@ export function createRefreshLog(log: Log): RefreshObserver {
           : 'refresh failed; keeping the last good state',
       )
     },
-    stackStatusChanged({ path, from, to }) {
-      log.info({ stack: path, from, to }, 'stack status changed')
+    stackStatusChanged({ path, from, to, reason }) {
+      log.info({ stack: path, from, to, reason }, 'stack status changed')
     },
   }
 }

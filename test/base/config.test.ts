@@ -78,6 +78,8 @@ t.test('every variable set to a good value', async (t) => {
     host: '127.0.0.1',
     projectName: 'Edge',
     dockerSocket: '/run/docker.sock',
+    syncMode: 'detect',
+    stacksDir: '/var/cache/docker-cd/stacks',
     logLevel: 'debug',
   })
   t.equal(loadConfig({ ...base, GIT_REVISION: 'A'.repeat(40) }).gitRevision, 'A'.repeat(40))

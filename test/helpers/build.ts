@@ -27,6 +27,8 @@ export function configFor(
     GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
     GIT_TIMEOUT: '10s',
     REFRESH_POLL_INTERVAL: '0',
+    // The host is read only by the tests about it (test/host).
+    SYNC_MODE: 'off',
     LOG_LEVEL: 'debug',
     ...env,
   })

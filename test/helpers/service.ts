@@ -56,6 +56,8 @@ export const serviceEnv = async (
   GIT_SSL_CAINFO: git.caFile,
   GIT_CACHE_DIR: tempDir('docker-cd-cache-'),
   REFRESH_POLL_INTERVAL: '0',
+  // The host is read only by the tests about it (test/host).
+  SYNC_MODE: 'off',
   PORT: String(await freePort()),
   HOST: '127.0.0.1',
   ...env,

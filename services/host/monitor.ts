@@ -1,0 +1,115 @@
+import type { RefreshObserver, Snapshot } from '../refresh/index.js'
+import type { Compose } from './compose.js'
+import { checkStack, type StackHostState } from './drift.js'
+import type { WorkTrees } from './work-trees.js'
+
+// Keeps each stack's host state current, proportional to change: after the
+// first refresh every stack is checked, after every later one only the
+// stacks whose tree changed (added or changed); a removed stack's work tree
+// goes. At most one check per stack at a time (a request during a check
+// runs once more after it) and `concurrency` Compose checks overall. The
+// status goes to the refresh controller (the only writer of the snapshot);
+// the detail (plan, containers, reason) is kept here, replaced whole.
+
+export type HostCheck = StackHostState & { checkedAt: string }
+
+export function createHostMonitor(options: {
+  workTrees: WorkTrees
+  compose: Compose
+  socketPath: string
+  current: () => Snapshot
+  setStatus: (path: string, status: StackHostState['status'], reason: string) => void
+  onError?: (error: unknown, stack: string) => void
+  concurrency?: number
+  now?: () => Date
+}) {
+  const concurrency = options.concurrency ?? 2
+  const now = options.now ?? (() => new Date())
+  let checks: ReadonlyMap<string, HostCheck> = new Map()
+  const queued: string[] = []
+  const running = new Set<string>()
+  const again = new Set<string>()
+  const idleWaiters: (() => void)[] = []
+  let seenFirst = false
+  let closed = false
+
+  function request(stacks: readonly string[]) {
+    for (const stack of stacks) {
+      if (running.has(stack)) again.add(stack)
+      else if (!queued.includes(stack)) queued.push(stack)
+    }
+    pump()
+  }
+
+  function pump() {
+    while (!closed && running.size < concurrency && queued.length > 0) {
+      const stack = queued.shift() as string
+      running.add(stack)
+      void check(stack).finally(() => {
+        running.delete(stack)
+        if (again.delete(stack)) queued.push(stack)
+        pump()
+        if (running.size === 0 && queued.length === 0)
+          for (const resolve of idleWaiters.splice(0)) resolve()
+      })
+    }
+  }
+
+  async function check(path: string) {
+    const stack = options.current().stacks.find((s) => s.path === path)
+    if (!stack) return
+    try {
+      const tree = await options.workTrees.ensure(path, stack.treeOid)
+      const state = await checkStack({
+        dir: tree.dir,
+        compose: options.compose,
+        socketPath: options.socketPath,
+      })
+      if (closed) return
+      const next = new Map(checks)
+      next.set(path, { ...state, checkedAt: now().toISOString() })
+      checks = next
+      options.setStatus(path, state.status, state.reason)
+    } catch (error) {
+      options.onError?.(error, path)
+    }
+  }
+
+  const observer: RefreshObserver = {
+    refreshFinished(outcome, snapshot) {
+      if (outcome.status !== 'completed') return
+      const { added, changed, removed } = outcome.changes
+      if (removed.length > 0) {
+        const next = new Map(checks)
+        for (const stack of removed) {
+          next.delete(stack)
+          options.workTrees.remove(stack).catch((error) => options.onError?.(error, stack))
+        }
+        checks = next
+      }
+      if (!seenFirst) {
+        seenFirst = true
+        request(snapshot.stacks.map((stack) => stack.path))
+      } else request([...added, ...changed])
+    },
+  }
+
+  return {
+    observer,
+    /** The last check of a stack, if any. */
+    state: (path: string): HostCheck | undefined => checks.get(path),
+    /** Resolves when no check runs or waits. */
+    idle: () =>
+      running.size === 0 && queued.length === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    /** Stops taking work and waits for the running checks. */
+    async close() {
+      closed = true
+      queued.length = 0
+      if (running.size > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve))
+    },
+  }
+}
+
+export type HostMonitor = ReturnType<typeof createHostMonitor>
