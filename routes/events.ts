@@ -3,8 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { errorResponses } from '../schemas/api.js'
 import { feedEventSchema } from '../schemas/events.js'
-import type { FeedEvent } from '../services/content/index.js'
-import { frameOf, mayDeliver } from '../services/content/index.js'
+import { type FeedEvent, frameOf, mayDeliver } from '../services/content/index.js'
 
 // GET /api/events: the live change feed as Server-Sent Events, with
 // @fastify/sse (headers, heartbeats, Last-Event-ID). Replays what a

@@ -15,8 +15,8 @@ import {
   findStack,
   matchesIfNoneMatch,
   stackArchive,
-  watchForStall,
 } from '../services/content/index.js'
+import { hostDetail } from '../services/host/index.js'
 import type { Stack } from '../services/refresh/index.js'
 
 // The desired state for its consumers: the stack list, one stack, its
@@ -107,14 +107,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
         revision,
         changedAt: stack.changedAt,
         changedRevision: stack.changedRevision,
-        ...(host
-          ? {
-              ...(host.health ? { health: host.health } : {}),
-              ...(host.project ? { project: host.project } : {}),
-              containers: host.containers.map(({ workingDir: _, ...container }) => container),
-              sync: { reason: host.reason, plan: host.plan, checkedAt: host.checkedAt },
-            }
-          : {}),
+        ...(host ? hostDetail(host) : {}),
       }
     },
   )
@@ -156,22 +149,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
         reply.header('etag', etag).header(REVISION_HEADER, revision)
         if (matchesIfNoneMatch(request.headers['if-none-match'], etag))
           return reply.code(304).send(null)
-        if (spec.limited) {
-          const { streamLimits } = app
-          streamLimits.hold(streamLimits.archives, 'archive downloads', request, reply)
-          const stop = watchForStall({
-            progress: () => request.raw.socket?.bytesWritten ?? 0,
-            idleMs: streamLimits.archiveIdleMs,
-            onStall: () => {
-              request.log.info(
-                { stack: stack.path, idleMs: streamLimits.archiveIdleMs },
-                'archive download ended: the client stopped reading',
-              )
-              reply.raw.destroy()
-            },
-          })
-          reply.raw.once('close', stop)
-        }
+        if (spec.limited) app.streamLimits.holdDownload(request, reply)
         // A stream is sent as is; the type provider only knows the schema's string.
         return reply
           .type(spec.type)

@@ -13,6 +13,16 @@ import type { WorkTrees } from './work-trees.js'
 
 export type HostCheck = StackHostState & { checkedAt: string }
 
+/** A check as GET /api/stacks/{name} shows it (the working dir stays inside). */
+export function hostDetail(check: HostCheck) {
+  return {
+    ...(check.health ? { health: check.health } : {}),
+    ...(check.project ? { project: check.project } : {}),
+    containers: check.containers.map(({ workingDir: _, ...container }) => container),
+    sync: { reason: check.reason, plan: check.plan, checkedAt: check.checkedAt },
+  }
+}
+
 export function createHostMonitor(options: {
   workTrees: WorkTrees
   compose: Compose
