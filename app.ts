@@ -7,6 +7,7 @@ import {
 import apiAuthPlugin from './plugins/api-auth.js'
 import configPlugin from './plugins/config.js'
 import desiredStatePlugin from './plugins/desired-state.js'
+import dockerEnginePlugin from './plugins/docker-engine.js'
 import errorHandlerPlugin, { sendError } from './plugins/error-handler.js'
 import eventFeedPlugin from './plugins/event-feed.js'
 import gitReaderPlugin from './plugins/git-reader.js'
@@ -21,6 +22,7 @@ import sensiblePlugin from './plugins/sensible.js'
 import streamLimitsPlugin, { type StreamLimitOptions } from './plugins/stream-limits.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
+import hostRoutes from './routes/host.js'
 import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
 import stackRoutes from './routes/stacks.js'
@@ -123,12 +125,14 @@ export async function buildApp(options: AppOptions) {
   await app.register(gitReaderPlugin, { services })
   await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
   await app.register(eventFeedPlugin)
+  await app.register(dockerEnginePlugin)
   await app.register(hostPlugin)
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)
   await app.register(refreshRoutes)
   await app.register(stackRoutes)
+  await app.register(hostRoutes)
   await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })
   await app.register(operationsRoutes)
   await app.register(docsRoutes)

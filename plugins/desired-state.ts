@@ -22,6 +22,7 @@ export default fp<DesiredStatePluginOptions>(
     const { controller } = options.services
     if (options.logRefreshes) controller.observe(createRefreshLog(app.log))
     controller.observe(app.metrics.refreshObserver)
+    app.metrics.countStacksFrom(() => controller.current().stacks)
     app.decorate('desiredState', controller)
     // preClose, not onClose: the running git command is aborted before the
     // server waits for in-flight requests, so a `?wait=true` caller is

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import {
   createCompose,
+  createEngineWatch,
   createHostMonitor,
   createWorkTrees,
   type HostMonitor,
@@ -9,30 +10,45 @@ import {
 declare module 'fastify' {
   interface FastifyInstance {
     /** The host's view of each stack (SYNC_MODE=detect); null with SYNC_MODE=off. */
-    host: HostMonitor | null
+    host: (HostMonitor & { eventsConnected: () => boolean }) | null
   }
 }
 
 // SYNC_MODE=detect: each stack's work tree under STACKS_DIR, checked with
-// Compose against the engine after refreshes (services/host/monitor.ts).
-// The status goes into the desired state through the refresh controller,
-// so /api/stacks, the event feed, logs and metrics see it like any other
-// status change. An engine or Compose that cannot be asked makes stacks
-// `unknown` with the reason, and is said once at startup at warn.
+// Compose against the engine after refreshes and, live, after the engine's
+// container events (services/host/). The status goes into the desired
+// state through the refresh controller, so /api/stacks, the event feed,
+// logs and metrics see it like any other status change. An engine or
+// Compose that cannot be asked makes stacks `unknown` with the reason.
 export default fp(
   async (app) => {
     if (app.config.syncMode === 'off') {
       app.decorate('host', null)
       return
     }
-    const compose = createCompose({ dockerHost: `unix://${app.config.dockerSocket}` })
+    const compose = createCompose({ dockerHost: app.config.dockerHost })
     const monitor = createHostMonitor({
       workTrees: createWorkTrees({ git: app.gitReader, stacksDir: app.config.stacksDir }),
       compose,
-      socketPath: app.config.dockerSocket,
+      engine: app.dockerEngine,
       current: () => app.desiredState.current(),
-      setStatus: (path, status, reason) => app.desiredState.setStackStatus(path, status, reason),
+      setStatus: (path, status, reason, health) =>
+        app.desiredState.setStackStatus(path, status, reason, health),
+      onChecked: (state) => app.metrics.hostSink.checked(state),
       onError: (error, stack) => app.log.error({ err: error, stack }, 'host check failed'),
+    })
+    const watch = createEngineWatch({
+      engine: app.dockerEngine,
+      onProjects: (projects) => monitor.projectsChanged(projects),
+      onLost(reason) {
+        app.metrics.hostSink.engineLost()
+        app.log.warn(`engine unreachable (${reason}): stacks are unknown until it answers again`)
+        monitor.engineLost(reason)
+      },
+      onReconnected() {
+        app.log.info('engine answers again: every stack is checked')
+        monitor.recheckAll()
+      },
     })
     compose
       .version()
@@ -40,8 +56,14 @@ export default fp(
         app.log.warn(`SYNC_MODE=detect: ${error.message}; stacks read unknown until it is there`),
       )
     app.desiredState.observe(monitor.observer)
-    app.decorate('host', monitor)
-    app.addHook('preClose', () => monitor.close())
+    app.decorate('host', { ...monitor, eventsConnected: watch.connected })
+    app.addHook('preClose', async () => {
+      await watch.close()
+      await monitor.close()
+    })
   },
-  { name: 'host', dependencies: ['config', 'git-reader', 'desired-state'] },
+  {
+    name: 'host',
+    dependencies: ['config', 'metrics', 'docker-engine', 'git-reader', 'desired-state'],
+  },
 )

@@ -28,6 +28,7 @@ export default fp(
         tags: [
           { name: 'refresh', description: 'Refresh the cache from Git' },
           { name: 'state', description: 'Read the cached desired state' },
+          { name: 'host', description: 'What the Docker engine runs' },
         ],
       },
       transform: jsonSchemaTransform,

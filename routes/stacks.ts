@@ -32,6 +32,7 @@ const view = (stack: Stack): StackView => ({
   composeHash: stack.composeHash,
   status: stack.status,
   treeHash: stack.treeOid,
+  ...(stack.health ? { health: stack.health } : {}),
 })
 
 const stackRoutes: FastifyPluginAsyncZod = async (app) => {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { countRunningContainers } from '../services/host/index.js'
+import { hostOverview } from '../services/host/index.js'
 import { renderStatusPage } from '../services/reporting/index.js'
 
 // GET /: plain text for humans and `curl`. Always 200.
@@ -15,9 +15,23 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (_request, reply) => {
-      const containers = await countRunningContainers(app.config.dockerSocket)
+      const host = app.host
+      const [containers, overview] = await Promise.all([
+        app.dockerEngine.countRunning(),
+        host
+          ? hostOverview({
+              engine: app.dockerEngine,
+              stackOf: (project) => host.stackOfProject(project),
+            })
+          : undefined,
+      ])
       reply.type('text/plain; charset=utf-8')
-      return renderStatusPage(app.config, app.desiredState.current(), containers)
+      return renderStatusPage(app.config, app.desiredState.current(), {
+        containers,
+        ...(overview && host
+          ? { overview, reasonOf: (path: string) => host.state(path)?.reason }
+          : {}),
+      })
     },
   )
 }

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { z } from 'zod'
+import { DOCKER_HOST_FORMS, parseDockerHost } from './docker-host.js'
 import { parseDuration } from './duration.js'
 
 // The environment contract: what each variable may hold. Parsed in one pass
@@ -226,6 +227,18 @@ export const configEnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PROJECT_NAME: z.string().default('Docker-CD'),
   DOCKER_SOCKET: z.string().default('/var/run/docker.sock'),
+  DOCKER_HOST: optionalText.refine(
+    (value) => {
+      if (value === undefined) return true
+      try {
+        parseDockerHost(value.trim())
+        return true
+      } catch {
+        return false
+      }
+    },
+    { message: DOCKER_HOST_FORMS },
+  ),
   SYNC_MODE: syncMode,
   STACKS_DIR: optionalText,
   LOG_LEVEL: z
@@ -259,7 +272,8 @@ export type Config = {
   port: number
   host: string
   projectName: string
-  dockerSocket: string
+  /** The engine, as DOCKER_HOST: DOCKER_HOST itself, else unix://DOCKER_SOCKET. */
+  dockerHost: string
   /** off: never read the host; detect: drift only. */
   syncMode: 'off' | 'detect'
   /** Where stack work trees are written and Compose runs. */

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { stackChangesSchema } from './refresh.js'
-import { stackStatusSchema } from './stack.js'
+import { stackHealthSchema, stackStatusSchema } from './stack.js'
 
 // The events of GET /api/events (Server-Sent Events). Each arrives as
 // `id: <n>`, `event: <name>`, `data: <one JSON object>`; the JSON repeats
@@ -37,10 +37,12 @@ export const stackStatusEventSchema = z
     from: stackStatusSchema,
     to: stackStatusSchema,
     reason: z.string().optional().meta({ description: 'Why, in words (from the host check)' }),
+    health: stackHealthSchema.optional(),
   })
   .meta({
     id: 'StackStatusEvent',
-    description: "`event: stack-status` — a stack's sync status changed",
+    description:
+      "`event: stack-status` — a stack's sync status or health changed (`from` equals `to` when only the health did)",
   })
 
 const resetEventSchema = z.object({ reason: z.string(), message: z.string() }).meta({

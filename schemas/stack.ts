@@ -1,6 +1,6 @@
 import { z } from 'zod'
 
-const STACK_STATUSES = [
+export const STACK_STATUSES = [
   'missing',
   'out_of_sync',
   'syncing',
@@ -11,6 +11,12 @@ const STACK_STATUSES = [
 ] as const
 export const stackStatusSchema = z.enum(STACK_STATUSES)
 export type StackStatus = z.infer<typeof stackStatusSchema>
+
+export const stackHealthSchema = z.enum(['healthy', 'progressing', 'degraded', 'unknown']).meta({
+  description:
+    'Of its containers (SYNC_MODE=detect): healthy: all running (and healthy, with a health check); progressing: starting; degraded: exited, restarting, unhealthy, or a service without a container; unknown. Absent when missing or not checked',
+})
+export type StackHealth = z.infer<typeof stackHealthSchema>
 
 const sha1 = z.string().regex(/^[0-9a-f]{40}$/)
 
@@ -38,6 +44,7 @@ const stackSchema = z
       description:
         'Git tree id of the stack directory: changes when any file in it changes (.env, mounted configs), not only the Compose file',
     }),
+    health: stackHealthSchema.optional(),
   })
   .meta({ id: 'Stack', example: stackExample })
 export type StackView = z.infer<typeof stackSchema>
@@ -74,10 +81,6 @@ const hostSyncSchema = z.object({
 
 export const stackDetailSchema = stackSchema
   .extend({
-    health: z
-      .enum(['healthy', 'progressing', 'degraded', 'unknown'])
-      .optional()
-      .meta({ description: 'Of its containers; absent when missing or not checked' }),
     project: z.string().optional().meta({ description: 'The Compose project name Compose picks' }),
     containers: z.array(hostContainerSchema).optional(),
     sync: hostSyncSchema

@@ -63,7 +63,7 @@ await startApp(app)
 process.stdout.write(`
 docker-cd demo is running at ${base}
 It reads ${repo.url} (the bundled examples/, served over HTTPS on loopback).
-Host: each stack is compared with the Docker engine at ${config.dockerSocket} via Compose
+Host: each stack is compared with the Docker engine at ${config.dockerHost} via Compose
 (SYNC_MODE=detect; stacks not deployed read missing). With no engine or no Compose v2 here,
 stacks read unknown and /api/stacks/<name> says why. Nothing is deployed.
 

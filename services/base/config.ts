@@ -104,7 +104,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: data.PORT,
     host: data.HOST,
     projectName: data.PROJECT_NAME,
-    dockerSocket: data.DOCKER_SOCKET,
+    dockerHost: data.DOCKER_HOST?.trim() ?? `unix://${data.DOCKER_SOCKET}`,
     syncMode: data.SYNC_MODE === 'off' ? 'off' : 'detect',
     stacksDir: data.STACKS_DIR ?? join(data.GIT_CACHE_DIR, 'stacks'),
     logLevel: data.LOG_LEVEL,

@@ -109,8 +109,14 @@ export function createEventFeed(
         changes: outcome.changes,
       })
     },
-    stackStatusChanged({ path, from, to, reason }) {
-      publish('stack-status', { path, from, to, ...(reason ? { reason } : {}) })
+    stackStatusChanged({ path, from, to, reason, health }) {
+      publish('stack-status', {
+        path,
+        from,
+        to,
+        ...(reason ? { reason } : {}),
+        ...(health ? { health } : {}),
+      })
     },
   }
 

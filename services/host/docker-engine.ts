@@ -1,9 +1,13 @@
-import { request } from 'node:http'
+import { Agent, type Dispatcher, request } from 'undici'
+import { parseDockerHost } from '../../schemas/docker-host.js'
 
-// Minimal Docker Engine API client over the unix socket (Node's http speaks
-// to a socket path; it is what docker-modem, under dockerode, does too).
-// Two reads: the running-container count of the status page, and a
-// Compose project's containers for drift detection.
+// The Docker Engine API, as Docker's own clients reach it: DOCKER_HOST
+// (`unix:///var/run/docker.sock` or `tcp://host:port`). The HTTP client is
+// undici (no dependencies, unix sockets and streamed bodies built in);
+// dockerode was measured beside it (about 1 ms per `/containers/json` for
+// both here) and brings 50-odd packages (ssh2, gRPC, tar) for calls this
+// service never makes. Reads only: the running-container count, the
+// containers of Compose projects, and the event stream.
 
 export type ContainerCount = { running: number } | { unavailable: string }
 
@@ -21,54 +25,17 @@ export type EngineContainer = {
   workingDir?: string
 }
 
+/** A Compose project on the engine: its containers, by the project label. */
+export type EngineProject = { name: string; containers: EngineContainer[] }
+
+/** A container event of a Compose project, from `/events`. */
+export type EngineEvent = { project: string; action: string; container: string }
+
 /** The engine could not be asked: its reason, in words. */
 export class EngineUnavailable extends Error {
   constructor(reason: string) {
     super(reason)
     this.name = 'EngineUnavailable'
-  }
-}
-
-function engineGet<T>(socketPath: string, path: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath, path, method: 'GET', headers: { host: 'docker' }, timeout: timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (chunk: Buffer) => chunks.push(chunk))
-        res.on('end', () => {
-          if (res.statusCode !== 200)
-            return reject(new EngineUnavailable(`engine answered HTTP ${res.statusCode}`))
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T)
-          } catch {
-            reject(new EngineUnavailable('engine sent an unreadable answer'))
-          }
-        })
-      },
-    )
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)))
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error instanceof EngineUnavailable
-          ? error
-          : new EngineUnavailable(error.code ? `${error.code} ${socketPath}` : error.message),
-      ),
-    )
-    req.end()
-  })
-}
-
-export async function countRunningContainers(
-  socketPath: string,
-  timeoutMs = 1000,
-): Promise<ContainerCount> {
-  try {
-    return {
-      running: (await engineGet<unknown[]>(socketPath, '/containers/json', timeoutMs)).length,
-    }
-  } catch (error) {
-    return { unavailable: (error as Error).message }
   }
 }
 
@@ -80,35 +47,165 @@ type RawContainer = {
   Labels?: Record<string, string>
 }
 
-/** Every container (running or not) of one Compose project; throws EngineUnavailable. */
-export async function projectContainers(
-  socketPath: string,
-  project: string,
-  timeoutMs = 5000,
-): Promise<EngineContainer[]> {
-  const filters = encodeURIComponent(
-    JSON.stringify({ label: [`com.docker.compose.project=${project}`] }),
-  )
-  const raw = await engineGet<RawContainer[]>(
-    socketPath,
-    `/containers/json?all=1&filters=${filters}`,
-    timeoutMs,
-  )
-  return raw
-    .map((container) => {
-      const labels = container.Labels ?? {}
-      const health = /\((healthy|unhealthy|health: starting)\)/.exec(container.Status ?? '')?.[1]
-      return {
-        name: (container.Names?.[0] ?? '').replace(/^\//, ''),
-        service: labels['com.docker.compose.service'] ?? '',
-        state: container.State ?? 'unknown',
-        ...(health ? { health: health === 'health: starting' ? 'starting' : health } : {}),
-        status: container.Status ?? '',
-        image: container.Image ?? '',
-        ...(labels['com.docker.compose.project.working_dir']
-          ? { workingDir: labels['com.docker.compose.project.working_dir'] }
-          : {}),
-      }
-    })
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+const PROJECT_LABEL = 'com.docker.compose.project'
+
+function containerOf(raw: RawContainer): EngineContainer {
+  const labels = raw.Labels ?? {}
+  const health = /\((healthy|unhealthy|health: starting)\)/.exec(raw.Status ?? '')?.[1]
+  return {
+    name: (raw.Names?.[0] ?? '').replace(/^\//, ''),
+    service: labels['com.docker.compose.service'] ?? '',
+    state: raw.State ?? 'unknown',
+    ...(health ? { health: health === 'health: starting' ? 'starting' : health } : {}),
+    status: raw.Status ?? '',
+    image: raw.Image ?? '',
+    ...(labels['com.docker.compose.project.working_dir']
+      ? { workingDir: labels['com.docker.compose.project.working_dir'] }
+      : {}),
+  }
 }
+
+const byName = (a: { name: string }, b: { name: string }) =>
+  a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+
+const filtersParam = (filters: Record<string, string[]>) =>
+  encodeURIComponent(JSON.stringify(filters))
+
+export function createEngine(options: { dockerHost: string; timeoutMs?: number }) {
+  const target = parseDockerHost(options.dockerHost)
+  const timeoutMs = options.timeoutMs ?? 5000
+  const agent = new Agent(target.socketPath ? { connect: { socketPath: target.socketPath } } : {})
+
+  function unavailable(error: unknown): EngineUnavailable {
+    if (error instanceof EngineUnavailable) return error
+    const { code, message } = error as NodeJS.ErrnoException
+    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+      return new EngineUnavailable(`no answer within ${timeoutMs}ms from ${target.describe}`)
+    if (code && !code.startsWith('UND_ERR'))
+      return new EngineUnavailable(`${code} ${target.describe}`)
+    return new EngineUnavailable(`${message} (${target.describe})`)
+  }
+
+  async function open(path: string, streaming: boolean, signal?: AbortSignal) {
+    let response: Dispatcher.ResponseData
+    try {
+      response = await request(`${target.origin}${path}`, {
+        dispatcher: agent,
+        headersTimeout: timeoutMs,
+        bodyTimeout: streaming ? 0 : timeoutMs,
+        ...(signal ? { signal } : {}),
+      })
+    } catch (error) {
+      throw unavailable(error)
+    }
+    if (response.statusCode !== 200) {
+      await response.body.dump().catch(() => {})
+      throw new EngineUnavailable(`engine answered HTTP ${response.statusCode}`)
+    }
+    return response.body
+  }
+
+  async function get<T>(path: string): Promise<T> {
+    const body = await open(path, false)
+    try {
+      return (await body.json()) as T
+    } catch (error) {
+      throw error instanceof SyntaxError
+        ? new EngineUnavailable('engine sent an unreadable answer')
+        : unavailable(error)
+    }
+  }
+
+  return {
+    /** Where the engine is, for messages: the socket path or host:port. */
+    describe: target.describe,
+
+    /** Resolves when the engine answers `/_ping`; throws EngineUnavailable. */
+    async ping(): Promise<void> {
+      await (await open('/_ping', false)).dump()
+    },
+
+    async countRunning(): Promise<ContainerCount> {
+      try {
+        return { running: (await get<unknown[]>('/containers/json')).length }
+      } catch (error) {
+        return { unavailable: (error as Error).message }
+      }
+    },
+
+    /** Every container (running or not) of one Compose project; throws EngineUnavailable. */
+    async projectContainers(project: string): Promise<EngineContainer[]> {
+      const filters = filtersParam({ label: [`${PROJECT_LABEL}=${project}`] })
+      const raw = await get<RawContainer[]>(`/containers/json?all=1&filters=${filters}`)
+      return raw.map(containerOf).sort(byName)
+    },
+
+    /** Every Compose project on the engine, by its containers' label; throws EngineUnavailable. */
+    async projects(): Promise<EngineProject[]> {
+      const raw = await get<RawContainer[]>(
+        `/containers/json?all=1&filters=${filtersParam({ label: [PROJECT_LABEL] })}`,
+      )
+      const projects = new Map<string, EngineContainer[]>()
+      for (const container of raw) {
+        const name = container.Labels?.[PROJECT_LABEL]
+        if (!name) continue
+        projects.set(name, [...(projects.get(name) ?? []), containerOf(container)])
+      }
+      return [...projects]
+        .map(([name, containers]) => ({ name, containers: containers.sort(byName) }))
+        .sort(byName)
+    },
+
+    /**
+     * Container events of Compose projects until the stream ends or `signal`
+     * aborts; `onOpen` once the engine accepted the subscription. Rejects with
+     * EngineUnavailable when it cannot connect or the stream breaks.
+     */
+    async events(handlers: {
+      onOpen: () => void
+      onEvent: (event: EngineEvent) => void
+      signal: AbortSignal
+    }): Promise<void> {
+      const filters = filtersParam({ type: ['container'], label: [PROJECT_LABEL] })
+      const body = await open(`/events?filters=${filters}`, true, handlers.signal)
+      handlers.onOpen()
+      let pending = ''
+      try {
+        for await (const chunk of body) {
+          pending += (chunk as Buffer).toString('utf8')
+          let newline = pending.indexOf('\n')
+          while (newline >= 0) {
+            const line = pending.slice(0, newline)
+            pending = pending.slice(newline + 1)
+            newline = pending.indexOf('\n')
+            const event = parseEvent(line)
+            if (event) handlers.onEvent(event)
+          }
+        }
+      } catch (error) {
+        if (handlers.signal.aborted) return
+        throw unavailable(error)
+      }
+      if (!handlers.signal.aborted)
+        throw new EngineUnavailable('the engine closed its event stream')
+    },
+
+    close: () => agent.close(),
+  }
+}
+
+function parseEvent(line: string): EngineEvent | undefined {
+  try {
+    const raw = JSON.parse(line) as {
+      Action?: string
+      Actor?: { Attributes?: Record<string, string> }
+    }
+    const project = raw.Actor?.Attributes?.[PROJECT_LABEL]
+    if (!project || !raw.Action) return undefined
+    return { project, action: raw.Action, container: raw.Actor?.Attributes?.name ?? '' }
+  } catch {
+    return undefined
+  }
+}
+
+export type Engine = ReturnType<typeof createEngine>

@@ -1,5 +1,6 @@
+import type { StackHealth } from '../../schemas/stack.js'
 import { type Compose, ComposeError, ComposeUnavailable, type PlanEntry } from './compose.js'
-import { type EngineContainer, EngineUnavailable, projectContainers } from './docker-engine.js'
+import { type Engine, type EngineContainer, EngineUnavailable } from './docker-engine.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
 // differs? Compose decides (its dry-run `up` plan); the engine tells the
@@ -7,7 +8,7 @@ import { type EngineContainer, EngineUnavailable, projectContainers } from './do
 // health and one sentence an operator understands.
 
 export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown'
-export type HostHealth = 'healthy' | 'progressing' | 'degraded' | 'unknown'
+export type HostHealth = StackHealth
 
 export type StackHostState = {
   status: HostStatus
@@ -60,16 +61,27 @@ export function reasonOf(plan: readonly PlanEntry[], containers: readonly Engine
     .join('; ')
 }
 
-/** Status, health, plan and reason of the stack whose work tree is `dir`. */
+/** Why two stacks with one project name are not evaluated. */
+export const sharedProjectReason = (project: string, others: readonly string[]) =>
+  `not evaluated: project name ${project} is also the project of ${others.map((s) => `stack ${s}`).join(', ')}; Compose would treat their containers as one project (give each a top-level name:)`
+
+/**
+ * Status, health, plan and reason of the stack whose work tree is `dir`.
+ * `claim` registers the project name Compose picked and answers which other
+ * stacks picked it too: then neither is evaluated (their containers cannot
+ * be told apart).
+ */
 export async function checkStack(options: {
   dir: string
   compose: Compose
-  socketPath: string
+  engine: Pick<Engine, 'projectContainers'>
+  claim?: (project: string | undefined) => readonly string[]
 }): Promise<StackHostState> {
   let model: Awaited<ReturnType<Compose['model']>>
   try {
     model = await options.compose.model(options.dir)
   } catch (error) {
+    options.claim?.(undefined)
     if (error instanceof ComposeUnavailable)
       return { status: 'unknown', reason: error.message, plan: [], containers: [] }
     if (!(error instanceof ComposeError)) throw error
@@ -81,9 +93,18 @@ export async function checkStack(options: {
     }
   }
   const project = model.name
+  const others = options.claim?.(project) ?? []
+  if (others.length > 0)
+    return {
+      status: 'unknown',
+      reason: sharedProjectReason(project, others),
+      project,
+      plan: [],
+      containers: [],
+    }
   const services = Object.keys(model.services ?? {})
   try {
-    const containers = await projectContainers(options.socketPath, project)
+    const containers = await options.engine.projectContainers(project)
     if (containers.length === 0)
       return {
         status: 'missing',

@@ -5,5 +5,7 @@
 export * from './compose.js'
 export * from './docker-engine.js'
 export * from './drift.js'
+export * from './engine-watch.js'
 export * from './monitor.js'
+export * from './overview.js'
 export * from './work-trees.js'

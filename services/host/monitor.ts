@@ -1,6 +1,7 @@
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
 import type { Compose } from './compose.js'
-import { checkStack, type StackHostState } from './drift.js'
+import type { Engine } from './docker-engine.js'
+import { checkStack, type StackHostState, sharedProjectReason } from './drift.js'
 import type { WorkTrees } from './work-trees.js'
 
 // Keeps each stack's host state current, proportional to change: after the
@@ -10,13 +11,15 @@ import type { WorkTrees } from './work-trees.js'
 // runs once more after it) and `concurrency` Compose checks overall. The
 // status goes to the refresh controller (the only writer of the snapshot);
 // the detail (plan, containers, reason) is kept here, replaced whole.
+// Live changes come from the engine's event stream (engine-watch.ts) as
+// project names, mapped back to stacks through the project each stack's
+// last check found.
 
 export type HostCheck = StackHostState & { checkedAt: string }
 
 /** A check as GET /api/stacks/{name} shows it (the working dir stays inside). */
 export function hostDetail(check: HostCheck) {
   return {
-    ...(check.health ? { health: check.health } : {}),
     ...(check.project ? { project: check.project } : {}),
     containers: check.containers.map(({ workingDir: _, ...container }) => container),
     sync: { reason: check.reason, plan: check.plan, checkedAt: check.checkedAt },
@@ -26,9 +29,16 @@ export function hostDetail(check: HostCheck) {
 export function createHostMonitor(options: {
   workTrees: WorkTrees
   compose: Compose
-  socketPath: string
+  engine: Pick<Engine, 'projectContainers'>
   current: () => Snapshot
-  setStatus: (path: string, status: StackHostState['status'], reason: string) => void
+  setStatus: (
+    path: string,
+    status: StackHostState['status'],
+    reason: string,
+    health: StackHostState['health'],
+  ) => void
+  /** Every finished check (metrics). */
+  onChecked?: (state: StackHostState) => void
   onError?: (error: unknown, stack: string) => void
   concurrency?: number
   now?: () => Date
@@ -40,6 +50,8 @@ export function createHostMonitor(options: {
   const running = new Set<string>()
   const again = new Set<string>()
   const idleWaiters: (() => void)[] = []
+  /** The project name Compose picked for each stack at its last check. */
+  const projectOf = new Map<string, string>()
   let seenFirst = false
   let closed = false
 
@@ -65,6 +77,27 @@ export function createHostMonitor(options: {
     }
   }
 
+  function record(path: string, state: StackHostState) {
+    const next = new Map(checks)
+    next.set(path, { ...state, checkedAt: now().toISOString() })
+    checks = next
+    options.setStatus(path, state.status, state.reason, state.health)
+  }
+
+  /** Registers a stack's project; the other stacks that picked the same name. */
+  function claim(path: string, project: string | undefined): string[] {
+    const previous = projectOf.get(path)
+    if (project === undefined) projectOf.delete(path)
+    else projectOf.set(path, project)
+    // A stack that shared the old name may be alone with it now: look again.
+    if (previous !== undefined && previous !== project) request(stacksOf(previous))
+    return project === undefined ? [] : stacksOf(project).filter((other) => other !== path)
+  }
+
+  function stacksOf(project: string): string[] {
+    return [...projectOf].filter(([, name]) => name === project).map(([stack]) => stack)
+  }
+
   async function check(path: string) {
     const stack = options.current().stacks.find((s) => s.path === path)
     if (!stack) return
@@ -73,13 +106,29 @@ export function createHostMonitor(options: {
       const state = await checkStack({
         dir: tree.dir,
         compose: options.compose,
-        socketPath: options.socketPath,
+        engine: options.engine,
+        claim: (project) => claim(path, project),
       })
       if (closed) return
-      const next = new Map(checks)
-      next.set(path, { ...state, checkedAt: now().toISOString() })
-      checks = next
-      options.setStatus(path, state.status, state.reason)
+      options.onChecked?.(state)
+      record(path, state)
+      // The stacks it shares its name with are not evaluated either.
+      if (state.project)
+        for (const other of stacksOf(state.project)) {
+          if (other === path) continue
+          const reason = sharedProjectReason(
+            state.project,
+            stacksOf(state.project).filter((s) => s !== other),
+          )
+          if (checks.get(other)?.reason !== reason)
+            record(other, {
+              status: 'unknown',
+              reason,
+              project: state.project,
+              plan: [],
+              containers: [],
+            })
+        }
     } catch (error) {
       options.onError?.(error, path)
     }
@@ -93,6 +142,7 @@ export function createHostMonitor(options: {
         const next = new Map(checks)
         for (const stack of removed) {
           next.delete(stack)
+          claim(stack, undefined)
           options.workTrees.remove(stack).catch((error) => options.onError?.(error, stack))
         }
         checks = next
@@ -106,6 +156,32 @@ export function createHostMonitor(options: {
 
   return {
     observer,
+    /** Live: re-check the stacks of these Compose projects (engine events). */
+    projectsChanged(projects: ReadonlySet<string>) {
+      request([...projects].flatMap(stacksOf))
+    },
+    /** Re-check every stack (the engine is back; events may have been missed). */
+    recheckAll() {
+      if (seenFirst) request(options.current().stacks.map((stack) => stack.path))
+    },
+    /** The engine stopped answering: every checked stack is unknown, with the reason. */
+    engineLost(reason: string) {
+      for (const [path, check] of checks)
+        record(path, {
+          status: 'unknown',
+          reason: `engine unreachable: ${reason}`,
+          ...(check.project ? { project: check.project } : {}),
+          plan: [],
+          containers: [],
+        })
+    },
+    /** The stack whose project this is, if exactly one stack has it. */
+    stackOfProject(project: string): string | undefined {
+      const stacks = stacksOf(project)
+      return stacks.length === 1 ? stacks[0] : undefined
+    },
+    /** Every project name a stack's last check found. */
+    projectNames: (): ReadonlySet<string> => new Set(projectOf.values()),
     /** The last check of a stack, if any. */
     state: (path: string): HostCheck | undefined => checks.get(path),
     /** Resolves when no check runs or waits. */

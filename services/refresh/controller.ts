@@ -1,5 +1,5 @@
 import type { RefreshTrigger, RefType } from '../../schemas/refresh.js'
-import type { StackStatus } from '../../schemas/stack.js'
+import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 import { createObserverList, type RefreshObserver } from './observers.js'
 import { buildOutcome, failedOutcome, failureOf, type RefreshOutcome } from './outcome.js'
 import { createRefreshPacer, type RefreshRate } from './pacer.js'
@@ -155,15 +155,27 @@ export function createRefreshController(options: RefreshControllerOptions) {
     /** The startup refresh; polling starts when it finishes, whatever its outcome. */
     start: () => queue.enqueue('startup').done,
     /** For the reconciler: move one stack through missing → syncing → synced / deleting. */
-    setStackStatus(path: string, status: StackStatus, reason?: string): boolean {
-      const from = snapshot.stacks.find((stack) => stack.path === path)?.status
-      if (from === undefined) return false
-      if (from === status) return true
-      const next = stackStatusSet(snapshot, path, status)
+    setStackStatus(
+      path: string,
+      status: StackStatus,
+      reason?: string,
+      health?: StackHealth,
+    ): boolean {
+      const stack = snapshot.stacks.find((s) => s.path === path)
+      if (stack === undefined) return false
+      const from = stack.status
+      if (from === status && stack.health === health) return true
+      const next = stackStatusSet(snapshot, path, status, health)
       if (!next) return false
       write(next)
       notify((o) =>
-        o.stackStatusChanged?.({ path, from, to: status, ...(reason ? { reason } : {}) }),
+        o.stackStatusChanged?.({
+          path,
+          from,
+          to: status,
+          ...(reason ? { reason } : {}),
+          ...(health ? { health } : {}),
+        }),
       )
       return true
     },

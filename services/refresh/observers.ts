@@ -1,5 +1,5 @@
 import type { RefreshTrigger } from '../../schemas/refresh.js'
-import type { StackStatus } from '../../schemas/stack.js'
+import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 import type { RefreshOutcome } from './outcome.js'
 import type { Snapshot } from './snapshot.js'
 
@@ -17,6 +17,8 @@ export type RefreshObserver = {
     to: StackStatus
     /** Why, in words (the host's reason), when the writer gave one. */
     reason?: string
+    /** The stack's health after the change, when the host reported one. */
+    health?: StackHealth
   }): void
 }
 

@@ -1,5 +1,5 @@
 import type { RefreshStatus, RefreshTrigger, RefType } from '../../schemas/refresh.js'
-import type { StackStatus } from '../../schemas/stack.js'
+import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 
 // The desired state as one immutable snapshot, and the pure transitions
 // between snapshots. Only the refresh controller applies them, and it swaps
@@ -10,6 +10,8 @@ export type Stack = Readonly<{
   composeFile: string
   composeHash: string
   status: StackStatus
+  /** Of its containers, from the last host check; absent before one (or when missing). */
+  health?: StackHealth
   /** Git object ids: the stack directory's tree (`treeHash` in the API) and its Compose blob. */
   treeOid: string
   blobOid: string
@@ -136,14 +138,17 @@ export function stackStatusSet(
   snapshot: Snapshot,
   path: string,
   status: StackStatus,
+  health?: StackHealth,
 ): Snapshot | undefined {
   if (!snapshot.stacks.some((stack) => stack.path === path)) return undefined
   return freeze({
     ...snapshot,
     stacks: Object.freeze(
-      snapshot.stacks.map((stack) =>
-        stack.path === path ? Object.freeze({ ...stack, status }) : stack,
-      ),
+      snapshot.stacks.map((stack) => {
+        if (stack.path !== path) return stack
+        const { health: _, ...rest } = stack
+        return Object.freeze({ ...rest, status, ...(health ? { health } : {}) })
+      }),
     ),
   })
 }

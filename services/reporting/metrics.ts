@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { STACK_STATUSES } from '../../schemas/stack.js'
 import type { FeedSink } from '../content/index.js'
 import type { RefreshObserver } from '../refresh/index.js'
 
@@ -57,6 +58,34 @@ export function createMetrics() {
     help: 'Subscribers disconnected because they did not read fast enough',
     registers: [registry],
   })
+  let stacksNow: () => readonly { status: string }[] = () => []
+  new Gauge({
+    name: 'docker_cd_stacks_by_status',
+    help: 'Stacks by status (missing, synced, out_of_sync, unknown, …)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const status of STACK_STATUSES) this.set({ status }, 0)
+      for (const stack of stacksNow()) this.inc({ status: stack.status })
+    },
+  })
+  const driftChecks = new Counter({
+    name: 'docker_cd_drift_checks_total',
+    help: 'Host checks of a stack (Compose plan + engine state), by the status they found',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  })
+  const engineLost = new Counter({
+    name: 'docker_cd_engine_unreachable_total',
+    help: 'Times the Docker engine stopped answering (event stream lost and ping failed)',
+    registers: [registry],
+  })
+  /** Counts what host detection does (services/host/). */
+  const hostSink = {
+    checked: (state: { status: string }) => driftChecks.inc({ status: state.status }),
+    engineLost: () => engineLost.inc(),
+  }
   /** Counts what the live change feed does (services/content/event-feed.ts). */
   const feedSink: FeedSink = {
     subscribers: (count) => eventSubscribers.set(count),
@@ -84,6 +113,11 @@ export function createMetrics() {
     /** Counts refreshes and records the state they left; registered with the refresh controller. */
     refreshObserver,
     feedSink,
+    hostSink,
+    /** Where the stacks-by-status gauge reads, at each scrape. */
+    countStacksFrom(stacks: () => readonly { status: string }[]) {
+      stacksNow = stacks
+    },
     observeWebhook(provider: string, result: string) {
       webhookDeliveries.inc({ provider, result })
     },

@@ -1,6 +1,6 @@
 import type { Config } from '../../schemas/config.js'
 import { formatDuration } from '../../schemas/duration.js'
-import type { ContainerCount } from '../host/index.js'
+import type { ContainerCount, HostOverview } from '../host/index.js'
 import type { Snapshot } from '../refresh/index.js'
 import { asciiBanner } from './ascii-banner.js'
 
@@ -14,12 +14,30 @@ function displayUrl(url: string): string {
   return parsed.toString()
 }
 
+/** `synced 2, out_of_sync 1`: the statuses present, most frequent first. */
+function statusCounts(snapshot: Snapshot): string {
+  const counts = new Map<string, number>()
+  for (const stack of snapshot.stacks) counts.set(stack.status, (counts.get(stack.status) ?? 0) + 1)
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([status, count]) => `${status} ${count}`)
+    .join(', ')
+}
+
+export type HostLines = {
+  containers: ContainerCount
+  /** With SYNC_MODE=detect: the engine's projects, and each stack's reason. */
+  overview?: HostOverview
+  reasonOf?: (path: string) => string | undefined
+}
+
 export function renderStatusPage(
   config: Config,
   snapshot: Snapshot,
-  containers: ContainerCount,
+  host: HostLines,
   now = new Date(),
 ): string {
+  const { containers } = host
   const refreshedAt = snapshot.refreshedAt
     ? `${snapshot.refreshedAt} (${formatDuration(now.getTime() - Date.parse(snapshot.refreshedAt))} ago)`
     : 'never'
@@ -34,10 +52,31 @@ export function renderStatusPage(
   ]
   if (snapshot.refreshError) lines.push(`last error:       ${snapshot.refreshError}`)
   lines.push(
-    `stacks:           ${snapshot.stacks.length}`,
+    `stacks:           ${snapshot.stacks.length}${snapshot.stacks.length > 0 ? ` (${statusCounts(snapshot)})` : ''}`,
+    `host:             ${config.syncMode === 'off' ? 'not read (SYNC_MODE=off)' : 'drift detected, never changed (SYNC_MODE=detect)'}`,
     `containers:       ${'running' in containers ? `${containers.running} running` : `unavailable: ${containers.unavailable}`}`,
+  )
+  if (host.overview) {
+    const notSynced = snapshot.stacks.filter((stack) => stack.status !== 'synced')
+    if (notSynced.length > 0) {
+      lines.push('', 'not in sync:')
+      for (const stack of notSynced)
+        lines.push(
+          `  ${stack.path}  ${stack.status}${stack.health ? `/${stack.health}` : ''}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
+        )
+    }
+    const foreign = host.overview.projects.filter((project) => !project.stack)
+    if (foreign.length > 0) {
+      lines.push('', 'other Compose projects (not stacks of this repository, left alone):')
+      for (const project of foreign)
+        lines.push(
+          `  ${project.name}  ${project.running}/${project.containers} running${project.workingDir ? `  from ${project.workingDir}` : ''}`,
+        )
+    }
+  }
+  lines.push(
     '',
-    'API:    /api/stacks  /api/stacks/{name}  /api/refresh-status  /api/events',
+    'API:    /api/stacks  /api/stacks/{name}  /api/host  /api/refresh-status  /api/events',
     '        POST /api/refresh  POST /api/webhook',
     'probes: /healthz  /readyz  /metrics        docs: /docs  /openapi.json',
     '',

@@ -33,7 +33,7 @@ t.test('defaults', async (t) => {
   t.equal(config.port, 8080)
   t.equal(config.host, '0.0.0.0')
   t.equal(config.projectName, 'Docker-CD')
-  t.equal(config.dockerSocket, '/var/run/docker.sock')
+  t.equal(config.dockerHost, 'unix:///var/run/docker.sock')
   t.equal(config.logLevel, 'info')
 })
 
@@ -77,7 +77,7 @@ t.test('every variable set to a good value', async (t) => {
     port: 9090,
     host: '127.0.0.1',
     projectName: 'Edge',
-    dockerSocket: '/run/docker.sock',
+    dockerHost: 'unix:///run/docker.sock',
     syncMode: 'detect',
     stacksDir: '/var/cache/docker-cd/stacks',
     logLevel: 'debug',

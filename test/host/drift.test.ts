@@ -2,6 +2,7 @@ import { chmodSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { createCompose } from '../../services/host/compose.js'
+import { createEngine } from '../../services/host/docker-engine.js'
 import { checkStack, healthOf } from '../../services/host/drift.js'
 import { createWorkTrees } from '../../services/host/work-trees.js'
 import { build, configFor, startApp } from '../helpers/build.js'
@@ -51,7 +52,9 @@ t.test('host state of a stack, for real', { skip: unavailable ?? false }, async 
     return found.treeOid
   }
   const engine = createCompose({})
-  const check = (dir: string) => checkStack({ dir, compose: engine, socketPath: SOCKET })
+  const dockerEngine = createEngine({ dockerHost: `unix://${SOCKET}` })
+  t.teardown(() => dockerEngine.close())
+  const check = (dir: string) => checkStack({ dir, compose: engine, engine: dockerEngine })
 
   const first = await trees.ensure(stack, treeOf())
   t.equal(first.written, true)
@@ -116,7 +119,9 @@ t.test('host state of a stack, for real', { skip: unavailable ?? false }, async 
   t.same(removed.plan, [{ service: 'side', container: `${stack}-side-1`, action: 'create' }])
   t.equal(removed.reason, 'service side would be created: it has no container')
 
-  t.match(await checkStack({ dir, compose: engine, socketPath: '/nonexistent/docker.sock' }), {
+  const absent = createEngine({ dockerHost: 'unix:///nonexistent/docker.sock' })
+  t.teardown(() => absent.close())
+  t.match(await checkStack({ dir, compose: engine, engine: absent }), {
     status: 'unknown',
     reason: 'engine unreachable: ENOENT /nonexistent/docker.sock',
   })

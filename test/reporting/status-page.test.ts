@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
-import { countRunningContainers } from '../../services/host/docker-engine.js'
+import { createEngine } from '../../services/host/docker-engine.js'
 import { asciiBanner } from '../../services/reporting/ascii-banner.js'
 import { build, configFor, startApp } from '../helpers/build.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
@@ -67,11 +67,25 @@ t.test('container count from an engine, and engine failures', async (t) => {
   const socket = await fakeEngine((res) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end('[{"Id":"a"},{"Id":"b"}]'),
   )
-  t.same(await countRunningContainers(socket), { running: 2 })
+  const engineAt = (path: string, timeoutMs?: number) => {
+    const engine = createEngine({
+      dockerHost: `unix://${path}`,
+      ...(timeoutMs ? { timeoutMs } : {}),
+    })
+    t.teardown(() => engine.close())
+    return engine
+  }
+  t.same(await engineAt(socket).countRunning(), { running: 2 })
   const broken = await fakeEngine((res) => res.writeHead(500).end('{}'))
-  t.same(await countRunningContainers(broken), { unavailable: 'engine answered HTTP 500' })
+  t.same(await engineAt(broken).countRunning(), { unavailable: 'engine answered HTTP 500' })
   const hanging = await fakeEngine(() => {})
-  t.same(await countRunningContainers(hanging, 100), { unavailable: 'no answer within 100ms' })
+  t.same(await engineAt(hanging, 100).countRunning(), {
+    unavailable: `no answer within 100ms from ${hanging}`,
+  })
+  const garbled = await fakeEngine((res) => res.writeHead(200).end('not json'))
+  t.same(await engineAt(garbled).countRunning(), {
+    unavailable: 'engine sent an unreadable answer',
+  })
 
   const app = await build(
     t,

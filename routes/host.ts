@@ -1,0 +1,31 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { errorResponses } from '../schemas/api.js'
+import { hostOverviewSchema } from '../schemas/host.js'
+import { hostOverview } from '../services/host/index.js'
+
+// GET /api/host: the engine and every Compose project on it, stacks and the
+// operator's own projects alike (the latter listed, never touched).
+const hostRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/api/host',
+    {
+      schema: {
+        tags: ['host'],
+        summary: 'The Docker engine and its Compose projects',
+        description:
+          'Read live from the engine at each request. A project with `stack` is one of this repository’s stacks; one without is the operator’s own, left alone. With SYNC_MODE=off no project is matched to a stack. An unreachable engine is `reachable: false` with the reason (still 200).',
+        response: { 200: hostOverviewSchema, 500: errorResponses[500] },
+      },
+    },
+    async () => ({
+      syncMode: app.config.syncMode,
+      ...(await hostOverview({
+        engine: app.dockerEngine,
+        stackOf: (project) => app.host?.stackOfProject(project),
+        ...(app.host ? { eventsConnected: app.host.eventsConnected() } : {}),
+      })),
+    }),
+  )
+}
+
+export default hostRoutes

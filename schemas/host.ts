@@ -1,0 +1,49 @@
+import { z } from 'zod'
+
+export const hostOverviewSchema = z
+  .object({
+    syncMode: z.enum(['off', 'detect']),
+    engine: z.object({
+      address: z.string().meta({ description: 'DOCKER_HOST: the socket path or host:port' }),
+      reachable: z.boolean(),
+      reason: z.string().optional().meta({ description: 'Why the engine could not be asked' }),
+      eventsConnected: z
+        .boolean()
+        .optional()
+        .meta({ description: "Whether the engine's event stream is open (SYNC_MODE=detect)" }),
+    }),
+    projects: z
+      .array(
+        z.object({
+          name: z.string(),
+          stack: z.string().optional().meta({
+            description:
+              'The stack this Compose project belongs to; absent: not a stack of this repository (docker-cd leaves it alone)',
+          }),
+          workingDir: z
+            .string()
+            .optional()
+            .meta({ description: 'Where Compose ran for it (its containers’ label)' }),
+          containers: z.number().int(),
+          running: z.number().int(),
+        }),
+      )
+      .meta({ description: 'Every Compose project on the engine, by name' }),
+  })
+  .meta({
+    id: 'HostOverview',
+    example: {
+      syncMode: 'detect',
+      engine: { address: '/var/run/docker.sock', reachable: true, eventsConnected: true },
+      projects: [
+        {
+          name: 'web',
+          stack: 'web',
+          workingDir: '/var/lib/docker-cd/stacks/web',
+          containers: 2,
+          running: 2,
+        },
+        { name: 'legacy', workingDir: '/srv/legacy', containers: 1, running: 1 },
+      ],
+    },
+  })

@@ -1,0 +1,54 @@
+import type { Engine } from './docker-engine.js'
+
+// GET /api/host and the status page: the engine, and every Compose project
+// on it, each with the stack it belongs to — or none: then it is the
+// operator's own (deployed by hand, or by another tool) and docker-cd only
+// lists it. Read live from the engine at each request (one list call), so
+// it is never stale and costs nothing while nobody asks.
+
+export type HostProject = {
+  name: string
+  /** The stack whose Compose project this is; absent for the operator's own projects. */
+  stack?: string
+  workingDir?: string
+  containers: number
+  running: number
+}
+
+export type HostOverview = {
+  engine: { address: string; reachable: boolean; reason?: string; eventsConnected?: boolean }
+  projects: HostProject[]
+}
+
+export async function hostOverview(options: {
+  engine: Pick<Engine, 'projects' | 'describe'>
+  /** The stack of a project name, when exactly one stack has it (SYNC_MODE=detect). */
+  stackOf: (project: string) => string | undefined
+  eventsConnected?: boolean
+}): Promise<HostOverview> {
+  const address = options.engine.describe
+  const events =
+    options.eventsConnected === undefined ? {} : { eventsConnected: options.eventsConnected }
+  try {
+    const projects = await options.engine.projects()
+    return {
+      engine: { address, reachable: true, ...events },
+      projects: projects.map((project) => {
+        const stack = options.stackOf(project.name)
+        const workingDir = project.containers.find((c) => c.workingDir)?.workingDir
+        return {
+          name: project.name,
+          ...(stack ? { stack } : {}),
+          ...(workingDir ? { workingDir } : {}),
+          containers: project.containers.length,
+          running: project.containers.filter((c) => c.state === 'running').length,
+        }
+      }),
+    }
+  } catch (error) {
+    return {
+      engine: { address, reachable: false, reason: (error as Error).message, ...events },
+      projects: [],
+    }
+  }
+}
