@@ -27,7 +27,7 @@ export async function startBuiltService(options: {
     process.execPath,
     [
       ...(options.nodeFlags ?? SERVICE_NODE_FLAGS),
-      join(import.meta.dirname, '..', 'dist', 'server.js'),
+      options.serverJs ?? join(import.meta.dirname, '..', 'dist', 'server.js'),
     ],
     {
       env: {

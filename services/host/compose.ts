@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process'
+import { accessSync, constants } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 
 // The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
 // for what only Compose knows: the project name it picks for a directory,
@@ -75,7 +78,35 @@ export function parseDryRun(output: string, serviceOf: (container: string) => st
   return plan.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
 }
 
-type ComposeModel = { name: string; services: Record<string, { container_name?: string }> }
+export type ComposeModel = { name: string; services: Record<string, { container_name?: string }> }
+
+/** Where the docker CLI looks for its plugins (docker/cli's defaults, user's first). */
+const PLUGIN_DIRS = [
+  join(homedir(), '.docker', 'cli-plugins'),
+  '/usr/local/lib/docker/cli-plugins',
+  '/usr/local/libexec/docker/cli-plugins',
+  '/usr/lib/docker/cli-plugins',
+  '/usr/libexec/docker/cli-plugins',
+]
+
+/**
+ * The Compose plugin binary itself when it is where the docker CLI would
+ * find it (run directly it behaves as `docker compose`, and costs one Go
+ * process start instead of two: 0.09 s instead of 0.22 s per call here);
+ * else `docker compose`.
+ */
+function composeCommand(): [string, string[]] {
+  for (const dir of PLUGIN_DIRS) {
+    const plugin = join(dir, 'docker-compose')
+    try {
+      accessSync(plugin, constants.X_OK)
+      return [plugin, []]
+    } catch {
+      // Not here: the next directory, then the docker CLI.
+    }
+  }
+  return ['docker', ['compose']]
+}
 
 export function createCompose(options: { dockerHost?: string; timeoutMs?: number }) {
   const timeoutMs = options.timeoutMs ?? 60_000
@@ -85,11 +116,13 @@ export function createCompose(options: { dockerHost?: string; timeoutMs?: number
     ...(options.dockerHost ? { DOCKER_HOST: options.dockerHost } : {}),
   }
 
+  const [command, prefix] = composeCommand()
+
   function compose(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       execFile(
-        'docker',
-        ['compose', ...args],
+        command,
+        [...prefix, ...args],
         { cwd: dir, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
         (error, stdout, stderr) => {
           if (!error) return resolve({ stdout, stderr })
@@ -113,7 +146,17 @@ export function createCompose(options: { dockerHost?: string; timeoutMs?: number
   /** Compose's model of the directory: the project name it picks, the services. */
   async function model(dir: string): Promise<ComposeModel> {
     const { stdout } = await compose(dir, ['config', '--format', 'json'])
-    return JSON.parse(stdout) as ComposeModel
+    // Only what is used: the rendered file holds interpolated values (.env).
+    const full = JSON.parse(stdout) as ComposeModel
+    return {
+      name: full.name,
+      services: Object.fromEntries(
+        Object.entries(full.services ?? {}).map(([service, spec]) => [
+          service,
+          spec.container_name ? { container_name: spec.container_name } : {},
+        ]),
+      ),
+    }
   }
 
   /** What `up -d --remove-orphans` would change in the directory's project. */

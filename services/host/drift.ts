@@ -1,5 +1,11 @@
 import type { StackHealth } from '../../schemas/stack.js'
-import { type Compose, ComposeError, ComposeUnavailable, type PlanEntry } from './compose.js'
+import {
+  type Compose,
+  ComposeError,
+  type ComposeModel,
+  ComposeUnavailable,
+  type PlanEntry,
+} from './compose.js'
 import { type Engine, type EngineContainer, EngineUnavailable } from './docker-engine.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
@@ -76,10 +82,14 @@ export async function checkStack(options: {
   compose: Compose
   engine: Pick<Engine, 'projectContainers'>
   claim?: (project: string | undefined) => readonly string[]
+  /** Where the model of this tree is remembered (asked of Compose only when absent). */
+  modelCache?: { get(): Promise<ComposeModel | undefined>; set(model: ComposeModel): unknown }
 }): Promise<StackHostState> {
-  let model: Awaited<ReturnType<Compose['model']>>
+  let model: ComposeModel
   try {
-    model = await options.compose.model(options.dir)
+    const cached = await options.modelCache?.get()
+    model = cached ?? (await options.compose.model(options.dir))
+    if (!cached) await options.modelCache?.set(model)
   } catch (error) {
     options.claim?.(undefined)
     if (error instanceof ComposeUnavailable)

@@ -108,6 +108,7 @@ export function createHostMonitor(options: {
         compose: options.compose,
         engine: options.engine,
         claim: (project) => claim(path, project),
+        modelCache: options.workTrees.modelCache(path, stack.treeOid),
       })
       if (closed) return
       options.onChecked?.(state)

@@ -22,6 +22,7 @@ export function createWorkTrees(options: {
 }) {
   const { stacksDir } = options
   const markerOf = (stack: string) => join(stacksDir, `.${stack}.tree`)
+  const modelFileOf = (stack: string) => join(stacksDir, `.${stack}.model.json`)
 
   /** The tree id the stack's directory holds, if it was written by this service. */
   async function writtenTree(stack: string): Promise<string | undefined> {
@@ -86,13 +87,35 @@ export function createWorkTrees(options: {
     return invalid
   }
 
+  /**
+   * Compose's model of a stack's tree, remembered beside it: the model (its
+   * project name, services) is a function of the tree alone — Compose runs
+   * with a fixed environment — so it is asked once per tree, also across
+   * restarts, while Compose's plan is asked at every check.
+   */
+  function modelCache<M>(stack: string, treeOid: string) {
+    return {
+      get: (): Promise<M | undefined> =>
+        readFile(modelFileOf(stack), 'utf8').then(
+          (text) => {
+            const saved = JSON.parse(text) as { tree?: string; model?: M }
+            return saved.tree === treeOid ? saved.model : undefined
+          },
+          () => undefined,
+        ),
+      set: (model: M) =>
+        writeFile(modelFileOf(stack), JSON.stringify({ tree: treeOid, model })).catch(() => {}),
+    }
+  }
+
   /** Removes a stack's directory (the stack left Git). */
   async function remove(stack: string): Promise<void> {
     await rm(markerOf(stack), { force: true })
+    await rm(modelFileOf(stack), { force: true })
     await rm(join(stacksDir, stack), { recursive: true, force: true })
   }
 
-  return { ensure, remove, writtenTree }
+  return { ensure, remove, writtenTree, modelCache }
 }
 
 export type WorkTrees = ReturnType<typeof createWorkTrees>

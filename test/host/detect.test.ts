@@ -66,9 +66,11 @@ t.test(
     await new Promise((resolve) => events.addEventListener('open', resolve))
     await startApp(app)
     const detail = async (name: string) => (await app.inject(`/api/stacks/${name}`)).json()
-    /** The next stack-status event of `path` after `seen` events that satisfies `match`. */
-    const nextEvent = (path: string, match: (event: StatusEvent) => boolean, what: string) =>
-      waitFor(() => statusEvents.find((e) => e.path === path && match(e)), what)
+    /** The first event of `path` from now on that satisfies `match` (a Compose `up` may pass through others). */
+    const nextEvent = (path: string, match: (event: StatusEvent) => boolean, what: string) => {
+      const from = statusEvents.length
+      return waitFor(() => statusEvents.slice(from).find((e) => e.path === path && match(e)), what)
+    }
 
     await waitFor(async () => (await detail(web)).sync, 'the startup check')
     await app.host?.idle()
@@ -79,19 +81,19 @@ t.test(
     })
 
     // Live, from the engine's events: deployed by hand from the work tree.
+    const deployed = nextEvent(web, (e) => e.to === 'synced', 'synced after a hand deploy')
     compose(`${stacksDir}/${web}`, 'up', '-d')
-    t.same(await nextEvent(web, (e) => e.to === 'synced', 'synced after a hand deploy'), {
-      id: statusEvents.find((e) => e.to === 'synced')?.id,
+    t.match(await deployed, {
       path: web,
-      from: 'missing',
       to: 'synced',
       reason: 'the host runs what Git says',
       health: 'healthy',
     })
     const container = `${web}-app-1`
     // Stopped by hand: degraded, and Compose would start it.
+    const stop = nextEvent(web, (e) => e.to === 'out_of_sync', 'out_of_sync after a stop')
     docker('stop', '-t', '0', container)
-    const stopped = await nextEvent(web, (e) => e.to === 'out_of_sync', 'out_of_sync after a stop')
+    const stopped = await stop
     t.equal(stopped.health, 'degraded')
     t.match(
       stopped.reason,
