@@ -27,13 +27,26 @@ LABEL org.opencontainers.image.title="docker-cd" \
 # all the service needs at run time; npm and the package caches are not
 # (less to ship, less to patch). (prlimit, which bounds git's memory, is
 # util-linux: always in Debian.)
+# Compose v2 for SYNC_MODE=detect: bookworm has only Compose v1, so Debian
+# trixie's docker-compose package (2.26.1; it depends on libc6 >= 2.34
+# alone) is fetched through a private apt configuration — the image's
+# sources stay bookworm, nothing else is upgraded. docker-cd runs the
+# plugin binary directly, so the docker CLI itself is not needed.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates openssh-client tini \
+ && trixie=$(mktemp -d) && mkdir -p "$trixie/lists/partial" "$trixie/cache/archives/partial" \
+ && echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' >"$trixie/sources.list" \
+ && apt_opts="-o Dir::Etc::SourceList=$trixie/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=$trixie/lists -o Dir::Cache=$trixie/cache -o APT::Sandbox::User=root" \
+ && apt-get $apt_opts update -qq \
+ && (cd "$trixie" && apt-get $apt_opts download -qq docker-compose) \
+ && dpkg -i "$trixie"/docker-compose_*.deb \
+ && rm -rf "$trixie" \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
     /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 ENV NODE_ENV=production \
     GIT_CACHE_DIR=/var/cache/docker-cd \
+    STACKS_DIR=/var/lib/docker-cd/stacks \
     PORT=8080 \
     HOST=0.0.0.0
 WORKDIR /app
@@ -47,7 +60,10 @@ RUN node --input-type=module -e "await import('/app/app.js')" && chmod -R a+rX /
 # Non-root. To read the Docker socket, add the socket's group at run time:
 #   docker run --group-add "$(stat -c %g /var/run/docker.sock)" …
 # (compose.yaml does this through DOCKER_GID).
-RUN mkdir -p /var/cache/docker-cd && chown node:node /var/cache/docker-cd
+# STACKS_DIR: bind-mount it at the same path on the host (the engine
+# resolves bind-mount sources of the stacks on the host, not in here).
+RUN mkdir -p /var/cache/docker-cd /var/lib/docker-cd/stacks \
+ && chown node:node /var/cache/docker-cd /var/lib/docker-cd/stacks
 USER node
 VOLUME ["/var/cache/docker-cd"]
 EXPOSE 8080

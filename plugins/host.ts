@@ -26,7 +26,10 @@ export default fp(
       app.decorate('host', null)
       return
     }
-    const compose = createCompose({ dockerHost: app.config.dockerHost })
+    const compose = createCompose({
+      dockerHost: app.config.dockerHost,
+      onRun: (asked) => app.metrics.hostSink.composeRun(asked),
+    })
     const monitor = createHostMonitor({
       workTrees: createWorkTrees({ git: app.gitReader, stacksDir: app.config.stacksDir }),
       compose,

@@ -64,14 +64,17 @@ process.stdout.write(`
 docker-cd demo is running at ${base}
 It reads ${repo.url} (the bundled examples/, served over HTTPS on loopback).
 Host: each stack is compared with the Docker engine at ${config.dockerHost} via Compose
-(SYNC_MODE=detect; stacks not deployed read missing). With no engine or no Compose v2 here,
-stacks read unknown and /api/stacks/<name> says why. Nothing is deployed.
+(SYNC_MODE=detect; stacks not deployed read missing), live from the engine's events: deploy
+one by hand (cd ${config.stacksDir}/web && docker compose up -d) and watch it turn synced.
+With no engine or no Compose v2 here, stacks read unknown and /api/stacks/<name> says why.
+docker-cd itself deploys nothing.
 
 Try:
   curl ${base}/
   curl ${base}/api/stacks
   curl ${base}/api/stacks/web
   curl ${base}/api/stacks/web/compose
+  curl ${base}/api/host   (the engine and every Compose project on it)
   curl -s ${base}/api/stacks/web/archive | tar tzvf -
   curl -N ${base}/api/events   (the live change feed: refresh from another terminal)
   curl ${base}/api/refresh-status

@@ -108,7 +108,12 @@ function composeCommand(): [string, string[]] {
   return ['docker', ['compose']]
 }
 
-export function createCompose(options: { dockerHost?: string; timeoutMs?: number }) {
+export function createCompose(options: {
+  dockerHost?: string
+  timeoutMs?: number
+  /** Each Compose process started, by what it was asked (metrics). */
+  onRun?: (asked: 'model' | 'plan' | 'version') => void
+}) {
   const timeoutMs = options.timeoutMs ?? 60_000
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -145,6 +150,7 @@ export function createCompose(options: { dockerHost?: string; timeoutMs?: number
 
   /** Compose's model of the directory: the project name it picks, the services. */
   async function model(dir: string): Promise<ComposeModel> {
+    options.onRun?.('model')
     const { stdout } = await compose(dir, ['config', '--format', 'json'])
     // Only what is used: the rendered file holds interpolated values (.env).
     const full = JSON.parse(stdout) as ComposeModel
@@ -170,12 +176,14 @@ export function createCompose(options: { dockerHost?: string; timeoutMs?: number
         ? container.slice(project.name.length + 1).replace(/-\d+$/, '')
         : container)
     // Compose prints its progress, dry-run included, on stderr.
+    options.onRun?.('plan')
     const { stdout, stderr } = await compose(dir, ['--dry-run', 'up', '-d', '--remove-orphans'])
     return parseDryRun(`${stdout}\n${stderr}`, serviceOf)
   }
 
   /** `docker compose version`: present, and v2. */
   async function version(): Promise<string> {
+    options.onRun?.('version')
     const { stdout } = await compose(process.cwd(), ['version', '--short'])
     return stdout.trim()
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { Agent, type Dispatcher, request } from 'undici'
 import { parseDockerHost } from '../../schemas/docker-host.js'
 
@@ -40,6 +41,8 @@ export class EngineUnavailable extends Error {
 }
 
 type RawContainer = {
+  Id?: string
+  ImageID?: string
   Names?: string[]
   State?: string
   Status?: string
@@ -133,11 +136,33 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
       }
     },
 
-    /** Every container (running or not) of one Compose project; throws EngineUnavailable. */
-    async projectContainers(project: string): Promise<EngineContainer[]> {
+    /**
+     * Every container (running or not) of one Compose project, and a
+     * fingerprint of everything about them Compose's plan depends on: ids,
+     * states, health, configuration-hash labels, the image each runs and the
+     * image its reference names now. Throws EngineUnavailable.
+     */
+    async projectContainers(
+      project: string,
+    ): Promise<{ containers: EngineContainer[]; fingerprint: string }> {
       const filters = filtersParam({ label: [`${PROJECT_LABEL}=${project}`] })
       const raw = await get<RawContainer[]>(`/containers/json?all=1&filters=${filters}`)
-      return raw.map(containerOf).sort(byName)
+      const references = [...new Set(raw.map((c) => c.Image ?? ''))].filter(Boolean).sort()
+      const imageIds = await Promise.all(
+        references.map((reference) =>
+          get<{ Id?: string }>(`/images/${encodeURI(reference)}/json`).then(
+            (image) => `${reference}=${image.Id ?? ''}`,
+            () => `${reference}=absent`,
+          ),
+        ),
+      )
+      const hash = createHash('sha256')
+      for (const c of [...raw].sort((a, b) => ((a.Id ?? '') < (b.Id ?? '') ? -1 : 1)))
+        hash.update(
+          `${c.Id} ${c.State} ${/\(([^)]*)\)/.exec(c.Status ?? '')?.[1] ?? ''} ${c.ImageID} ${c.Labels?.['com.docker.compose.config-hash'] ?? ''}\n`,
+        )
+      hash.update(imageIds.join('\n'))
+      return { containers: raw.map(containerOf).sort(byName), fingerprint: hash.digest('hex') }
     },
 
     /** Every Compose project on the engine, by its containers' label; throws EngineUnavailable. */

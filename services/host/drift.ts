@@ -16,6 +16,9 @@ import { type Engine, type EngineContainer, EngineUnavailable } from './docker-e
 export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown'
 export type HostHealth = StackHealth
 
+/** Something remembered per tree (services/host/work-trees.ts). */
+export type Remembered<T> = { get(): Promise<T | undefined>; set(value: T): unknown }
+
 export type StackHostState = {
   status: HostStatus
   health?: HostHealth
@@ -83,7 +86,15 @@ export async function checkStack(options: {
   engine: Pick<Engine, 'projectContainers'>
   claim?: (project: string | undefined) => readonly string[]
   /** Where the model of this tree is remembered (asked of Compose only when absent). */
-  modelCache?: { get(): Promise<ComposeModel | undefined>; set(model: ComposeModel): unknown }
+  modelCache?: Remembered<ComposeModel>
+  /**
+   * The last check of this tree and the engine's fingerprint then. With
+   * `reuseLast`, a fingerprint unchanged since means Compose would answer
+   * as it did, so its plan is not asked again (a restart with every stack
+   * as it was runs no Compose). Every check is recorded.
+   */
+  lastCheck?: Remembered<{ fingerprint: string; state: StackHostState }>
+  reuseLast?: boolean
 }): Promise<StackHostState> {
   let model: ComposeModel
   try {
@@ -114,7 +125,7 @@ export async function checkStack(options: {
     }
   const services = Object.keys(model.services ?? {})
   try {
-    const containers = await options.engine.projectContainers(project)
+    const { containers, fingerprint } = await options.engine.projectContainers(project)
     if (containers.length === 0)
       return {
         status: 'missing',
@@ -123,25 +134,31 @@ export async function checkStack(options: {
         plan: [],
         containers,
       }
+    const last = options.reuseLast ? await options.lastCheck?.get() : undefined
+    if (last && last.fingerprint === fingerprint && last.state.project === project)
+      return { ...last.state, containers }
     const plan = await options.compose.plan(options.dir, model)
     const health = healthOf(containers, services) ?? 'unknown'
-    if (plan.length === 0)
-      return {
-        status: 'synced',
-        health,
-        reason: 'the host runs what Git says',
-        project,
-        plan,
-        containers,
-      }
-    return {
-      status: 'out_of_sync',
-      health,
-      reason: reasonOf(plan, containers),
-      project,
-      plan,
-      containers,
-    }
+    const state: StackHostState =
+      plan.length === 0
+        ? {
+            status: 'synced',
+            health,
+            reason: 'the host runs what Git says',
+            project,
+            plan,
+            containers,
+          }
+        : {
+            status: 'out_of_sync',
+            health,
+            reason: reasonOf(plan, containers),
+            project,
+            plan,
+            containers,
+          }
+    await options.lastCheck?.set({ fingerprint, state })
+    return state
   } catch (error) {
     if (error instanceof EngineUnavailable)
       return {

@@ -53,6 +53,8 @@ export function createHostMonitor(options: {
   /** The project name Compose picked for each stack at its last check. */
   const projectOf = new Map<string, string>()
   let seenFirst = false
+  /** Stacks whose first check may reuse the record of the last run. */
+  const startupPass = new Set<string>()
   let closed = false
 
   function request(stacks: readonly string[]) {
@@ -108,8 +110,13 @@ export function createHostMonitor(options: {
         compose: options.compose,
         engine: options.engine,
         claim: (project) => claim(path, project),
-        modelCache: options.workTrees.modelCache(path, stack.treeOid),
+        modelCache: options.workTrees.treeRecord(path, stack.treeOid, 'model'),
+        lastCheck: options.workTrees.treeRecord(path, stack.treeOid, 'check'),
+        // Only the startup pass trusts a record from before: afterwards every
+        // check follows an event or a change, and asks Compose.
+        reuseLast: startupPass.has(path),
       })
+      startupPass.delete(path)
       if (closed) return
       options.onChecked?.(state)
       record(path, state)
@@ -150,6 +157,7 @@ export function createHostMonitor(options: {
       }
       if (!seenFirst) {
         seenFirst = true
+        for (const stack of snapshot.stacks) startupPass.add(stack.path)
         request(snapshot.stacks.map((stack) => stack.path))
       } else request([...added, ...changed])
     },

@@ -22,7 +22,7 @@ export function createWorkTrees(options: {
 }) {
   const { stacksDir } = options
   const markerOf = (stack: string) => join(stacksDir, `.${stack}.tree`)
-  const modelFileOf = (stack: string) => join(stacksDir, `.${stack}.model.json`)
+  const recordFileOf = (stack: string, kind: string) => join(stacksDir, `.${stack}.${kind}.json`)
 
   /** The tree id the stack's directory holds, if it was written by this service. */
   async function writtenTree(stack: string): Promise<string | undefined> {
@@ -88,34 +88,36 @@ export function createWorkTrees(options: {
   }
 
   /**
-   * Compose's model of a stack's tree, remembered beside it: the model (its
-   * project name, services) is a function of the tree alone — Compose runs
-   * with a fixed environment — so it is asked once per tree, also across
-   * restarts, while Compose's plan is asked at every check.
+   * A record about one tree of a stack, kept beside its work tree (so across
+   * restarts) and valid only for that tree: `model` (Compose's model: project
+   * name, services — a function of the tree alone, as Compose runs with a
+   * fixed environment) and `check` (the last check and what the engine ran
+   * then). Unreadable or for another tree: absent.
    */
-  function modelCache<M>(stack: string, treeOid: string) {
+  function treeRecord<T>(stack: string, treeOid: string, kind: 'model' | 'check') {
+    const file = recordFileOf(stack, kind)
     return {
-      get: (): Promise<M | undefined> =>
-        readFile(modelFileOf(stack), 'utf8').then(
+      get: (): Promise<T | undefined> =>
+        readFile(file, 'utf8').then(
           (text) => {
-            const saved = JSON.parse(text) as { tree?: string; model?: M }
-            return saved.tree === treeOid ? saved.model : undefined
+            const saved = JSON.parse(text) as { tree?: string; value?: T }
+            return saved.tree === treeOid ? saved.value : undefined
           },
           () => undefined,
         ),
-      set: (model: M) =>
-        writeFile(modelFileOf(stack), JSON.stringify({ tree: treeOid, model })).catch(() => {}),
+      set: (value: T) => writeFile(file, JSON.stringify({ tree: treeOid, value })).catch(() => {}),
     }
   }
 
   /** Removes a stack's directory (the stack left Git). */
   async function remove(stack: string): Promise<void> {
     await rm(markerOf(stack), { force: true })
-    await rm(modelFileOf(stack), { force: true })
+    await rm(recordFileOf(stack, 'model'), { force: true })
+    await rm(recordFileOf(stack, 'check'), { force: true })
     await rm(join(stacksDir, stack), { recursive: true, force: true })
   }
 
-  return { ensure, remove, writtenTree, modelCache }
+  return { ensure, remove, writtenTree, treeRecord }
 }
 
 export type WorkTrees = ReturnType<typeof createWorkTrees>

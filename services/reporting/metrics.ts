@@ -81,8 +81,15 @@ export function createMetrics() {
     help: 'Times the Docker engine stopped answering (event stream lost and ping failed)',
     registers: [registry],
   })
+  const composeRuns = new Counter({
+    name: 'docker_cd_compose_runs_total',
+    help: 'Compose processes started, by what was asked (model: config; plan: --dry-run up)',
+    labelNames: ['asked'] as const,
+    registers: [registry],
+  })
   /** Counts what host detection does (services/host/). */
   const hostSink = {
+    composeRun: (asked: string) => composeRuns.inc({ asked }),
     checked: (state: { status: string }) => driftChecks.inc({ status: state.status }),
     engineLost: () => engineLost.inc(),
   }

@@ -58,6 +58,10 @@ repo.commitAndPush('three stacks')
 
 // Secret files as Docker/Compose secrets deliver them: readable by the
 // container's user (uid 1000, `node`), by nobody else.
+// STACKS_DIR at the same path inside and on the host, writable by the
+// image's user (uid 1000), as the README tells operators to mount it.
+const stacksDir = tempDir('docker-cd-image-stacks-')
+chownSync(stacksDir, 1000, 1000)
 const secrets = tempDir('docker-cd-secrets-')
 chmodSync(secrets, 0o755)
 for (const [name, content] of [
@@ -96,6 +100,8 @@ await docker(
   `${socket}:${socket}:ro`,
   '--volume',
   `${secrets}:/run/secrets:ro`,
+  '--volume',
+  `${stacksDir}:${stacksDir}`,
   // The image's own HEALTHCHECK command, probed every second instead of every
   // 30 s so the test need not wait for the production interval.
   '--health-interval',
@@ -114,9 +120,11 @@ await docker(
   'GIT_SSL_CAINFO=/run/secrets/git_ca.pem',
   '--env',
   'REFRESH_POLL_INTERVAL=0',
-  // The image does not carry the docker CLI and Compose yet (issue 17).
+  // The host, read through the mounted socket with the image's own Compose.
   '--env',
-  'SYNC_MODE=off',
+  'SYNC_MODE=detect',
+  '--env',
+  `STACKS_DIR=${stacksDir}`,
   // Short, so the zombie test below can force a few timeouts quickly.
   '--env',
   'GIT_TIMEOUT=5s',
@@ -187,6 +195,25 @@ t.test('becomes ready after its startup refresh', async (t) => {
 
 t.test('stacks match the repository', async (t) => {
   t.same(await stacks(), [expected('cache'), expected('monitoring'), expected('web')])
+})
+
+t.test("the host, read with the image's Compose through the mounted socket", async (t) => {
+  const detail = await waitFor(async () => {
+    const body = JSON.parse((await get('/api/stacks/web')).body)
+    return body.sync ? body : undefined
+  }, 'the first host check')
+  t.match(detail, {
+    status: 'missing',
+    project: 'web',
+    sync: { reason: 'not deployed: no container of project web exists', plan: [] },
+  })
+  t.ok(statSync(join(stacksDir, 'web', 'compose.yaml')).isFile(), 'the work tree is on the host')
+  const host = JSON.parse((await get('/api/host')).body)
+  t.match(host, { syncMode: 'detect', engine: { reachable: true, eventsConnected: true } })
+  const compose = await shellInImage(
+    '/usr/libexec/docker/cli-plugins/docker-compose version --short',
+  )
+  t.match(compose.stdout, /^2\./, 'Compose v2 is in the image')
 })
 
 t.test('a signed webhook refreshes; an unsigned one is refused', async (t) => {

@@ -215,6 +215,35 @@ t.test(
     await app.desiredState.refresh('manual').done
     await waitFor(async () => (await detail(web)).status === 'out_of_sync', 'web evaluated again')
 
+    // A restart on the same STACKS_DIR with nothing changed on the host:
+    // the last check's record is reused, Compose's plan is not asked again.
+    await app.host?.idle()
+    const restarted = await build(
+      t,
+      configFor(server, repo.url, { SYNC_MODE: 'detect', STACKS_DIR: stacksDir }),
+    )
+    await startApp(restarted)
+    await waitFor(
+      async () => (await restarted.inject(`/api/stacks/${web}`)).json().sync,
+      'the restarted check',
+    )
+    await restarted.host?.idle()
+    t.match((await restarted.inject(`/api/stacks/${web}`)).json(), {
+      status: 'out_of_sync',
+      sync: { reason: 'service app would be recreated: its configuration differs from Git' },
+    })
+    const restartedMetrics = (await restarted.inject('/metrics')).body
+    t.notMatch(
+      restartedMetrics,
+      /docker_cd_compose_runs_total\{asked="(model|plan)"\}/,
+      'no Compose model or plan after a restart',
+    )
+    t.match(
+      metrics,
+      /docker_cd_compose_runs_total\{asked="plan"\} [1-9]/,
+      'the first run asked Compose',
+    )
+
     // The foreign project was never touched.
     t.equal(docker('inspect', '-f', '{{.State.Running}}', `${foreign}-app-1`), 'true')
   },
