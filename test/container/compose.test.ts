@@ -54,6 +54,17 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
     'named cache volume',
   )
   t.ok('git-cache' in parse(stdout).volumes)
+  t.ok(
+    volumes.some(
+      (v) =>
+        v.type === 'bind' &&
+        v.source === '/var/lib/docker-cd/stacks' &&
+        v.target === '/var/lib/docker-cd/stacks',
+    ),
+    'STACKS_DIR at the same path on the host',
+  )
+  t.equal(service.environment.STACKS_DIR, '/var/lib/docker-cd/stacks')
+  t.equal(service.environment.SYNC_MODE, 'detect')
   t.match(service.healthcheck.test.join(' '), /\/healthz/)
   t.equal(service.environment.REFRESH_POLL_INTERVAL, '5m')
   t.equal(service.environment.GIT_REVISION, 'main')

@@ -49,6 +49,9 @@ t.test(
     const app = await build(
       t,
       configFor(server, repo.url, { SYNC_MODE: 'detect', STACKS_DIR: stacksDir }),
+      // The test's own synchronous docker calls stall this process's event
+      // loop for a second or more under load: no load shedding here.
+      { maxEventLoopDelayMs: 60_000 },
     )
     const base = await app.listen({ port: 0, host: '127.0.0.1' })
     type StatusEvent = {
@@ -129,7 +132,9 @@ t.test(
       stackFile(foreign).replace('    env_file: app.env\n', ''),
     )
     compose(foreignDir, 'up', '-d')
-    const host = (await app.inject('/api/host')).json()
+    const hostResponse = await app.inject('/api/host')
+    t.equal(hostResponse.statusCode, 200, hostResponse.body)
+    const host = hostResponse.json()
     t.match(host, { syncMode: 'detect', engine: { reachable: true, eventsConnected: true } })
     t.match(
       host.projects.find((p: { name: string }) => p.name === foreign),
@@ -221,6 +226,9 @@ t.test(
     const restarted = await build(
       t,
       configFor(server, repo.url, { SYNC_MODE: 'detect', STACKS_DIR: stacksDir }),
+      // The test's own synchronous docker calls stall this process's event
+      // loop for a second or more under load: no load shedding here.
+      { maxEventLoopDelayMs: 60_000 },
     )
     await startApp(restarted)
     await waitFor(

@@ -41,6 +41,9 @@ t.test(
         STACKS_DIR: stacksDir,
         DOCKER_HOST: forwarder.dockerHost,
       }),
+      // The test's own synchronous docker calls stall this process's event
+      // loop for a second or more under load: no load shedding here.
+      { maxEventLoopDelayMs: 60_000 },
     )
     await startApp(app)
     const detail = async () => (await app.inject(`/api/stacks/${stack}`)).json()
