@@ -60,17 +60,19 @@ export function renderStatusPage(
     const notSynced = snapshot.stacks.filter((stack) => stack.status !== 'synced')
     if (notSynced.length > 0) {
       lines.push('', 'not in sync:')
+      const width = Math.max(...notSynced.map((stack) => stack.path.length))
       for (const stack of notSynced)
         lines.push(
-          `  ${stack.path}  ${stack.status}${stack.health ? `/${stack.health}` : ''}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
+          `  ${stack.path.padEnd(width)}  ${`${stack.status}${stack.health ? `/${stack.health}` : ''}`.padEnd(20)}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
         )
     }
     const foreign = host.overview.projects.filter((project) => !project.stack)
     if (foreign.length > 0) {
       lines.push('', 'other Compose projects (not stacks of this repository, left alone):')
+      const width = Math.max(...foreign.map((project) => project.name.length))
       for (const project of foreign)
         lines.push(
-          `  ${project.name}  ${project.running}/${project.containers} running${project.workingDir ? `  from ${project.workingDir}` : ''}`,
+          `  ${project.name.padEnd(width)}  ${project.running}/${project.containers} running${project.workingDir ? `  from ${project.workingDir}` : ''}`,
         )
     }
   }

@@ -185,8 +185,8 @@ t.test(
     )
     const page = (await app.inject('/')).body
     t.match(page, /stacks: +2 \((missing 1, out_of_sync 1|out_of_sync 1, missing 1)\)/)
-    t.match(page, `  ${web}  out_of_sync/healthy  service app would be recreated`)
-    t.match(page, new RegExp(`  ${foreign}  1/1 running  from ${foreignDir}`))
+    t.match(page, new RegExp(`\n  ${web} +out_of_sync/healthy +service app would be recreated`))
+    t.match(page, new RegExp(`\n  ${foreign} +1/1 running  from ${foreignDir}`))
     const metrics = (await app.inject('/metrics')).body
     t.match(metrics, 'docker_cd_stacks_by_status{status="out_of_sync"} 1')
     t.match(metrics, 'docker_cd_stacks_by_status{status="missing"} 1')
