@@ -27,6 +27,7 @@ import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
 import stackRoutes from './routes/stacks.js'
 import statusPageRoutes from './routes/status-page.js'
+import uiRoutes from './routes/ui.js'
 import webhookRoutes from './routes/webhook.js'
 import type { Config } from './schemas/config.js'
 import type { RefreshOutcome } from './services/refresh/index.js'
@@ -133,6 +134,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(refreshRoutes)
   await app.register(stackRoutes)
   await app.register(hostRoutes)
+  await app.register(uiRoutes)
   await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })
   await app.register(operationsRoutes)
   await app.register(docsRoutes)

@@ -11,10 +11,15 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Plain-text status page',
         produces: ['text/plain'],
-        response: { 200: z.string().describe('Human-readable status') },
+        response: {
+          200: z.string().describe('Human-readable status'),
+          302: z.null().describe('To /ui, for a client that accepts text/html'),
+        },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
+      // A browser (it asks for HTML) goes to the dashboard; curl keeps this page.
+      if (/\btext\/html\b/.test(request.headers.accept ?? '')) return reply.redirect('/ui', 302)
       const host = app.host
       const [containers, overview] = await Promise.all([
         app.dockerEngine.countRunning(),

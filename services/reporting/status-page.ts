@@ -7,7 +7,7 @@ import { asciiBanner } from './ascii-banner.js'
 // The plain-text page at `/`: what an operator wants from `curl host:8080`.
 
 /** The repository URL without userinfo (config refuses it anyway; belt and braces). */
-function displayUrl(url: string): string {
+export function displayUrl(url: string): string {
   const parsed = new URL(url)
   parsed.username = ''
   parsed.password = ''

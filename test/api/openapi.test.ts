@@ -34,7 +34,9 @@ t.test('the document validates and covers the API', async (t) => {
     '/api/events': { get: ['200', '429', '503'] },
     '/readyz': { get: ['200', '503'] },
     '/metrics': { get: ['200'] },
-    '/': { get: ['200'] },
+    '/': { get: ['200', '302'] },
+    '/api/host': { get: ['200', '500'] },
+    '/ui': { get: ['200', '401'] },
   }
   for (const [path, methods] of Object.entries(expected)) {
     for (const [method, codes] of Object.entries(methods)) {

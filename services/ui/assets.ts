@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto'
+
+// The dashboard's only assets: one stylesheet, one script, both small and
+// hand-written (no framework: the page is rendered on the server, the
+// script only follows /api/events and patches the rows it names). Served
+// under content-hashed names with a year's immutable caching.
+
+const CSS = `
+:root { color-scheme: light dark; --bg: #fff; --fg: #1b1f24; --muted: #57606a; --line: #d0d7de;
+  --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --info: #0969da; }
+@media (prefers-color-scheme: dark) { :root { --bg: #0d1117; --fg: #e6edf3; --muted: #8d96a0;
+  --line: #30363d; --ok: #3fb950; --warn: #d29922; --bad: #f85149; --info: #58a6ff; } }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, sans-serif; background: var(--bg); color: var(--fg); }
+header, main { padding: 12px 16px; }
+header { border-bottom: 1px solid var(--line); display: flex; flex-wrap: wrap; gap: 6px 24px; align-items: baseline; }
+h1 { font-size: 18px; margin: 0; }
+.meta { color: var(--muted); }
+.counts { display: flex; gap: 8px; flex-wrap: wrap; margin: 0 0 12px; padding: 0; list-style: none; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 600; }
+code { font: 12px ui-monospace, monospace; }
+a { color: var(--info); }
+.badge { display: inline-block; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; white-space: nowrap; }
+.synced, .healthy, .live { color: var(--ok); }
+.out_of_sync, .progressing, .syncing, .missing, .reconnecting { color: var(--warn); }
+.failed, .degraded, .deleting, .offline { color: var(--bad); }
+.unknown, .static { color: var(--muted); }
+.reason { color: var(--muted); max-width: 48ch; }
+@media (max-width: 640px) { .wide { display: none; } td, th { padding: 6px 4px; } }
+`
+
+const JS = `
+(() => {
+  const conn = document.getElementById('conn')
+  const say = (text) => { conn.textContent = text; conn.className = 'badge ' + text }
+  const rowOf = (path) => document.querySelector('tr[data-path="' + CSS.escape(path) + '"]')
+  const recount = () => {
+    const counts = {}
+    for (const row of document.querySelectorAll('tbody tr[data-path]')) {
+      const status = row.dataset.status
+      counts[status] = (counts[status] || 0) + 1
+    }
+    const list = document.getElementById('counts')
+    list.replaceChildren(...Object.keys(counts).sort().map((status) => {
+      const item = document.createElement('li')
+      item.className = 'badge ' + status
+      item.textContent = status + ' ' + counts[status]
+      return item
+    }))
+    document.getElementById('total').textContent = String(document.querySelectorAll('tbody tr[data-path]').length)
+  }
+  const badge = (cell, value) => { cell.replaceChildren(); if (!value) return
+    const span = document.createElement('span'); span.className = 'badge ' + value; span.textContent = value; cell.append(span) }
+  // Re-reads the page from the server and swaps in only the rows named (all when none).
+  const reread = async (paths) => {
+    const html = await (await fetch(location.pathname, { headers: { accept: 'text/html' } })).text()
+    const fresh = new DOMParser().parseFromString(html, 'text/html')
+    for (const id of ['revision', 'refresh']) document.getElementById(id).replaceWith(fresh.getElementById(id))
+    const body = document.querySelector('tbody')
+    const want = paths ?? [...new Set([...body.querySelectorAll('tr[data-path]'), ...fresh.querySelectorAll('tbody tr[data-path]')].map((r) => r.dataset.path))]
+    for (const path of want) {
+      const next = fresh.querySelector('tr[data-path="' + CSS.escape(path) + '"]')
+      const now = rowOf(path)
+      if (next && now) now.replaceWith(next)
+      else if (now) now.remove()
+      else if (next) {
+        const after = [...body.querySelectorAll('tr[data-path]')].find((r) => r.dataset.path > path)
+        body.insertBefore(next, after ?? null)
+      }
+    }
+    recount()
+  }
+  const events = new EventSource('/api/events')
+  events.onopen = () => say('live')
+  events.onerror = () => say(events.readyState === EventSource.CLOSED ? 'offline' : 'reconnecting')
+  events.addEventListener('stack-status', (event) => {
+    const data = JSON.parse(event.data)
+    const row = rowOf(data.path)
+    if (!row) return reread([data.path])
+    row.dataset.status = data.to
+    badge(row.querySelector('.status'), data.to)
+    badge(row.querySelector('.health'), data.health)
+    row.querySelector('.reason').textContent = data.to === 'synced' ? '' : (data.reason || '')
+    recount()
+  })
+  events.addEventListener('refresh', (event) => {
+    const { changes } = JSON.parse(event.data)
+    const paths = changes ? [...changes.added, ...changes.changed, ...changes.removed] : []
+    reread(paths)
+  })
+  events.addEventListener('reset', () => reread())
+})()
+`
+
+function asset(name: string, ext: string, type: string, body: string) {
+  const hash = createHash('sha256').update(body).digest('hex').slice(0, 12)
+  return { file: `${name}.${hash}.${ext}`, type, body: Buffer.from(body) }
+}
+
+export const UI_ASSETS = [
+  asset('app', 'css', 'text/css; charset=utf-8', CSS),
+  asset('app', 'js', 'text/javascript; charset=utf-8', JS),
+] as const
+
+export const assetNamed = (file: string) => UI_ASSETS.find((a) => a.file === file)

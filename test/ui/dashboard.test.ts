@@ -1,0 +1,109 @@
+import { join } from 'node:path'
+import t from 'tap'
+import { UI_ASSETS } from '../../services/ui/index.js'
+import { browserUnavailable, launchBrowser } from '../helpers/browser.js'
+import { build, configFor, startApp, waitFor } from '../helpers/build.js'
+import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { startGitServer } from '../helpers/git-server.js'
+
+// The dashboard in a real browser: the server-rendered list, then live
+// updates from /api/events without a reload — a push (refresh event) and a
+// status change (stack-status event) — and the plain page for curl.
+
+const server = await startGitServer({ token: 'tok-ui-3b' })
+t.teardown(() => server.close())
+
+t.test(
+  'GET /ui in Chromium: every stack, live',
+  { skip: browserUnavailable() ?? false },
+  async (t) => {
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    for (const stack of ['api', 'web', 'db']) repo.writeStack(stack)
+    repo.commitAndPush('three stacks')
+    const app = await build(t, configFor(server, repo.url, { PROJECT_NAME: 'Edge <1>' }))
+    await startApp(app)
+    const base = await app.listen({ port: 0, host: '127.0.0.1' })
+    const browser = await launchBrowser()
+    t.teardown(() => browser.close())
+    const page = await browser.newPage()
+    await page.goto(`${base}/ui`)
+    const rows = () =>
+      page
+        .locator('tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((tr) => (tr as unknown as { dataset: { path: string } }).dataset.path),
+        )
+    t.same(await rows(), ['api', 'db', 'web'])
+    t.equal(await page.title(), 'Edge <1> · docker-cd', 'the project name is escaped, not markup')
+    await page.locator('#conn.live').waitFor()
+    // A marker on the window: it survives only if the page is never reloaded.
+    await page.evaluate(() => Object.assign(globalThis, { neverReloaded: true }))
+
+    repo.writeStack('cache')
+    repo.commitAndPush('a fourth stack')
+    await app.desiredState.refresh('manual').done
+    await page.locator('tr[data-path="cache"]').waitFor()
+    t.same(await rows(), ['api', 'cache', 'db', 'web'], 'the new stack is inserted in order')
+    t.equal(await page.locator('#total').textContent(), '4')
+
+    app.desiredState.setStackStatus(
+      'web',
+      'out_of_sync',
+      'service app would be recreated',
+      'degraded',
+    )
+    await page.locator('tr[data-path="web"] .status .out_of_sync').waitFor()
+    t.equal(await page.locator('tr[data-path="web"] .health').textContent(), 'degraded')
+    t.equal(
+      await page.locator('tr[data-path="web"] .reason').textContent(),
+      'service app would be recreated',
+    )
+    await waitFor(
+      async () => (await page.locator('#counts').textContent())?.includes('out_of_sync 1'),
+      'the counts to follow',
+    )
+    t.equal(
+      await page.evaluate(() => (globalThis as { neverReloaded?: boolean }).neverReloaded),
+      true,
+    )
+
+    if (process.env.SCREENSHOTS) {
+      await page.setViewportSize({ width: 1100, height: 420 })
+      await page.screenshot({
+        path: join(import.meta.dirname, '..', '..', 'docs', 'ui-stacks.png'),
+      })
+    }
+
+    // A browser at / goes to the dashboard; curl keeps the text page.
+    const html = await fetch(`${base}/`, {
+      headers: { accept: 'text/html,*/*' },
+      redirect: 'manual',
+    })
+    t.equal(html.status, 302)
+    t.equal(html.headers.get('location'), '/ui')
+    t.match((await app.inject({ url: '/', headers: { accept: '*/*' } })).body, /repository:/)
+    // Assets: content-hashed names, cached for a year, small.
+    let bytes = 0
+    for (const asset of UI_ASSETS) {
+      const res = await app.inject(`/ui/assets/${asset.file}`)
+      t.equal(res.statusCode, 200)
+      t.match(res.headers['cache-control'], /immutable/)
+      bytes += res.rawPayload.length
+    }
+    t.ok(bytes < 100_000, `assets are ${bytes} bytes`)
+    t.equal((await app.inject('/ui/assets/app.0000.js')).statusCode, 404)
+  },
+)
+
+t.test('with API_TOKEN the page says it has no login yet, and shows nothing', async (t) => {
+  const repo = createFixtureRepo(server, { stacks: 1 })
+  const app = await build(
+    t,
+    configFor(server, repo.url, { API_TOKEN: 'ui-token-0123456789abcdef' }),
+  )
+  await startApp(app)
+  const res = await app.inject('/ui')
+  t.equal(res.statusCode, 401)
+  t.match(res.body, /no login yet/)
+  t.notMatch(res.body, /stack-0/)
+})
