@@ -27,20 +27,13 @@ LABEL org.opencontainers.image.title="docker-cd" \
 # all the service needs at run time; npm and the package caches are not
 # (less to ship, less to patch). (prlimit, which bounds git's memory, is
 # util-linux: always in Debian.)
-# Compose v2 for SYNC_MODE=detect: bookworm has only Compose v1, so Debian
-# trixie's docker-compose package (2.26.1; it depends on libc6 >= 2.34
-# alone) is fetched through a private apt configuration — the image's
-# sources stay bookworm, nothing else is upgraded. docker-cd runs the
-# plugin binary directly, so the docker CLI itself is not needed.
+# Compose v2 for SYNC_MODE=detect: Debian trixie's docker-compose plugin,
+# installed by the same script as on a CI machine (sources stay bookworm).
+# docker-cd runs the plugin binary directly: no docker CLI needed.
+COPY scripts/install-compose-v2.sh /tmp/install-compose-v2.sh
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates openssh-client tini \
- && trixie=$(mktemp -d) && mkdir -p "$trixie/lists/partial" "$trixie/cache/archives/partial" \
- && echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' >"$trixie/sources.list" \
- && apt_opts="-o Dir::Etc::SourceList=$trixie/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=$trixie/lists -o Dir::Cache=$trixie/cache -o APT::Sandbox::User=root" \
- && apt-get $apt_opts update -qq \
- && (cd "$trixie" && apt-get $apt_opts download -qq docker-compose) \
- && dpkg -i "$trixie"/docker-compose_*.deb \
- && rm -rf "$trixie" \
+ && bash /tmp/install-compose-v2.sh && rm /tmp/install-compose-v2.sh \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
     /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*

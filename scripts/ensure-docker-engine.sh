@@ -24,24 +24,9 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     "${missing[@]}" >/dev/null
 fi
 
-# Compose v2: bookworm has only Compose v1. Debian trixie's docker-compose
-# (2.26.1) depends on nothing but libc6 (>= 2.34), so its package installs
-# here as it is. It is fetched with a private apt configuration (a trixie
-# source list, lists and cache of its own under a temp dir): the system's
-# sources stay bookworm-only, so nothing else is upgraded.
+# Compose v2 (bookworm has only v1): see install-compose-v2.sh.
 if ! docker compose version --short 2>/dev/null | grep -q '^v\?2\.'; then
-  echo "installing Compose v2 (Debian trixie's docker-compose package)"
-  apt_dir=$(mktemp -d)
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-  echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main' \
-    >"$apt_dir/sources.list"
-  apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
-    -o APT::Sandbox::User=root)
-  as_root apt-get "${apt_opts[@]}" update -qq
-  (cd "$apt_dir" && as_root apt-get "${apt_opts[@]}" download -qq docker-compose)
-  as_root dpkg -i "$apt_dir"/docker-compose_*.deb >/dev/null
-  as_root rm -rf "$apt_dir"
+  bash "$(dirname "$0")/install-compose-v2.sh"
 fi
 echo "compose $(docker compose version --short)"
 

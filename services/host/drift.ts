@@ -14,14 +14,13 @@ import { type Engine, type EngineContainer, EngineUnavailable } from './docker-e
 // health and one sentence an operator understands.
 
 export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown'
-export type HostHealth = StackHealth
 
 /** Something remembered per tree (services/host/work-trees.ts). */
 export type Remembered<T> = { get(): Promise<T | undefined>; set(value: T): unknown }
 
 export type StackHostState = {
   status: HostStatus
-  health?: HostHealth
+  health?: StackHealth
   reason: string
   project?: string
   plan: PlanEntry[]
@@ -39,7 +38,7 @@ const ACTION_WORDS: Record<PlanEntry['action'], string> = {
 export function healthOf(
   containers: readonly EngineContainer[],
   services: readonly string[],
-): HostHealth | undefined {
+): StackHealth | undefined {
   if (containers.length === 0) return undefined
   const states = containers.map((container) => container.state)
   if (

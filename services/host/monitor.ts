@@ -189,8 +189,6 @@ export function createHostMonitor(options: {
       const stacks = stacksOf(project)
       return stacks.length === 1 ? stacks[0] : undefined
     },
-    /** Every project name a stack's last check found. */
-    projectNames: (): ReadonlySet<string> => new Set(projectOf.values()),
     /** The last check of a stack, if any. */
     state: (path: string): HostCheck | undefined => checks.get(path),
     /** Resolves when no check runs or waits. */

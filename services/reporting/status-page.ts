@@ -14,11 +14,16 @@ export function displayUrl(url: string): string {
   return parsed.toString()
 }
 
+/** How many stacks have each status present, by status name. */
+export function countByStatus(stacks: readonly { status: string }[]): [string, number][] {
+  const counts = new Map<string, number>()
+  for (const stack of stacks) counts.set(stack.status, (counts.get(stack.status) ?? 0) + 1)
+  return [...counts].sort((a, b) => (a[0] < b[0] ? -1 : 1))
+}
+
 /** `synced 2, out_of_sync 1`: the statuses present, most frequent first. */
 function statusCounts(snapshot: Snapshot): string {
-  const counts = new Map<string, number>()
-  for (const stack of snapshot.stacks) counts.set(stack.status, (counts.get(stack.status) ?? 0) + 1)
-  return [...counts]
+  return countByStatus(snapshot.stacks)
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .map(([status, count]) => `${status} ${count}`)
     .join(', ')

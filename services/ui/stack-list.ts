@@ -1,6 +1,6 @@
 import type { Config } from '../../schemas/config.js'
 import type { Snapshot } from '../refresh/index.js'
-import { displayUrl } from '../reporting/status-page.js'
+import { countByStatus, displayUrl } from '../reporting/index.js'
 import { UI_ASSETS } from './assets.js'
 
 // GET /ui: every stack at a glance, rendered on the server (readable
@@ -23,8 +23,6 @@ export function renderStackList(
   snapshot: Snapshot,
   reasonOf: (path: string) => string | undefined,
 ): string {
-  const counts = new Map<string, number>()
-  for (const stack of snapshot.stacks) counts.set(stack.status, (counts.get(stack.status) ?? 0) + 1)
   const rows = snapshot.stacks
     .map((stack) => {
       const reason = stack.status === 'synced' ? '' : (reasonOf(stack.path) ?? '')
@@ -53,8 +51,7 @@ export function renderStackList(
 <span class="meta" id="refresh">refresh: ${escapeHtml(refreshed)}</span>
 <span id="conn" class="badge static">static</span></header>
 <main>
-<ul class="counts" id="counts">${[...counts]
-    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+<ul class="counts" id="counts">${countByStatus(snapshot.stacks)
     .map(([status, n]) => `<li class="badge ${escapeHtml(status)}">${escapeHtml(status)} ${n}</li>`)
     .join('')}</ul>
 <table><thead><tr><th>stack (<span id="total">${snapshot.stacks.length}</span>)</th><th>status</th><th>health</th><th class="wide">changed in</th><th class="wide">changed at</th><th>reason</th></tr></thead>
