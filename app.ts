@@ -20,6 +20,7 @@ import { RequestLogController } from './plugins/request-log.js'
 import routeTablePlugin from './plugins/route-table.js'
 import sensiblePlugin from './plugins/sensible.js'
 import streamLimitsPlugin, { type StreamLimitOptions } from './plugins/stream-limits.js'
+import syncPlugin, { type SyncPluginOptions } from './plugins/sync.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
 import hostRoutes from './routes/host.js'
@@ -27,6 +28,7 @@ import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
 import stackRoutes from './routes/stacks.js'
 import statusPageRoutes from './routes/status-page.js'
+import syncRoutes from './routes/sync.js'
 import uiRoutes from './routes/ui.js'
 import webhookRoutes from './routes/webhook.js'
 import type { Config } from './schemas/config.js'
@@ -58,6 +60,10 @@ export type AppOptions = {
   rejectionsPerMinute?: number
   /** Bounds on archive downloads and event subscriptions (defaults in plugins/stream-limits.ts). */
   streamLimits?: StreamLimitOptions
+  /** Back-offs of self-heal and engine retries (defaults in services/sync/reconciler.ts; tests shorten them). */
+  sync?: SyncPluginOptions
+  /** The Compose binary (tests: a wrapper that records argv and environment). */
+  composeCommand?: string
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops
@@ -127,12 +133,17 @@ export async function buildApp(options: AppOptions) {
   await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
   await app.register(eventFeedPlugin)
   await app.register(dockerEnginePlugin)
-  await app.register(hostPlugin)
+  await app.register(
+    hostPlugin,
+    options.composeCommand ? { composeCommand: options.composeCommand } : {},
+  )
+  await app.register(syncPlugin, options.sync ?? {})
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)
   await app.register(refreshRoutes)
   await app.register(stackRoutes)
+  await app.register(syncRoutes)
   await app.register(hostRoutes)
   await app.register(uiRoutes)
   await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })

@@ -29,6 +29,7 @@ export default fp(
           { name: 'refresh', description: 'Refresh the cache from Git' },
           { name: 'state', description: 'Read the cached desired state' },
           { name: 'host', description: 'What the Docker engine runs' },
+          { name: 'sync', description: 'Apply stacks to the Docker host' },
         ],
       },
       transform: jsonSchemaTransform,

@@ -13,18 +13,29 @@ const hostRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['host'],
         summary: 'The Docker engine and its Compose projects',
         description:
-          'Read live from the engine at each request. A project with `stack` is one of this repository’s stacks; one without is the operator’s own, left alone. With SYNC_MODE=off no project is matched to a stack. An unreachable engine is `reachable: false` with the reason (still 200).',
+          'Read live from the engine at each request. A project with `stack` is one of this repository’s stacks; one with `removedStack` is a stack docker-cd deployed that Git no longer has; one without either is the operator’s own, left alone. With SYNC_MODE=off no project is matched to a stack. An unreachable engine is `reachable: false` with the reason (still 200).',
         response: { 200: hostOverviewSchema, 500: errorResponses[500] },
       },
     },
-    async () => ({
-      syncMode: app.config.syncMode,
-      ...(await hostOverview({
+    async () => {
+      const removedStacks = app.sync?.removed() ?? []
+      const overview = await hostOverview({
         engine: app.dockerEngine,
         stackOf: (project) => app.host?.stackOfProject(project),
         ...(app.host ? { eventsConnected: app.host.eventsConnected() } : {}),
-      })),
-    }),
+      })
+      return {
+        syncMode: app.config.syncMode,
+        ...overview,
+        projects: overview.projects.map((project) => {
+          const removed = project.stack
+            ? undefined
+            : removedStacks.find((r) => r.project === project.name)
+          return removed ? { ...project, removedStack: removed.stack } : project
+        }),
+        removedStacks,
+      }
+    },
   )
 }
 

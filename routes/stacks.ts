@@ -18,6 +18,7 @@ import {
 } from '../services/content/index.js'
 import { hostDetail } from '../services/host/index.js'
 import type { Stack } from '../services/refresh/index.js'
+import type { DeployRecord } from '../services/sync/index.js'
 
 // The desired state for its consumers: the stack list, one stack, its
 // Compose file and its directory as an archive — all from the snapshot the
@@ -33,6 +34,16 @@ const view = (stack: Stack): StackView => ({
   status: stack.status,
   treeHash: stack.treeOid,
   ...(stack.health ? { health: stack.health } : {}),
+})
+
+/** What a stack's detail shows of its deploy record. */
+const deployView = (record: DeployRecord) => ({
+  ...(record.deployedRevision ? { deployedRevision: record.deployedRevision } : {}),
+  ...(record.deployedTreeHash ? { deployedTreeHash: record.deployedTreeHash } : {}),
+  ...(record.deployedAt ? { deployedAt: record.deployedAt } : {}),
+  ...(record.lastResult ? { lastResult: record.lastResult } : {}),
+  ...(record.error && record.lastResult !== 'completed' ? { error: record.error } : {}),
+  ...(record.rolledBackTo ? { rolledBackTo: record.rolledBackTo } : {}),
 })
 
 const stackRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -103,12 +114,24 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { stack, revision } = stackFor(request.params.name)
       const host = app.host?.state(stack.path)
+      const detail = host ? hostDetail(host) : undefined
+      const record = app.sync?.record(stack.path)
       return {
         ...view(stack),
         revision,
         changedAt: stack.changedAt,
         changedRevision: stack.changedRevision,
-        ...(host ? hostDetail(host) : {}),
+        ...(detail
+          ? {
+              ...detail,
+              sync: {
+                ...detail.sync,
+                reason: app.sync?.reasonOf(stack.path) ?? detail.sync.reason,
+                ...(record ? deployView(record) : {}),
+              },
+            }
+          : {}),
+        ...(record ? { history: record.history } : {}),
       }
     },
   )

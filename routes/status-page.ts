@@ -34,7 +34,11 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
       return renderStatusPage(app.config, app.desiredState.current(), {
         containers,
         ...(overview && host
-          ? { overview, reasonOf: (path: string) => host.state(path)?.reason }
+          ? {
+              overview,
+              reasonOf: (path: string) => app.sync?.reasonOf(path) ?? host.state(path)?.reason,
+              removed: app.sync?.removed() ?? [],
+            }
           : {}),
       })
     },

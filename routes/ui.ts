@@ -27,7 +27,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
       return renderStackList(
         app.config,
         app.desiredState.current(),
-        (path) => app.host?.state(path)?.reason,
+        (path) => app.sync?.reasonOf(path) ?? app.host?.state(path)?.reason,
       )
     },
   )

@@ -26,12 +26,16 @@ export const webhookResponseSchema = z
     },
   })
 
-export const refreshQuerySchema = z.object({
-  wait: z
+/** `?wait=true|false|1|0`: answer when the work asked for has finished. */
+export const waitFlag = (description: string) =>
+  z
     .enum(['true', 'false', '1', '0'])
     .optional()
     .transform((value) => value === 'true' || value === '1')
-    .meta({ description: 'Answer when the refresh covering this request has finished' }),
+    .meta({ description })
+
+export const refreshQuerySchema = z.object({
+  wait: waitFlag('Answer when the refresh covering this request has finished'),
 })
 
 /** The message that goes with a `refreshing`/`queued` answer (manual refresh and webhook). */

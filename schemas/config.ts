@@ -189,9 +189,17 @@ const SYNC_MODES = ['off', 'detect', 'apply'] as const
 const syncMode = z
   .enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(', ')}` })
   .default('detect')
-  .refine((mode) => mode !== 'apply', {
-    message:
-      'apply is not available yet: this version detects drift only (detect) or leaves the host alone (off)',
+
+// An on/off switch, written the ways operators write them in .env files.
+const flag = z
+  .string()
+  .default('false')
+  .transform((text, ctx) => {
+    const value = text.trim().toLowerCase()
+    if (['true', '1', 'yes', 'on'].includes(value)) return true
+    if (['false', '0', 'no', 'off', ''].includes(value)) return false
+    ctx.addIssue({ code: 'custom', message: 'must be true or false' })
+    return z.NEVER
   })
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -241,6 +249,12 @@ export const configEnvSchema = z.object({
   ),
   SYNC_MODE: syncMode,
   STACKS_DIR: optionalText,
+  SYNC_TIMEOUT: duration('5m', { allowZero: false }).refine((ms) => ms >= 1000, {
+    message: 'must be at least 1s (it is passed to Compose as --wait-timeout in seconds)',
+  }),
+  SYNC_PRUNE: flag,
+  SYNC_SELF_HEAL: flag,
+  SYNC_ADOPT: flag,
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -274,9 +288,17 @@ export type Config = {
   projectName: string
   /** The engine, as DOCKER_HOST: DOCKER_HOST itself, else unix://DOCKER_SOCKET. */
   dockerHost: string
-  /** off: never read the host; detect: drift only. */
-  syncMode: 'off' | 'detect'
+  /** off: never read the host; detect: drift only (manual syncs apply); apply: deploy what Git changed. */
+  syncMode: (typeof SYNC_MODES)[number]
   /** Where stack work trees are written and Compose runs. */
   stacksDir: string
+  /** Bound on one stack's health wait (`--wait-timeout`), ms. */
+  syncTimeoutMs: number
+  /** Take down stacks docker-cd deployed that Git no longer has. */
+  syncPrune: boolean
+  /** Re-apply a stack whose host drifted from the tree docker-cd deployed. */
+  syncSelfHeal: boolean
+  /** Take over running Compose projects of the same name that docker-cd did not deploy. */
+  syncAdopt: boolean
   logLevel: (typeof LOG_LEVELS)[number]
 }

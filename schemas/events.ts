@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { stackChangesSchema } from './refresh.js'
 import { stackHealthSchema, stackStatusSchema } from './stack.js'
+import { syncEventSchema } from './sync.js'
 
 // The events of GET /api/events (Server-Sent Events). Each arrives as
 // `id: <n>`, `event: <name>`, `data: <one JSON object>`; the JSON repeats
@@ -52,5 +53,5 @@ const resetEventSchema = z.object({ reason: z.string(), message: z.string() }).m
 })
 
 export const feedEventSchema = z
-  .union([refreshEventSchema, stackStatusEventSchema, resetEventSchema])
+  .union([refreshEventSchema, stackStatusEventSchema, syncEventSchema, resetEventSchema])
   .meta({ description: 'The data of one event; its SSE `event:` field names which' })

@@ -2,7 +2,7 @@ import { z } from 'zod'
 
 export const hostOverviewSchema = z
   .object({
-    syncMode: z.enum(['off', 'detect']),
+    syncMode: z.enum(['off', 'detect', 'apply']),
     engine: z.object({
       address: z.string().meta({ description: 'DOCKER_HOST: the socket path or host:port' }),
       reachable: z.boolean(),
@@ -24,11 +24,28 @@ export const hostOverviewSchema = z
             .string()
             .optional()
             .meta({ description: 'Where Compose ran for it (its containers’ label)' }),
+          removedStack: z.string().optional().meta({
+            description:
+              'A stack docker-cd deployed as this project and Git no longer has (kept without SYNC_PRUNE)',
+          }),
           containers: z.number().int(),
           running: z.number().int(),
         }),
       )
       .meta({ description: 'Every Compose project on the engine, by name' }),
+    removedStacks: z
+      .array(
+        z.object({
+          stack: z.string(),
+          project: z.string().optional(),
+          status: z.enum(['deleting', 'kept']),
+          reason: z.string(),
+        }),
+      )
+      .meta({
+        description:
+          'Stacks docker-cd deployed that Git no longer has: being taken down (SYNC_PRUNE=true) or kept running, with the reason',
+      }),
   })
   .meta({
     id: 'HostOverview',
@@ -45,5 +62,6 @@ export const hostOverviewSchema = z
         },
         { name: 'legacy', workingDir: '/srv/legacy', containers: 1, running: 1 },
       ],
+      removedStacks: [],
     },
   })

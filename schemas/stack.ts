@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { deploySchema, syncRunSchema } from './sync.js'
 
 export const STACK_STATUSES = [
   'missing',
@@ -38,7 +39,7 @@ const stackSchema = z
       .meta({ description: 'Lowercase hex SHA-256 of the Compose file bytes' }),
     status: stackStatusSchema.meta({
       description:
-        'From the host (SYNC_MODE=detect): missing: no container of its Compose project exists; synced: Compose would change nothing; out_of_sync: Compose would create, recreate, start or remove something (or rejects the file); unknown: the engine or Compose could not be asked. syncing, failed, deleting: for applying (not yet). With SYNC_MODE=off every stack is missing.',
+        'From the host (SYNC_MODE=detect): missing: no container of its Compose project exists; synced: Compose would change nothing; out_of_sync: Compose would create, recreate, start or remove something (or rejects the file); unknown: the engine or Compose could not be asked. syncing: a sync runs; failed: its tree failed to deploy (see sync.error, sync.rolledBackTo); not retried until the tree changes or a manual sync. With SYNC_MODE=off every stack is missing.',
     }),
     treeHash: sha1.meta({
       description:
@@ -65,7 +66,7 @@ const hostContainerSchema = z.object({
   image: z.string(),
 })
 
-const hostSyncSchema = z.object({
+const hostSyncSchema = deploySchema.extend({
   reason: z.string().meta({ description: 'Why the stack has its status, in words' }),
   plan: z
     .array(
@@ -86,6 +87,9 @@ export const stackDetailSchema = stackSchema
     sync: hostSyncSchema
       .optional()
       .meta({ description: 'Absent with SYNC_MODE=off, or before the first check' }),
+    history: z.array(syncRunSchema).optional().meta({
+      description: 'The last 20 sync runs of the stack, newest first (kept across restarts)',
+    }),
     revision: sha1.meta({ description: 'Commit of the snapshot this answer comes from' }),
     changedAt: z.string().meta({
       description:

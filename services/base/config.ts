@@ -105,8 +105,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: data.HOST,
     projectName: data.PROJECT_NAME,
     dockerHost: data.DOCKER_HOST?.trim() ?? `unix://${data.DOCKER_SOCKET}`,
-    syncMode: data.SYNC_MODE === 'off' ? 'off' : 'detect',
+    syncMode: data.SYNC_MODE,
     stacksDir: data.STACKS_DIR ?? join(data.GIT_CACHE_DIR, 'stacks'),
+    syncTimeoutMs: data.SYNC_TIMEOUT,
+    syncPrune: data.SYNC_PRUNE,
+    syncSelfHeal: data.SYNC_SELF_HEAL,
+    syncAdopt: data.SYNC_ADOPT,
     logLevel: data.LOG_LEVEL,
   }
 }

@@ -12,7 +12,7 @@ import type { RefreshObserver } from '../refresh/index.js'
 // Delivery never waits: a subscriber's `deliver` writes or reports that its
 // buffer is full, and a full subscriber is dropped (it can resume by id).
 
-type FeedEventName = 'refresh' | 'stack-status' | 'reset'
+type FeedEventName = 'refresh' | 'stack-status' | 'sync' | 'reset'
 
 export type FeedEvent = Readonly<{ id: number; event: FeedEventName; data: object }>
 
@@ -124,6 +124,8 @@ export function createEventFeed(
     replay,
     subscribe,
     observer,
+    /** A phase of a sync run (services/sync/), as `event: sync`. */
+    publishSync: (data: object) => publish('sync', data),
     subscriberCount: () => subscribers.size,
     /** Ends every subscription (shutdown). */
     close() {

@@ -1,3 +1,4 @@
+import { createKeptTrees } from './kept-trees.js'
 import { createMirrorMaintenance } from './maintenance.js'
 import { createMirror, type MirrorOptions } from './mirror.js'
 import { createObjectReader } from './object-reader.js'
@@ -8,7 +9,8 @@ export { describeRevision, pickRemoteRef, type ResolvedRevision } from './remote
 // Everything this service asks of Git, as one reader over one bare mirror:
 // resolve the configured revision on the remote and fetch it shallowly
 // (remote.ts), read trees and blobs in batches (object-reader.ts), and keep
-// the mirror's size in check (maintenance.ts). The mirror itself — where it
+// the mirror's size in check (maintenance.ts), and keep each stack's last
+// deployed tree through pruning (kept-trees.ts). The mirror itself — where it
 // lives, how git runs in it, how it is rebuilt — is mirror.ts.
 
 export function createGitReader(options: MirrorOptions) {
@@ -16,6 +18,7 @@ export function createGitReader(options: MirrorOptions) {
   const maintenance = createMirrorMaintenance(mirror)
   const remote = createRemote(mirror, maintenance.fetched)
   const objects = createObjectReader(mirror)
+  const kept = createKeptTrees(mirror)
   return {
     resolveRevision: remote.resolveRevision,
     fetchRevision: remote.fetchRevision,
@@ -25,6 +28,8 @@ export function createGitReader(options: MirrorOptions) {
     hashBlobs: objects.hashBlobs,
     listTree: objects.listTree,
     streamObjects: objects.streamObjects,
+    keepTree: kept.keepTree,
+    releaseTree: kept.releaseTree,
   }
 }
 

@@ -5,12 +5,16 @@ import { join } from 'node:path'
 
 // The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
 // for what only Compose knows: the project name it picks for a directory,
-// and what `up` would change. Its rules are never re-implemented here.
+// what `up` would change; and, to apply, the commands an operator would
+// run (`config -q`, `pull`, `up -d --wait`, `down`). Its rules are never
+// re-implemented here.
 //
 // Compose runs with a minimal environment (PATH, HOME, DOCKER_HOST): the
 // service's own secrets (Git token, webhook secret, API token) never reach
 // it, in argv or environment. Interpolation reads the stack's own `.env`,
 // as it would for an operator in that directory.
+
+export type ComposeAsk = 'model' | 'plan' | 'version' | 'validate' | 'pull' | 'up' | 'down'
 
 export type PlanAction = 'create' | 'recreate' | 'start' | 'remove'
 
@@ -78,7 +82,29 @@ export function parseDryRun(output: string, serviceOf: (container: string) => st
   return plan.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
 }
 
-export type ComposeModel = { name: string; services: Record<string, { container_name?: string }> }
+/** What docker-cd reads of a service in Compose's model (nothing interpolated from secrets). */
+export type ComposeService = {
+  container_name?: string
+  image?: string
+  pull_policy?: string
+  /** The service has a `build:` section (its image can be built). */
+  build?: true
+}
+
+export type ComposeModel = { name: string; services: Record<string, ComposeService> }
+
+/** Compose's progress lines (`Container web-1  Started`), not a reason. */
+const PROGRESS =
+  /^(?:Container|Network|Volume|Image)\s+\S+\s+(?:Creating|Created|Starting|Started|Stopping|Stopped|Removing|Removed|Recreate|Recreated|Running|Waiting|Healthy|Pulling|Pulled|Skipped.*)\s*$|^\S+ (?:Pulling|Pulled|Skipped.*)$/
+
+/** What `up`/`down` printed that explains a failure: the lines that are not progress, the last ones. */
+export function failureMessage(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !PROGRESS.test(line))
+  return lines.slice(-MESSAGE_LINES).join(' / ') || 'docker compose failed without a message'
+}
 
 /** Where the docker CLI looks for its plugins (docker/cli's defaults, user's first). */
 const PLUGIN_DIRS = [
@@ -112,8 +138,13 @@ export function createCompose(options: {
   dockerHost?: string
   timeoutMs?: number
   /** Each Compose process started, by what it was asked (metrics). */
-  onRun?: (asked: 'model' | 'plan' | 'version') => void
+  onRun?: (asked: ComposeAsk) => void
+  /** The Compose binary to run instead of the one found (tests record argv and environment with a wrapper). */
+  command?: string
+  /** Removes the service's own secrets from Compose's messages (defence in depth: they are never passed to it). */
+  scrub?: (text: string) => string
 }) {
+  const scrub = options.scrub ?? ((text: string) => text)
   const timeoutMs = options.timeoutMs ?? 60_000
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -121,16 +152,34 @@ export function createCompose(options: {
     ...(options.dockerHost ? { DOCKER_HOST: options.dockerHost } : {}),
   }
 
-  const [command, prefix] = composeCommand()
+  const [command, prefix] = options.command ? [options.command, []] : composeCommand()
 
-  function compose(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  function compose(
+    dir: string,
+    args: string[],
+    run: { timeoutMs?: number; signal?: AbortSignal; explain?: (stderr: string) => string } = {},
+  ): Promise<{ stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       execFile(
         command,
         [...prefix, ...args],
-        { cwd: dir, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+        {
+          cwd: dir,
+          env,
+          timeout: run.timeoutMs ?? timeoutMs,
+          maxBuffer: 16 * 1024 * 1024,
+          ...(run.signal ? { signal: run.signal } : {}),
+        },
         (error, stdout, stderr) => {
           if (!error) return resolve({ stdout, stderr })
+          if (run.signal?.aborted)
+            return reject(new ComposeError('stopped: docker-cd is shutting down'))
+          if ((error as { killed?: boolean }).killed)
+            return reject(
+              new ComposeError(
+                `no answer within ${Math.round((run.timeoutMs ?? timeoutMs) / 1000)}s`,
+              ),
+            )
           const code = (error as NodeJS.ErrnoException).code
           if (code === 'ENOENT')
             return reject(
@@ -142,7 +191,7 @@ export function createCompose(options: {
                 'Compose v2 is not installed (install the docker-compose plugin)',
               ),
             )
-          reject(new ComposeError(composeMessage(stderr || error.message)))
+          reject(new ComposeError(scrub((run.explain ?? composeMessage)(stderr || error.message))))
         },
       )
     })
@@ -159,10 +208,57 @@ export function createCompose(options: {
       services: Object.fromEntries(
         Object.entries(full.services ?? {}).map(([service, spec]) => [
           service,
-          spec.container_name ? { container_name: spec.container_name } : {},
+          {
+            ...(spec.container_name ? { container_name: spec.container_name } : {}),
+            ...(spec.image ? { image: spec.image } : {}),
+            ...(spec.pull_policy ? { pull_policy: spec.pull_policy } : {}),
+            ...(spec.build ? { build: true as const } : {}),
+          },
         ]),
       ),
     }
+  }
+
+  /** `config -q`: Compose accepts the stack (its message when not). */
+  async function validate(dir: string): Promise<void> {
+    options.onRun?.('validate')
+    await compose(dir, ['config', '-q'])
+  }
+
+  /** Pulls these services' images (the caller picked them by `pull_policy`). */
+  async function pull(dir: string, services: readonly string[], signal?: AbortSignal) {
+    if (services.length === 0) return
+    options.onRun?.('pull')
+    await compose(dir, ['pull', '--quiet', ...services], {
+      timeoutMs: 30 * 60_000,
+      signal,
+      explain: failureMessage,
+    })
+  }
+
+  /**
+   * `up -d --remove-orphans --wait`: Compose's own convergence (only what
+   * changed is recreated), then until every service runs and is healthy,
+   * at most `waitSeconds`. Rejects with Compose's reason.
+   */
+  async function up(dir: string, waitSeconds: number, signal?: AbortSignal) {
+    options.onRun?.('up')
+    await compose(
+      dir,
+      ['up', '-d', '--remove-orphans', '--wait', '--wait-timeout', String(waitSeconds)],
+      // Creating and pulling come before the wait: bounded, but not by it alone.
+      { timeoutMs: (waitSeconds + 300) * 1000, signal, explain: failureMessage },
+    )
+  }
+
+  /** `down --remove-orphans` of a project by name (volumes kept); no Compose file needed. */
+  async function down(dir: string, project: string, signal?: AbortSignal) {
+    options.onRun?.('down')
+    await compose(dir, ['--project-name', project, 'down', '--remove-orphans'], {
+      timeoutMs: 5 * 60_000,
+      signal,
+      explain: failureMessage,
+    })
   }
 
   /** What `up -d --remove-orphans` would change in the directory's project. */
@@ -188,7 +284,7 @@ export function createCompose(options: {
     return stdout.trim()
   }
 
-  return { model, plan, version }
+  return { model, plan, version, validate, pull, up, down }
 }
 
 export type Compose = ReturnType<typeof createCompose>

@@ -8,7 +8,8 @@ import { parseDockerHost } from '../../schemas/docker-host.js'
 // dockerode was measured beside it (about 1 ms per `/containers/json` for
 // both here) and brings 50-odd packages (ssh2, gRPC, tar) for calls this
 // service never makes. Reads only: the running-container count, the
-// containers of Compose projects, and the event stream.
+// containers of Compose projects, whether an image is present, and the
+// event stream. Every change to the host goes through Compose.
 
 export type ContainerCount = { running: number } | { unavailable: string }
 
@@ -163,6 +164,24 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
         )
       hash.update(imageIds.join('\n'))
       return { containers: raw.map(containerOf).sort(byName), fingerprint: hash.digest('hex') }
+    },
+
+    /** Whether the engine holds an image by this reference (`pull_policy: missing`); throws EngineUnavailable. */
+    async imagePresent(reference: string): Promise<boolean> {
+      let response: Dispatcher.ResponseData
+      try {
+        response = await request(`${target.origin}/images/${encodeURI(reference)}/json`, {
+          dispatcher: agent,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        })
+      } catch (error) {
+        throw unavailable(error)
+      }
+      await response.body.dump().catch(() => {})
+      if (response.statusCode === 200) return true
+      if (response.statusCode === 404) return false
+      throw new EngineUnavailable(`engine answered HTTP ${response.statusCode}`)
     },
 
     /** Every Compose project on the engine, by its containers' label; throws EngineUnavailable. */

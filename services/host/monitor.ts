@@ -31,12 +31,14 @@ export function createHostMonitor(options: {
   compose: Compose
   engine: Pick<Engine, 'projectContainers'>
   current: () => Snapshot
-  setStatus: (
-    path: string,
-    status: StackHostState['status'],
-    reason: string,
-    health: StackHostState['health'],
-  ) => void
+  /** Each new check of a stack (already kept here): the status owner turns it into the stack's status. */
+  onState: (path: string, check: HostCheck) => void
+  /**
+   * The tree to check a stack against: the snapshot's by default; the
+   * reconciler answers the tree it rolled back to while the snapshot's tree
+   * is one that failed (the host is compared with what it runs on purpose).
+   */
+  treeFor?: (path: string, snapshotTree: string) => string
   /** Every finished check (metrics). */
   onChecked?: (state: StackHostState) => void
   onError?: (error: unknown, stack: string) => void
@@ -57,9 +59,14 @@ export function createHostMonitor(options: {
   const startupPass = new Set<string>()
   let closed = false
 
+  /** Stacks held by exclusive(): their checks wait until it ends. */
+  const held = new Map<string, Promise<void>>()
+  /** Who waits for a stack's running check to finish. */
+  const checkWaiters = new Map<string, (() => void)[]>()
+
   function request(stacks: readonly string[]) {
     for (const stack of stacks) {
-      if (running.has(stack)) again.add(stack)
+      if (running.has(stack) || held.has(stack)) again.add(stack)
       else if (!queued.includes(stack)) queued.push(stack)
     }
     pump()
@@ -71,6 +78,7 @@ export function createHostMonitor(options: {
       running.add(stack)
       void check(stack).finally(() => {
         running.delete(stack)
+        for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
         if (again.delete(stack)) queued.push(stack)
         pump()
         if (running.size === 0 && queued.length === 0)
@@ -81,9 +89,10 @@ export function createHostMonitor(options: {
 
   function record(path: string, state: StackHostState) {
     const next = new Map(checks)
-    next.set(path, { ...state, checkedAt: now().toISOString() })
+    const kept = { ...state, checkedAt: now().toISOString() }
+    next.set(path, kept)
     checks = next
-    options.setStatus(path, state.status, state.reason, state.health)
+    options.onState(path, kept)
   }
 
   /** Registers a stack's project; the other stacks that picked the same name. */
@@ -103,15 +112,16 @@ export function createHostMonitor(options: {
   async function check(path: string) {
     const stack = options.current().stacks.find((s) => s.path === path)
     if (!stack) return
+    const treeOid = options.treeFor?.(path, stack.treeOid) ?? stack.treeOid
     try {
-      const tree = await options.workTrees.ensure(path, stack.treeOid)
+      const tree = await options.workTrees.ensure(path, treeOid)
       const state = await checkStack({
         dir: tree.dir,
         compose: options.compose,
         engine: options.engine,
         claim: (project) => claim(path, project),
-        modelCache: options.workTrees.treeRecord(path, stack.treeOid, 'model'),
-        lastCheck: options.workTrees.treeRecord(path, stack.treeOid, 'check'),
+        modelCache: options.workTrees.treeRecord(path, treeOid, 'model'),
+        lastCheck: options.workTrees.treeRecord(path, treeOid, 'check'),
         // Only the startup pass trusts a record from before: afterwards every
         // check follows an event or a change, and asks Compose.
         reuseLast: startupPass.has(path),
@@ -188,6 +198,41 @@ export function createHostMonitor(options: {
     stackOfProject(project: string): string | undefined {
       const stacks = stacksOf(project)
       return stacks.length === 1 ? stacks[0] : undefined
+    },
+    /**
+     * Runs `work` with the stack to itself: it starts once the stack's
+     * running check has finished, no check of it starts meanwhile (events
+     * during a deploy wait), and afterwards the stack is checked once and
+     * this resolves with that check (a deploy's result, read back).
+     */
+    async exclusive<T>(
+      path: string,
+      work: () => Promise<T>,
+    ): Promise<{ result: T; check: HostCheck | undefined }> {
+      while (held.has(path)) await held.get(path)
+      let release = () => {}
+      held.set(
+        path,
+        new Promise<void>((resolve) => {
+          release = resolve
+        }),
+      )
+      try {
+        while (running.has(path))
+          await new Promise<void>((resolve) =>
+            checkWaiters.set(path, [...(checkWaiters.get(path) ?? []), resolve]),
+          )
+        const index = queued.indexOf(path)
+        if (index >= 0) queued.splice(index, 1)
+        again.delete(path)
+        const result = await work()
+        if (!closed) await check(path)
+        return { result, check: checks.get(path) }
+      } finally {
+        held.delete(path)
+        release()
+        if (again.delete(path)) request([path])
+      }
     },
     /** The last check of a stack, if any. */
     state: (path: string): HostCheck | undefined => checks.get(path),

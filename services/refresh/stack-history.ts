@@ -11,9 +11,12 @@ import type { Snapshot, StackStamp } from './snapshot.js'
 
 type HistoryFile = { version: 1; stacks: Record<string, StackStamp> }
 
+/** What a cache dir's files about one repository and deploy directory are named by. */
+export const repositoryKey = (repoUrl: string, deployDir: string) =>
+  createHash('sha256').update(`${repoUrl}\0${deployDir}`).digest('hex').slice(0, 16)
+
 export function stackHistoryFile(cacheDir: string, repoUrl: string, deployDir: string): string {
-  const key = createHash('sha256').update(`${repoUrl}\0${deployDir}`).digest('hex').slice(0, 16)
-  return join(cacheDir, `${key}.stacks.json`)
+  return join(cacheDir, `${repositoryKey(repoUrl, deployDir)}.stacks.json`)
 }
 
 export function createStackHistory(file: string, onError: (error: unknown) => void) {

@@ -83,10 +83,35 @@ export function createMetrics() {
   })
   const composeRuns = new Counter({
     name: 'docker_cd_compose_runs_total',
-    help: 'Compose processes started, by what was asked (model: config; plan: --dry-run up)',
+    help: 'Compose processes started, by what was asked (model: config; plan: --dry-run up; validate, pull, up, down: applying)',
     labelNames: ['asked'] as const,
     registers: [registry],
   })
+  const syncRuns = new Counter({
+    name: 'docker_cd_sync_runs_total',
+    help: 'Sync runs (deploys) by trigger and result (completed, failed, interrupted)',
+    labelNames: ['trigger', 'result'] as const,
+    registers: [registry],
+  })
+  const syncDuration = new Histogram({
+    name: 'docker_cd_sync_duration_seconds',
+    help: 'Duration of a sync run, validate to read-back (rollback included)',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  })
+  const rollbacks = new Counter({
+    name: 'docker_cd_sync_rollbacks_total',
+    help: 'Failed deploys after which the last good tree was re-applied',
+    registers: [registry],
+  })
+  /** Counts what applying does (services/sync/). */
+  const syncSink = {
+    finished(run: { trigger: string; result: string; durationMs: number; rolledBackTo?: unknown }) {
+      syncRuns.inc({ trigger: run.trigger, result: run.result })
+      syncDuration.observe(run.durationMs / 1000)
+      if (run.rolledBackTo) rollbacks.inc()
+    },
+  }
   /** Counts what host detection does (services/host/). */
   const hostSink = {
     composeRun: (asked: string) => composeRuns.inc({ asked }),
@@ -121,6 +146,7 @@ export function createMetrics() {
     refreshObserver,
     feedSink,
     hostSink,
+    syncSink,
     /** Where the stacks-by-status gauge reads, at each scrape. */
     countStacksFrom(stacks: () => readonly { status: string }[]) {
       stacksNow = stacks

@@ -34,7 +34,15 @@ export type HostLines = {
   /** With SYNC_MODE=detect: the engine's projects, and each stack's reason. */
   overview?: HostOverview
   reasonOf?: (path: string) => string | undefined
+  /** Stacks docker-cd deployed that Git no longer has. */
+  removed?: readonly { stack: string; project?: string; status: string; reason: string }[]
 }
+
+const HOST_MODE = {
+  off: 'not read (SYNC_MODE=off)',
+  detect: 'drift detected, changed only by a manual sync (SYNC_MODE=detect)',
+  apply: 'what Git changes is deployed (SYNC_MODE=apply)',
+} as const
 
 export function renderStatusPage(
   config: Config,
@@ -58,7 +66,7 @@ export function renderStatusPage(
   if (snapshot.refreshError) lines.push(`last error:       ${snapshot.refreshError}`)
   lines.push(
     `stacks:           ${snapshot.stacks.length}${snapshot.stacks.length > 0 ? ` (${statusCounts(snapshot)})` : ''}`,
-    `host:             ${config.syncMode === 'off' ? 'not read (SYNC_MODE=off)' : 'drift detected, never changed (SYNC_MODE=detect)'}`,
+    `host:             ${HOST_MODE[config.syncMode]}`,
     `containers:       ${'running' in containers ? `${containers.running} running` : `unavailable: ${containers.unavailable}`}`,
   )
   if (host.overview) {
@@ -71,7 +79,17 @@ export function renderStatusPage(
           `  ${stack.path.padEnd(width)}  ${`${stack.status}${stack.health ? `/${stack.health}` : ''}`.padEnd(20)}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
         )
     }
-    const foreign = host.overview.projects.filter((project) => !project.stack)
+    const removed = host.removed ?? []
+    if (removed.length > 0) {
+      lines.push('', 'deployed by docker-cd, no longer in Git:')
+      const width = Math.max(...removed.map((entry) => entry.stack.length))
+      for (const entry of removed)
+        lines.push(`  ${entry.stack.padEnd(width)}  ${entry.status.padEnd(8)}  ${entry.reason}`)
+    }
+    const ours = new Set(removed.map((entry) => entry.project))
+    const foreign = host.overview.projects.filter(
+      (project) => !project.stack && !ours.has(project.name),
+    )
     if (foreign.length > 0) {
       lines.push('', 'other Compose projects (not stacks of this repository, left alone):')
       const width = Math.max(...foreign.map((project) => project.name.length))
@@ -84,7 +102,7 @@ export function renderStatusPage(
   lines.push(
     '',
     'API:    /api/stacks  /api/stacks/{name}  /api/host  /api/refresh-status  /api/events',
-    '        POST /api/refresh  POST /api/webhook',
+    '        POST /api/refresh  POST /api/webhook  POST /api/stacks/{name}/sync',
     'probes: /healthz  /readyz  /metrics        docs: /docs  /openapi.json',
     '',
   )

@@ -93,6 +93,8 @@ t.test('the same table with the token: the routes answer', async (t) => {
       t.not(status, 401, `${route.method} ${target} with the token is not refused for it`)
     }
     const status = await rawStatus(port, route.method, route.path, auth)
-    t.ok(status >= 200 && status < 300, `${route.method} ${route.path} → ${status}`)
+    // A manual sync with SYNC_MODE=off (this app's) is refused for the mode, 409.
+    const answered = route.url.endsWith('/sync') ? status === 409 : status >= 200 && status < 300
+    t.ok(answered, `${route.method} ${route.path} → ${status}`)
   }
 })

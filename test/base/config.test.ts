@@ -58,6 +58,11 @@ t.test('every variable set to a good value', async (t) => {
     HOST: '127.0.0.1',
     PROJECT_NAME: 'Edge',
     DOCKER_SOCKET: '/run/docker.sock',
+    SYNC_MODE: 'apply',
+    SYNC_TIMEOUT: '90s',
+    SYNC_PRUNE: 'true',
+    SYNC_SELF_HEAL: 'yes',
+    SYNC_ADOPT: '1',
     LOG_LEVEL: 'debug',
   })
   t.same(config, {
@@ -78,8 +83,12 @@ t.test('every variable set to a good value', async (t) => {
     host: '127.0.0.1',
     projectName: 'Edge',
     dockerHost: 'unix:///run/docker.sock',
-    syncMode: 'detect',
+    syncMode: 'apply',
     stacksDir: '/var/cache/docker-cd/stacks',
+    syncTimeoutMs: 90_000,
+    syncPrune: true,
+    syncSelfHeal: true,
+    syncAdopt: true,
     logLevel: 'debug',
   })
   t.equal(loadConfig({ ...base, GIT_REVISION: 'A'.repeat(40) }).gitRevision, 'A'.repeat(40))
@@ -100,6 +109,8 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     PORT: '70000',
     LOG_LEVEL: 'loud',
     GIT_SSL_CAINFO: '/nonexistent/ca.pem',
+    SYNC_TIMEOUT: '500ms',
+    SYNC_PRUNE: 'maybe',
   })
   const variables = problems.map((line) => line.split(':')[0])
   t.same(variables.sort(), [
@@ -112,6 +123,8 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     'LOG_LEVEL',
     'PORT',
     'REFRESH_POLL_INTERVAL',
+    'SYNC_PRUNE',
+    'SYNC_TIMEOUT',
   ])
   for (const line of problems) t.notMatch(line, /\n/)
 })

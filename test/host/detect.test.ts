@@ -257,15 +257,22 @@ t.test(
   },
 )
 
-t.test('SYNC_MODE: off, detect; apply is refused for now', async (t) => {
+t.test('SYNC_MODE: off, detect, apply; the sync switches', async (t) => {
   const { loadConfig } = await import('../../services/base/config.js')
   const base = { GIT_REPO_URL: 'https://git.example.com/r.git', GIT_REVISION: 'main' }
   t.equal(loadConfig(base).syncMode, 'detect', 'detect by default')
   t.equal(loadConfig({ ...base, SYNC_MODE: 'off' }).syncMode, 'off')
   t.equal(loadConfig({ ...base, GIT_CACHE_DIR: '/c' }).stacksDir, '/c/stacks')
+  t.equal(loadConfig({ ...base, SYNC_MODE: 'apply' }).syncMode, 'apply')
+  t.match(loadConfig(base), {
+    syncTimeoutMs: 300_000,
+    syncPrune: false,
+    syncSelfHeal: false,
+    syncAdopt: false,
+  })
   t.throws(
-    () => loadConfig({ ...base, SYNC_MODE: 'apply' }),
-    /SYNC_MODE: apply is not available yet/,
+    () => loadConfig({ ...base, SYNC_SELF_HEAL: 'often' }),
+    /SYNC_SELF_HEAL: must be true or false/,
   )
   t.throws(() => loadConfig({ ...base, SYNC_MODE: 'sometimes' }), /SYNC_MODE: must be one of/)
 })

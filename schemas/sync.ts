@@ -1,0 +1,104 @@
+import { z } from 'zod'
+import { waitFlag } from './api.js'
+
+// Shapes of applying: the manual sync route, the deploy record and history
+// in a stack's detail, and the `sync` event of the feed.
+
+export const SYNC_TRIGGERS = ['git', 'manual', 'self-heal', 'adopt', 'retry', 'prune'] as const
+const syncTrigger = z.enum(SYNC_TRIGGERS).meta({
+  description:
+    'git: the stack’s tree changed in Git; manual: POST /api/stacks/{name}/sync; self-heal: drift re-applied (SYNC_SELF_HEAL); adopt: a same-named project taken over (SYNC_ADOPT); retry: after an engine failure; prune: removed from Git (SYNC_PRUNE)',
+})
+
+export const treeRefSchema = z.object({
+  revision: z.string().meta({ description: 'The commit the tree was deployed from' }),
+  treeHash: z.string().meta({ description: 'Git tree id of the stack directory' }),
+})
+
+export const syncRunSchema = z
+  .object({
+    trigger: syncTrigger,
+    startedAt: z.string(),
+    finishedAt: z.string(),
+    durationMs: z.number().int(),
+    fromTree: z.string().optional().meta({ description: 'The tree deployed before, if any' }),
+    toTree: z.string(),
+    revision: z.string(),
+    result: z.enum(['completed', 'failed', 'interrupted']),
+    servicesChanged: z.array(z.string()).meta({ description: 'Services Compose changed' }),
+    reason: z.string().meta({ description: 'What happened, in words' }),
+    error: z.string().optional().meta({ description: 'Compose’s message, when it failed' }),
+    rolledBackTo: treeRefSchema.optional(),
+  })
+  .meta({ id: 'SyncRun' })
+
+export const deploySchema = z.object({
+  deployedRevision: z.string().optional().meta({ description: 'Revision docker-cd last deployed' }),
+  deployedTreeHash: z
+    .string()
+    .optional()
+    .meta({ description: 'Tree docker-cd last deployed (the one a rollback returns to)' }),
+  deployedAt: z.string().optional(),
+  lastResult: z.enum(['completed', 'failed', 'interrupted']).optional(),
+  error: z
+    .string()
+    .optional()
+    .meta({ description: 'Why the last sync failed (Compose’s message)' }),
+  rolledBackTo: treeRefSchema
+    .optional()
+    .meta({ description: 'Set when the last sync failed and the last good tree runs again' }),
+})
+
+export const syncQuerySchema = z.object({
+  wait: waitFlag('Answer when the sync this request asked for has finished'),
+})
+
+export const syncAcceptedSchema = z
+  .object({ status: z.enum(['syncing', 'queued']), message: z.string() })
+  .meta({ id: 'SyncAccepted', example: { status: 'syncing', message: 'sync of web started' } })
+
+/** What a sync run is about and how it went: in its answer and in each of its events. */
+const syncRunFields = {
+  revision: z.string(),
+  treeHash: z.string(),
+  message: z.string(),
+  error: z.string().optional(),
+  rolledBackTo: treeRefSchema.optional(),
+}
+
+export const syncFinishedSchema = z
+  .object({ status: z.enum(['completed', 'failed']), ...syncRunFields })
+  .meta({
+    id: 'SyncFinished',
+    example: {
+      status: 'completed',
+      revision: '0f4c2b8e6d1a9c3b5e7f0a2c4e6b8d0f1a3c5e7b',
+      treeHash: '4b825dc642cb6eb9a060e54bf8d69288fbee4904',
+      message: 'deployed tree 4b825dc: changed app',
+    },
+  })
+
+export const syncEventSchema = z
+  .object({
+    id: z.number().int(),
+    stack: z.string(),
+    phase: z.enum([
+      'queued',
+      'validate',
+      'pull',
+      'up',
+      'wait',
+      'rollback',
+      'completed',
+      'failed',
+      'deleting',
+      'deleted',
+    ]),
+    trigger: syncTrigger,
+    ...syncRunFields,
+  })
+  .meta({
+    id: 'SyncEvent',
+    description:
+      '`event: sync` — a phase of a sync run: queued, validate, pull, up, wait, rollback, then completed or failed (deleting, deleted when a stack removed from Git is taken down)',
+  })

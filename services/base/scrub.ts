@@ -1,0 +1,15 @@
+import type { Config } from '../../schemas/config.js'
+
+// The service's own secrets (Git token, webhook secret, API token) cut out
+// of any text that came from another program (Compose's messages) before it
+// is logged, stored or answered. They are never passed to those programs;
+// this is the second line.
+
+export function scrubSecrets(
+  config: Pick<Config, 'gitAccessToken' | 'webhookSecret' | 'apiToken'>,
+): (text: string) => string {
+  const secrets = [config.gitAccessToken, config.webhookSecret, config.apiToken].filter(
+    (secret): secret is string => typeof secret === 'string' && secret.length >= 4,
+  )
+  return (text) => secrets.reduce((clean, secret) => clean.split(secret).join('[REDACTED]'), text)
+}

@@ -1,0 +1,151 @@
+import type { StackHealth, StackStatus } from '../../schemas/stack.js'
+import type { HostCheck } from '../host/index.js'
+import type { DeployRecord, SyncTrigger } from './records.js'
+
+// What the reconciler does about one stack, and what its status says — pure
+// functions of the host check, the deploy record and the stack's tree, so
+// every decision is unit-tested and carries its reason in words.
+//
+// Applied is only what Git changed: a stack is deployed when the host is
+// missing it or differs from it AND its tree is not the one docker-cd last
+// deployed (a new stack, a new commit touching any file of the stack). The
+// same tree differing from the host is drift (someone stopped or edited
+// something): re-applied only with SYNC_SELF_HEAL. A tree that failed is
+// not tried again until it changes or someone asks. A Compose project
+// docker-cd did not deploy is never touched unless handed over.
+
+export const short = (oid: string | undefined) => (oid ? oid.slice(0, 7) : 'none')
+
+/** Who the stack's Compose project belongs to, as far as docker-cd can tell. */
+export type Owner =
+  | { kind: 'docker-cd' }
+  | { kind: 'nobody' }
+  | { kind: 'foreign'; workingDir: string }
+
+/**
+ * docker-cd owns a project it has a deploy record for, or whose containers
+ * Compose labelled with docker-cd's own work tree as working directory (it
+ * ran there: the record may have been lost with the cache dir). Containers
+ * from any other directory were deployed by someone else.
+ */
+export function ownerOf(
+  check: Pick<HostCheck, 'containers'>,
+  record: DeployRecord | undefined,
+  workTree: string,
+): Owner {
+  if (record?.deployedTreeHash || record?.lastResult) return { kind: 'docker-cd' }
+  if (check.containers.length === 0) return { kind: 'nobody' }
+  if (check.containers.some((container) => container.workingDir === workTree))
+    return { kind: 'docker-cd' }
+  const elsewhere = check.containers.find((container) => container.workingDir)?.workingDir
+  return { kind: 'foreign', workingDir: elsewhere ?? 'an unknown directory' }
+}
+
+export const notManagedReason = (owner: { workingDir: string }) =>
+  `not managed by docker-cd: deployed by hand from ${owner.workingDir}`
+
+export type Decision =
+  | { action: 'deploy'; trigger: SyncTrigger; why: string }
+  /** In sync and docker-cd's: the record only has to say so (it was lost, or is new). */
+  | { action: 'record'; why: string }
+  | { action: 'wait'; why: string }
+
+export function decide(input: {
+  tree: string
+  check: HostCheck | undefined
+  record: DeployRecord | undefined
+  owner: Owner
+  selfHeal: boolean
+  adopt: boolean
+}): Decision {
+  const { tree, check, record, owner } = input
+  if (!check) return { action: 'wait', why: 'not checked yet' }
+  if (check.status === 'unknown') return { action: 'wait', why: check.reason }
+  if (record?.failedTreeHash === tree)
+    return {
+      action: 'wait',
+      why: `tree ${short(tree)} failed to deploy; retried when the tree changes or on a manual sync`,
+    }
+  if (check.status === 'synced')
+    return owner.kind === 'docker-cd' && record?.deployedTreeHash !== tree
+      ? { action: 'record', why: 'the host runs this tree already' }
+      : { action: 'wait', why: check.reason }
+  if (owner.kind === 'foreign')
+    return input.adopt
+      ? {
+          action: 'deploy',
+          trigger: 'adopt',
+          why: `SYNC_ADOPT=true: taking over project ${check.project} (deployed by hand from ${owner.workingDir})`,
+        }
+      : { action: 'wait', why: notManagedReason(owner) }
+  if (record?.deployedTreeHash !== tree)
+    return {
+      action: 'deploy',
+      trigger: 'git',
+      why: record?.deployedTreeHash
+        ? `tree changed in Git: ${short(record.deployedTreeHash)} → ${short(tree)}`
+        : check.status === 'missing'
+          ? `new in Git: tree ${short(tree)} is not deployed`
+          : `not deployed by docker-cd yet: tree ${short(tree)}`,
+    }
+  return input.selfHeal
+    ? {
+        action: 'deploy',
+        trigger: 'self-heal',
+        why: `drift from the deployed tree: ${check.reason}`,
+      }
+    : {
+        action: 'wait',
+        why: `drift from the deployed tree (SYNC_SELF_HEAL is off: sync by hand to re-apply): ${check.reason}`,
+      }
+}
+
+/** A sync in progress, as the status shows it. */
+export type Activity = { phase: string; tree: string; revision: string; trigger: SyncTrigger }
+
+/**
+ * The status a stack shows, written in one place (the reconciler): syncing
+ * while a run is in progress, failed while its tree is the one that failed,
+ * else the host check's, with the reason the reconciler has for waiting.
+ */
+export function statusOf(input: {
+  tree: string
+  check: HostCheck | undefined
+  record: DeployRecord | undefined
+  activity: Activity | undefined
+  /** Why nothing is done (apply mode's decision), or undefined to keep the check's reason. */
+  waiting?: string
+}): { status: StackStatus; reason: string; health?: StackHealth } | undefined {
+  const { tree, check, record, activity } = input
+  const health = check?.health
+  if (activity)
+    return {
+      status: 'syncing',
+      reason: `${activity.trigger === 'manual' ? 'manual sync' : 'applying'} tree ${short(activity.tree)} (revision ${short(activity.revision)}): ${activity.phase}`,
+      ...(health ? { health } : {}),
+    }
+  if (record?.failedTreeHash === tree && record.lastResult === 'failed')
+    return {
+      status: 'failed',
+      reason: `${failureReason(record)}; retried when the tree changes or on a manual sync`,
+      ...(health ? { health } : {}),
+    }
+  if (!check) return undefined
+  const reason =
+    input.waiting && input.waiting !== check.reason
+      ? check.status === 'synced'
+        ? `${check.reason}; ${input.waiting}`
+        : input.waiting.endsWith(check.reason)
+          ? input.waiting
+          : `${input.waiting}; ${check.reason}`
+      : check.reason
+  return { status: check.status, reason, ...(health ? { health } : {}) }
+}
+
+/** The last failure of a record, in one sentence. */
+export function failureReason(record: DeployRecord): string {
+  const rolledBack = record.rolledBackTo
+    ? `; rolled back to revision ${short(record.rolledBackTo.revision)} (tree ${short(record.rolledBackTo.treeHash)})`
+    : ''
+  return `deploy of tree ${short(record.failedTreeHash)} failed: ${record.error ?? 'no reason given'}${rolledBack}`
+}

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+
+// What docker-cd deployed, per stack, kept in GIT_CACHE_DIR so it survives
+// a restart: the tree and revision it last deployed (the good tree a
+// rollback returns to), the last result, the tree that failed (not retried
+// until the tree changes or someone asks), and the last sync runs. A record
+// is also docker-cd's claim of ownership: it changes only Compose projects
+// it has a record for (or is handed over). One small JSON file per stack,
+// replaced whole (written beside it, renamed over it), so work stays
+// proportional to the stack that changed. A missing or unreadable file is
+// "unknown": the host is evaluated afresh and Compose's plan says what to do.
+
+export const HISTORY_SIZE = 20
+
+export type SyncTrigger = 'git' | 'manual' | 'self-heal' | 'adopt' | 'retry' | 'prune'
+export type SyncResult = 'completed' | 'failed' | 'interrupted'
+
+/** A tree docker-cd can stand on: the revision it came from, the stack's tree id. */
+export type TreeRef = { revision: string; treeHash: string }
+
+/** One sync run, as the history shows it. */
+export type SyncRun = {
+  trigger: SyncTrigger
+  startedAt: string
+  finishedAt: string
+  durationMs: number
+  /** The tree the host ran before (the last deployed), if known. */
+  fromTree?: string
+  toTree: string
+  revision: string
+  result: SyncResult
+  /** The services Compose changed (from its plan before the run). */
+  servicesChanged: string[]
+  /** What happened, in words. */
+  reason: string
+  error?: string
+  rolledBackTo?: TreeRef
+}
+
+export type DeployRecord = {
+  stack: string
+  /** The Compose project docker-cd deployed the stack as. */
+  project?: string
+  deployedRevision?: string
+  deployedTreeHash?: string
+  deployedAt?: string
+  lastResult?: SyncResult
+  error?: string
+  rolledBackTo?: TreeRef
+  /** The tree whose deploy failed for a reason of its own: not retried until the tree changes. */
+  failedTreeHash?: string
+  /** Newest first, at most HISTORY_SIZE. */
+  history: SyncRun[]
+}
+
+type RecordFile = { version: 1; record: DeployRecord }
+
+export function createDeployRecords(dir: string, onError: (error: unknown) => void = () => {}) {
+  const fileOf = (stack: string) => join(dir, `${Buffer.from(stack).toString('hex')}.json`)
+  let records = new Map<string, DeployRecord>()
+  const writes = new Map<string, Promise<void>>()
+
+  /** Reads every record (startup); unreadable ones are reported and count as absent. */
+  async function load(): Promise<void> {
+    const names = await readdir(dir).catch(() => [] as string[])
+    const loaded = new Map<string, DeployRecord>()
+    for (const name of names.filter((n) => /^[0-9a-f]+\.json$/.test(n))) {
+      try {
+        const saved = JSON.parse(await readFile(join(dir, name), 'utf8')) as RecordFile
+        if (saved?.version !== 1 || typeof saved.record?.stack !== 'string')
+          throw new Error('unknown format')
+        loaded.set(saved.record.stack, {
+          ...saved.record,
+          history: Array.isArray(saved.record.history) ? saved.record.history : [],
+        })
+      } catch (error) {
+        onError(new Error(`deploy record ${name} is unreadable: ${(error as Error).message}`))
+      }
+    }
+    records = loaded
+  }
+
+  function save(stack: string, record: DeployRecord | undefined): Promise<void> {
+    const previous = writes.get(stack) ?? Promise.resolve()
+    const next = previous.then(async () => {
+      const file = fileOf(stack)
+      if (!record) return rm(file, { force: true })
+      await mkdir(dir, { recursive: true })
+      const fresh = `${file}.${randomBytes(4).toString('hex')}`
+      try {
+        await writeFile(fresh, JSON.stringify({ version: 1, record } satisfies RecordFile))
+        await rename(fresh, file)
+      } finally {
+        await rm(fresh, { force: true })
+      }
+    })
+    const settled = next.catch(onError)
+    writes.set(stack, settled)
+    return settled
+  }
+
+  return {
+    load,
+    get: (stack: string): DeployRecord | undefined => records.get(stack),
+    all: (): DeployRecord[] => [...records.values()],
+    /** Replaces a stack's record (in memory at once, on disk in order). */
+    set(stack: string, change: (record: DeployRecord) => DeployRecord): Promise<void> {
+      const next = change(records.get(stack) ?? { stack, history: [] })
+      const trimmed = { ...next, history: next.history.slice(0, HISTORY_SIZE) }
+      records = new Map(records).set(stack, trimmed)
+      return save(stack, trimmed)
+    },
+    /** Forgets a stack (taken down, or never deployed by docker-cd). */
+    delete(stack: string): Promise<void> {
+      if (!records.has(stack)) return Promise.resolve()
+      records = new Map(records)
+      records.delete(stack)
+      return save(stack, undefined)
+    },
+    /** Waits for every write in flight (shutdown, tests). */
+    flush: async () => {
+      await Promise.all(writes.values())
+    },
+  }
+}
+
+export type DeployRecords = ReturnType<typeof createDeployRecords>
