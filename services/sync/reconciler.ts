@@ -120,12 +120,16 @@ export function createSyncReconciler(options: {
   /** Who waits for the next run of a stack (manual syncs with ?wait=true). */
   const waiters = new Map<string, ((answer: SyncAnswer) => void)[]>()
   let running: { stack: string; activity: Activity } | undefined
-  /** The run in progress, for idle() and close(). */
+  /** The run in progress, for close(). */
   let active: Promise<void> | undefined
+  /** Who waits for no run to be in progress or waiting. */
+  const idleWaiters: (() => void)[] = []
   /** Why nothing is done about a stack (apply mode), shown with its status. */
   const waiting = new Map<string, string>()
   /** When each stack was last re-applied by self-heal (the last hour). */
   const heals = new Map<string, number[]>()
+  /** The tree each stack waits to retry after an engine failure (nothing else starts it meanwhile). */
+  const retrying = new Map<string, string>()
   /** Engine failures in a row, per stack (retry back-off). */
   const retries = new Map<string, number>()
   const timers = new Map<string, NodeJS.Timeout>()
@@ -180,6 +184,7 @@ export function createSyncReconciler(options: {
     const stack = stackOf(path)
     const check = options.monitor.state(path)
     if (!stack || !check) return
+    if (retrying.get(path) === stack.treeOid) return
     const record = records.get(path)
     const decision = decide({
       tree: stack.treeOid,
@@ -268,7 +273,10 @@ export function createSyncReconciler(options: {
     }
     const prune = [...pendingPrune].sort()[0]
     const next = prune ?? [...pending.keys()].sort()[0]
-    if (next === undefined) return
+    if (next === undefined) {
+      for (const resolve of idleWaiters.splice(0)) resolve()
+      return
+    }
     active = (prune !== undefined ? takeDown(prune) : run(next))
       .catch((error) => options.log.error({ err: error, stack: next }, 'sync run broke'))
       .finally(() => {
@@ -386,7 +394,8 @@ export function createSyncReconciler(options: {
         ...(outcome.error ? { error: outcome.error } : {}),
         ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
       })
-      if (outcome.result === 'failed' && !outcome.tree && !closed) retryLater(path, outcome.reason)
+      if (outcome.result === 'failed' && !outcome.tree && !closed && options.mode === 'apply')
+        retryLater(path, tree, outcome.reason)
     }
     answer({
       status: outcome.result === 'completed' ? 'completed' : 'failed',
@@ -404,14 +413,16 @@ export function createSyncReconciler(options: {
   }
 
   /** An engine failure: the same tree is tried again, backing off. */
-  function retryLater(path: string, reason: string) {
+  function retryLater(path: string, tree: string, reason: string) {
+    retrying.set(path, tree)
     const count = (retries.get(path) ?? 0) + 1
     retries.set(path, count)
     const delay = Math.min(retryBackoff.initialMs * 2 ** (count - 1), retryBackoff.maxMs)
     waiting.set(path, `${reason}; retried in ${Math.round(delay / 1000)}s`)
     later(path, delay, () => {
+      retrying.delete(path)
       waiting.delete(path)
-      if (options.mode === 'apply') enqueue(path, 'retry')
+      enqueue(path, 'retry')
     })
   }
 
@@ -642,11 +653,10 @@ export function createSyncReconciler(options: {
         .sort((a, b) => (a.stack < b.stack ? -1 : 1))
     },
     /** Resolves when no run is in progress or waiting (tests, benchmarks). */
-    async idle() {
-      // A run is started in a microtask after it is queued: one turn, then follow the runs.
-      await Promise.resolve()
-      while (active) await active
-    },
+    idle: (): Promise<void> =>
+      !active && pending.size === 0 && pendingPrune.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
     /**
      * Shutdown: nothing new starts; a running deploy may finish within the
      * grace period, then Compose is stopped (SIGTERM: it ends cleanly) and
@@ -677,6 +687,7 @@ export function createSyncReconciler(options: {
         await inProgress
       }
       await records.flush()
+      for (const resolve of idleWaiters.splice(0)) resolve()
     },
   }
 }

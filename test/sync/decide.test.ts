@@ -1,0 +1,214 @@
+import t from 'tap'
+import type { HostCheck } from '../../services/host/index.js'
+import {
+  type DeployRecord,
+  decide,
+  failureReason,
+  ownerOf,
+  statusOf,
+} from '../../services/sync/index.js'
+
+// The reconciler's decisions and statuses as pure functions: what is applied
+// (only what Git changed, only what docker-cd owns), what waits and why.
+
+const TREE = 'a'.repeat(40)
+const OLD = 'b'.repeat(40)
+const WORK_TREE = '/var/lib/docker-cd/stacks/web'
+
+const container = (workingDir?: string) => ({
+  name: 'web-app-1',
+  service: 'app',
+  state: 'running',
+  status: 'Up 1 minute',
+  image: 'img',
+  ...(workingDir ? { workingDir } : {}),
+})
+
+const check = (status: HostCheck['status'], workingDir?: string, reason = 'r'): HostCheck => ({
+  status,
+  reason,
+  project: 'web',
+  plan: [],
+  containers: status === 'missing' ? [] : [container(workingDir)],
+  checkedAt: '2026-12-02T00:00:00.000Z',
+})
+
+const record = (fields: Partial<DeployRecord> = {}): DeployRecord => ({
+  stack: 'web',
+  history: [],
+  ...fields,
+})
+
+const decideFor = (
+  c: HostCheck,
+  r: DeployRecord | undefined,
+  flags: { selfHeal?: boolean; adopt?: boolean } = {},
+) =>
+  decide({
+    tree: TREE,
+    check: c,
+    record: r,
+    owner: ownerOf(c, r, WORK_TREE),
+    selfHeal: flags.selfHeal ?? false,
+    adopt: flags.adopt ?? false,
+  })
+
+t.test('who owns a project', async (t) => {
+  t.same(ownerOf(check('missing'), undefined, WORK_TREE), { kind: 'nobody' })
+  t.same(ownerOf(check('synced', '/srv/web'), undefined, WORK_TREE), {
+    kind: 'foreign',
+    workingDir: '/srv/web',
+  })
+  t.same(ownerOf(check('synced', WORK_TREE), undefined, WORK_TREE), { kind: 'docker-cd' })
+  t.same(ownerOf(check('synced', '/srv/web'), record({ deployedTreeHash: OLD }), WORK_TREE), {
+    kind: 'docker-cd',
+  })
+  t.same(
+    ownerOf(check('synced', '/srv/web'), record(), WORK_TREE).kind,
+    'foreign',
+    'an empty record claims nothing',
+  )
+})
+
+t.test('what is applied', async (t) => {
+  t.match(decideFor(check('missing'), undefined), {
+    action: 'deploy',
+    trigger: 'git',
+    why: /^new in Git/,
+  })
+  t.match(decideFor(check('out_of_sync', WORK_TREE), record({ deployedTreeHash: OLD })), {
+    action: 'deploy',
+    trigger: 'git',
+    why: 'tree changed in Git: bbbbbbb → aaaaaaa',
+  })
+  t.match(decideFor(check('missing'), record({ deployedTreeHash: OLD })), {
+    action: 'deploy',
+    trigger: 'git',
+  })
+  t.match(
+    decideFor(check('out_of_sync', WORK_TREE), undefined),
+    {
+      action: 'deploy',
+      why: /not deployed by docker-cd yet/,
+    },
+    'records lost: Compose decides what changes',
+  )
+})
+
+t.test('what waits, and why', async (t) => {
+  t.match(decideFor(check('unknown', WORK_TREE, 'engine unreachable: x'), record()), {
+    action: 'wait',
+    why: 'engine unreachable: x',
+  })
+  t.match(
+    decideFor(
+      check('out_of_sync', WORK_TREE),
+      record({ deployedTreeHash: OLD, failedTreeHash: TREE }),
+    ),
+    {
+      action: 'wait',
+      why: /failed to deploy; retried when the tree changes or on a manual sync/,
+    },
+  )
+  t.match(decideFor(check('out_of_sync', '/srv/web'), undefined), {
+    action: 'wait',
+    why: 'not managed by docker-cd: deployed by hand from /srv/web',
+  })
+  t.match(
+    decideFor(check('synced', '/srv/web'), undefined),
+    { action: 'wait' },
+    'in sync and foreign: nothing',
+  )
+  t.match(
+    decideFor(
+      check('out_of_sync', WORK_TREE, 'service app would be started'),
+      record({ deployedTreeHash: TREE }),
+    ),
+    {
+      action: 'wait',
+      why: /^drift from the deployed tree \(SYNC_SELF_HEAL is off.*\): service app would be started$/,
+    },
+  )
+  t.same(decideFor(check('synced', WORK_TREE), record({ deployedTreeHash: TREE })), {
+    action: 'wait',
+    why: 'r',
+  })
+})
+
+t.test('hand-overs: adoption, self-heal, bookkeeping', async (t) => {
+  t.match(decideFor(check('out_of_sync', '/srv/web'), undefined, { adopt: true }), {
+    action: 'deploy',
+    trigger: 'adopt',
+    why: /SYNC_ADOPT=true: taking over project web \(deployed by hand from \/srv\/web\)/,
+  })
+  t.match(
+    decideFor(check('out_of_sync', WORK_TREE), record({ deployedTreeHash: TREE }), {
+      selfHeal: true,
+    }),
+    {
+      action: 'deploy',
+      trigger: 'self-heal',
+    },
+  )
+  t.match(
+    decideFor(check('synced', WORK_TREE), undefined),
+    { action: 'record' },
+    'in sync from our work tree: recorded',
+  )
+  t.match(decideFor(check('synced', WORK_TREE), record({ deployedTreeHash: OLD })), {
+    action: 'record',
+  })
+})
+
+t.test('the status shown', async (t) => {
+  const activity = { phase: 'pull', tree: TREE, revision: OLD, trigger: 'manual' as const }
+  t.same(statusOf({ tree: TREE, check: check('out_of_sync'), record: undefined, activity }), {
+    status: 'syncing',
+    reason: 'manual sync tree aaaaaaa (revision bbbbbbb): pull',
+  })
+  const failed = record({
+    deployedTreeHash: OLD,
+    failedTreeHash: TREE,
+    lastResult: 'failed',
+    error: 'container web-app-1 is unhealthy',
+    rolledBackTo: { revision: 'c'.repeat(40), treeHash: OLD },
+  })
+  t.equal(
+    failureReason(failed),
+    'deploy of tree aaaaaaa failed: container web-app-1 is unhealthy; rolled back to revision ccccccc (tree bbbbbbb)',
+  )
+  t.match(statusOf({ tree: TREE, check: check('synced'), record: failed, activity: undefined }), {
+    status: 'failed',
+    reason: /rolled back to revision ccccccc.*; retried when the tree changes or on a manual sync$/,
+  })
+  t.match(
+    statusOf({
+      tree: 'd'.repeat(40),
+      check: check('out_of_sync'),
+      record: failed,
+      activity: undefined,
+    }),
+    {
+      status: 'out_of_sync',
+    },
+    'a new tree is no longer the failed one',
+  )
+  t.same(
+    statusOf({
+      tree: TREE,
+      check: check('synced', undefined, 'the host runs what Git says'),
+      record: undefined,
+      activity: undefined,
+      waiting: 'not managed by docker-cd: deployed by hand from /srv',
+    }),
+    {
+      status: 'synced',
+      reason: 'the host runs what Git says; not managed by docker-cd: deployed by hand from /srv',
+    },
+  )
+  t.equal(
+    statusOf({ tree: TREE, check: undefined, record: undefined, activity: undefined }),
+    undefined,
+    'nothing to say before a check',
+  )
+})

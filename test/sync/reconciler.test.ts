@@ -1,0 +1,176 @@
+import t from 'tap'
+import { ComposeError, type HostCheck } from '../../services/host/index.js'
+import type { Snapshot } from '../../services/refresh/index.js'
+import { createDeployRecords, createSyncReconciler } from '../../services/sync/index.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+// The reconciler's lifecycle over a scripted host (pure logic: the real
+// engine and Compose are in apply.test.ts): the queue's order, who gets
+// which answer, engine failures retried with back-off, shutdown.
+
+const treeOf = (path: string) => Buffer.from(path.padEnd(20, '-')).toString('hex').slice(0, 40)
+
+function harness(options: {
+  stacks: string[]
+  up?: (dir: string, signal?: AbortSignal) => Promise<void>
+}) {
+  const checks = new Map<string, HostCheck>()
+  const hostStatus = new Map<string, HostCheck['status']>()
+  const ups: string[] = []
+  const statuses: [string, string, string][] = []
+  const snapshot = {
+    revision: 'f'.repeat(40),
+    stacks: options.stacks.map((path) => ({ path, treeOid: treeOf(path) })),
+  } as unknown as Snapshot
+  let onCheck: (path: string, check: HostCheck) => void = () => {}
+  const checkNow = (path: string) => {
+    const status = hostStatus.get(path) ?? 'missing'
+    const check: HostCheck = {
+      status,
+      reason: status,
+      project: path,
+      plan: [],
+      containers: [],
+      checkedAt: '',
+    }
+    checks.set(path, check)
+    onCheck(path, check)
+  }
+  const records = createDeployRecords(tempDir('docker-cd-records-'))
+  const reconciler = createSyncReconciler({
+    mode: 'apply',
+    selfHeal: false,
+    adopt: false,
+    prune: false,
+    waitSeconds: 5,
+    stacksDir: '/stacks',
+    current: () => snapshot,
+    monitor: {
+      state: (path) => checks.get(path),
+      idle: async () => {},
+      async exclusive(path, work) {
+        const result = await work()
+        checkNow(path)
+        return { result, check: checks.get(path) }
+      },
+    },
+    workTrees: {
+      ensure: async (stack) => ({ dir: `/stacks/${stack}`, written: false, skipped: [] }),
+      treeRecord: () => ({ get: async () => undefined, set: async () => {} }),
+    },
+    compose: {
+      validate: async () => {},
+      model: async (dir) => ({ name: dir.split('/').at(-1) as string, services: { app: {} } }),
+      pull: async () => {},
+      async up(dir, _wait, signal) {
+        ups.push(dir.split('/').at(-1) as string)
+        await (options.up?.(dir, signal) ?? Promise.resolve())
+        hostStatus.set(dir.split('/').at(-1) as string, 'synced')
+      },
+      down: async () => {},
+    },
+    engine: { imagePresent: async () => true },
+    records,
+    git: { keepTree: async () => {}, releaseTree: async () => {} },
+    setStatus: (path, status, reason) => statuses.push([path, status, reason]),
+    onEvent: () => {},
+    log: { info() {}, warn() {}, error() {} },
+    retryBackoff: { initialMs: 20, maxMs: 20 },
+    shutdownGraceMs: 50,
+  })
+  onCheck = (path, check) => reconciler.hostChecked(path, check)
+  return { reconciler, checkNow, ups, statuses, hostStatus, records }
+}
+
+t.test('stacks are deployed one at a time, by name, once each', async (t) => {
+  const h = harness({ stacks: ['c', 'a', 'b'] })
+  for (const path of ['c', 'b', 'a']) h.checkNow(path)
+  await h.reconciler.idle()
+  t.same(h.ups, ['a', 'b', 'c'])
+  h.checkNow('a') // in sync now: nothing more
+  await h.reconciler.idle()
+  t.same(h.ups, ['a', 'b', 'c'])
+  t.match(h.records.get('a'), { deployedTreeHash: treeOf('a'), lastResult: 'completed' })
+})
+
+t.test('a request during a run is answered by the run after it', async (t) => {
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const h = harness({ stacks: ['a'], up: () => gate })
+  const first = h.reconciler.requestSync('a')
+  t.equal(first.status, 'syncing')
+  await new Promise((resolve) => setImmediate(resolve))
+  const second = h.reconciler.requestSync('a')
+  t.equal(second.status, 'queued')
+  t.ok(
+    h.statuses.some(([, status]) => status === 'syncing'),
+    'syncing while it runs',
+  )
+  release()
+  t.match(await first.done, { status: 'completed' })
+  t.match(await second.done, { status: 'completed' })
+  t.same(h.ups, ['a', 'a'], 'the second request ran a second time')
+})
+
+t.test('an engine failure is retried with back-off; a failure of the tree is not', async (t) => {
+  let failures = 1
+  const h = harness({
+    stacks: ['a', 'b'],
+    up: async (dir) => {
+      if (dir.endsWith('/b')) throw new ComposeError('service app: invalid mount')
+      if (failures-- > 0) throw new ComposeError('Cannot connect to the Docker daemon at unix:///x')
+    },
+  })
+  h.checkNow('a')
+  h.checkNow('b')
+  await h.reconciler.idle()
+  t.match(h.records.get('a'), { lastResult: 'failed' })
+  t.equal(h.records.get('a')?.failedTreeHash, undefined, 'not marked as a failed tree')
+  t.match(h.reconciler.reasonOf('a'), /retried in 0s/)
+  t.match(h.records.get('b'), { failedTreeHash: treeOf('b') })
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  await h.reconciler.idle()
+  t.match(h.records.get('a'), {
+    lastResult: 'completed',
+    history: [{ trigger: 'retry' }, { trigger: 'git' }],
+  })
+  t.same(
+    h.ups.filter((stack) => stack === 'b'),
+    ['b'],
+    'the failed tree ran once',
+  )
+  h.checkNow('b')
+  await h.reconciler.idle()
+  t.same(
+    h.ups.filter((stack) => stack === 'b'),
+    ['b'],
+    'and not again',
+  )
+})
+
+t.test('shutdown: a deploy gets the grace period, then Compose is stopped', async (t) => {
+  let aborted = false
+  const h = harness({
+    stacks: ['a'],
+    up: (_dir, signal) =>
+      new Promise<void>((_resolve, reject) =>
+        signal?.addEventListener('abort', () => {
+          aborted = true
+          reject(new ComposeError('stopped'))
+        }),
+      ),
+  })
+  const run = h.reconciler.requestSync('a')
+  await new Promise((resolve) => setImmediate(resolve))
+  await h.reconciler.close()
+  t.ok(aborted, 'Compose was told to stop')
+  t.match(await run.done, { status: 'failed' })
+  t.match(h.records.get('a'), { lastResult: 'interrupted', history: [{ result: 'interrupted' }] })
+  t.equal(
+    h.records.get('a')?.failedTreeHash,
+    undefined,
+    'an interrupted tree is tried again after the restart',
+  )
+})
