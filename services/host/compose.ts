@@ -157,10 +157,16 @@ export function createCompose(options: {
   function compose(
     dir: string,
     args: string[],
-    run: { timeoutMs?: number; signal?: AbortSignal; explain?: (stderr: string) => string } = {},
+    run: {
+      timeoutMs?: number
+      signal?: AbortSignal
+      explain?: (stderr: string) => string
+      /** Compose's progress as it prints it (it buffers nothing: one line per step). */
+      onProgress?: (text: string) => void
+    } = {},
   ): Promise<{ stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      execFile(
+      const child = execFile(
         command,
         [...prefix, ...args],
         {
@@ -194,6 +200,8 @@ export function createCompose(options: {
           reject(new ComposeError(scrub((run.explain ?? composeMessage)(stderr || error.message))))
         },
       )
+      if (run.onProgress)
+        child.stderr?.on('data', (chunk: Buffer) => run.onProgress?.(chunk.toString()))
     })
   }
 
@@ -241,13 +249,29 @@ export function createCompose(options: {
    * changed is recreated), then until every service runs and is healthy,
    * at most `waitSeconds`. Rejects with Compose's reason.
    */
-  async function up(dir: string, waitSeconds: number, signal?: AbortSignal) {
+  async function up(
+    dir: string,
+    waitSeconds: number,
+    signal?: AbortSignal,
+    /** Called once, when Compose starts waiting for the services to be running and healthy. */
+    onWait?: () => void,
+  ) {
     options.onRun?.('up')
+    let waiting = false
     await compose(
       dir,
       ['up', '-d', '--remove-orphans', '--wait', '--wait-timeout', String(waitSeconds)],
       // Creating and pulling come before the wait: bounded, but not by it alone.
-      { timeoutMs: (waitSeconds + 300) * 1000, signal, explain: failureMessage },
+      {
+        timeoutMs: (waitSeconds + 300) * 1000,
+        signal,
+        explain: failureMessage,
+        onProgress(text) {
+          if (waiting || !/\sWaiting\s*$/m.test(text)) return
+          waiting = true
+          onWait?.()
+        },
+      },
     )
   }
 

@@ -497,7 +497,9 @@ export function createSyncReconciler(options: {
     }
     try {
       phase('up', `docker compose up -d --remove-orphans --wait (at most ${options.waitSeconds}s)`)
-      await options.compose.up(dir, options.waitSeconds, stop.signal)
+      await options.compose.up(dir, options.waitSeconds, stop.signal, () =>
+        phase('wait', 'waiting for every service to run and be healthy'),
+      )
       return {
         result: 'completed',
         reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}`,

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { EventSource } from 'eventsource'
 import t from 'tap'
+import { createDeployRecords } from '../../services/sync/index.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
 import {
   compose,
@@ -125,7 +126,7 @@ t.test('SYNC_MODE=apply, for real', { skip: unavailable ?? false }, async (t) =>
   t.same(validates, [a, b], 'stacks are deployed one at a time, by name')
   t.same(
     [...new Set(syncEvents.filter((e) => e.stack === a).map((e) => e.phase))],
-    ['queued', 'validate', 'pull', 'up', 'completed'],
+    ['queued', 'validate', 'pull', 'up', 'wait', 'completed'],
     'the phases of a run, as events',
   )
   t.match(readFileSync(join(stacksDir, a, 'app.env'), 'utf8'), 'GREETING=hello')
@@ -404,6 +405,32 @@ t.test('SYNC_MODE=apply, for real', { skip: unavailable ?? false }, async (t) =>
     [],
     'no half-written files',
   )
+  await again.close()
+
+  // SYNC_ADOPT: a project deployed by hand under a stack's name is taken over.
+  const d = `d-${pid}`
+  t.teardown(() => removeProject(d))
+  const handDir = tempDir('docker-cd-foreign-')
+  writeFileSync(join(handDir, 'compose.yaml'), `name: ${d}\nservices:\n${service('app')}`)
+  compose(handDir, 'up', '-d')
+  const handId = idOf(`${d}-app-1`)
+  repo.writeFile(
+    `${d}/compose.yaml`,
+    `services:\n${service('app', '    environment:\n      ADOPTED: "yes"\n')}`,
+  )
+  repo.commitAndPush('stack d')
+  const adopting = await build(
+    t,
+    { ...config, syncAdopt: true },
+    { maxEventLoopDelayMs: 60_000, composeCommand: wrapper },
+  )
+  await startApp(adopting)
+  const dDetail = async () =>
+    (await adopting.inject({ url: `/api/stacks/${d}`, headers: auth })).json()
+  await waitFor(async () => (await dDetail()).status === 'synced', 'd adopted', 60_000)
+  t.match((await dDetail()).history, [{ trigger: 'adopt', result: 'completed' }])
+  t.not(idOf(`${d}-app-1`), handId, 'recreated from Git')
+  t.match(envOf(`${d}-app-1`), 'ADOPTED=yes')
 })
 
 t.test('manual sync is refused without API_TOKEN', async (t) => {
@@ -417,4 +444,48 @@ t.test('manual sync is refused without API_TOKEN', async (t) => {
   const response = await app.inject({ method: 'POST', url: `/api/stacks/${name}/sync` })
   t.equal(response.statusCode, 403)
   t.match(response.json(), { statusCode: 403, message: /needs API_TOKEN/ })
+})
+
+t.test('shutdown during a deploy lets it finish', { skip: unavailable ?? false }, async (t) => {
+  const image = ensureTestImage()
+  const server = await startGitServer({ token: 'tok-apply-shutdown' })
+  t.teardown(() => server.close())
+  const slow = `slow-${process.pid}`
+  t.teardown(() => removeProject(slow))
+  const repo = createFixtureRepo(server, { stacks: 0 })
+  // Healthy two seconds after it starts: the deploy is in its health wait when asked to stop.
+  repo.writeFile(
+    `${slow}/compose.yaml`,
+    `services:\n  app:\n    image: ${image}\n    command: ["sh", "-c", "sleep 2; touch /ok; sleep 3600"]\n    network_mode: none\n    stop_grace_period: 1s\n    healthcheck:\n      test: ["CMD", "test", "-f", "/ok"]\n      interval: 1s\n      retries: 10\n`,
+  )
+  repo.commitAndPush('a slow stack')
+  const stacksDir = tempDir('docker-cd-stacks-')
+  const config = configFor(server, repo.url, { SYNC_MODE: 'apply', STACKS_DIR: stacksDir })
+  const app = await build(t, config, { maxEventLoopDelayMs: 60_000 })
+  const phases: string[] = []
+  app.eventFeed.subscribe({
+    deliver: (event) => {
+      if (event.event === 'sync') phases.push((event.data as { phase: string }).phase)
+      return true
+    },
+    drop: () => {},
+  })
+  await startApp(app)
+  await waitFor(() => phases.includes('wait'), 'the deploy in its health wait', 60_000)
+  await app.close()
+  t.ok(phases.includes('wait'), 'closed while Compose waited for the health check')
+  const records = createDeployRecords(
+    join(
+      config.gitCacheDir,
+      readdirSync(config.gitCacheDir).find((n) => n.endsWith('.deployments')) as string,
+    ),
+  )
+  await records.load()
+  t.match(records.get(slow), { lastResult: 'completed', history: [{ result: 'completed' }] })
+  t.equal(docker('inspect', '-f', '{{.State.Health.Status}}', `${slow}-app-1`), 'healthy')
+  t.same(
+    readdirSync(join(stacksDir, slow)).filter((name) => name.includes('docker-cd-')),
+    [],
+    'no half-written work tree',
+  )
 })
