@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { errorResponses } from '../schemas/api.js'
-import { bearerTokenMatches } from '../services/base/index.js'
+import { bearerTokenMatches, CSRF_HEADER, sessionCookieMatches } from '../services/base/index.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -16,7 +16,8 @@ declare module 'fastify' {
 
 // API_TOKEN: when set, every route registered under /api/ needs
 // `Authorization: Bearer <API_TOKEN>` (otherwise 401 with
-// `WWW-Authenticate: Bearer`), unless it says `config.publicApi` (the
+// `WWW-Authenticate: Bearer`) or the dashboard's session cookie (with a
+// same-origin header on state-changing requests: CSRF), unless it says `config.publicApi` (the
 // webhook, which has its own signature). `/`, `/healthz`, `/readyz`,
 // `/metrics` and the API documentation stay open: probes and scrapers reach
 // them without credentials, and none of them carries repository content.
@@ -55,6 +56,14 @@ export default fp(
       if (request.routeOptions.config.needsApiToken !== true) return
       await app.rejections.check(request)
       if (bearerTokenMatches(request.headers.authorization, token)) return
+      // The dashboard's session cookie (services/base/session-cookie.ts);
+      // a state-changing request must show it comes from the dashboard's own page.
+      if (!request.headers.authorization && sessionCookieMatches(request.headers.cookie, token)) {
+        if (['GET', 'HEAD'].includes(request.method) || request.headers[CSRF_HEADER] === '1') return
+        throw app.httpErrors.forbidden(
+          `a state-changing request authenticated by the session cookie needs the header ${CSRF_HEADER}: 1 (sent by the dashboard's own page)`,
+        )
+      }
       await app.rejections.record(request)
       reply.header('www-authenticate', 'Bearer realm="docker-cd"')
       throw app.httpErrors.unauthorized(

@@ -28,11 +28,24 @@ a { color: var(--info); }
 .failed, .degraded, .deleting, .offline { color: var(--bad); }
 .unknown, .static { color: var(--muted); }
 .reason { color: var(--muted); max-width: 48ch; }
+h1 a { color: inherit; text-decoration: none; }
+h2 { font-size: 17px; } h3 { font-size: 15px; margin: 20px 0 6px; } h4 { margin: 12px 0 4px; }
+pre { background: color-mix(in srgb, var(--fg) 6%, transparent); padding: 8px; overflow: auto; font: 12px/1.4 ui-monospace, monospace; }
+.facts th { width: 10em; }
+.files { list-style: none; padding: 0; columns: 2 16em; } .files .compose a { font-weight: 700; }
+.info { color: var(--info); }
+.progress li { color: var(--muted); } .progress li.failed { color: var(--bad); } .progress li.completed { color: var(--ok); }
+button { font: inherit; padding: 3px 12px; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: var(--fg); cursor: pointer; }
+button:disabled { opacity: .5; cursor: default; }
+.logout { margin-left: auto; } .login { max-width: 32em; display: grid; gap: 10px; }
+input { font: inherit; padding: 4px 8px; width: 100%; }
 @media (max-width: 640px) { .wide { display: none; } td, th { padding: 6px 4px; } }
 `
 
 const JS = `
 (() => {
+  const kind = document.body.dataset.page
+  if (kind !== 'list' && kind !== 'stack') return
   const conn = document.getElementById('conn')
   const say = (text) => { conn.textContent = text; conn.className = 'badge ' + text }
   const rowOf = (path) => document.querySelector('tr[data-path="' + CSS.escape(path) + '"]')
@@ -75,6 +88,7 @@ const JS = `
   const events = new EventSource('/api/events')
   events.onopen = () => say('live')
   events.onerror = () => say(events.readyState === EventSource.CLOSED ? 'offline' : 'reconnecting')
+  if (kind === 'stack') return stackPage(events, badge)
   events.addEventListener('stack-status', (event) => {
     const data = JSON.parse(event.data)
     const row = rowOf(data.path)
@@ -92,6 +106,61 @@ const JS = `
   })
   events.addEventListener('reset', () => reread())
 })()
+
+// One stack's page: its badges follow stack-status, the Sync button asks
+// the API (with the same-origin header the session cookie needs), and the
+// run's sync events list its phases; when it ends the page's sections are
+// re-read from the server (no reload).
+function stackPage(events, badge) {
+  const stack = document.body.dataset.stack
+  const progress = () => document.getElementById('progress')
+  const note = (text, className) => {
+    const list = progress(); if (!list) return
+    const item = document.createElement('li'); item.textContent = text
+    if (className) item.className = className
+    list.append(item)
+  }
+  const reread = async () => {
+    const html = await (await fetch(location.pathname, { headers: { accept: 'text/html' } })).text()
+    const fresh = new DOMParser().parseFromString(html, 'text/html').querySelector('main')
+    const old = progress()
+    document.querySelector('main').replaceWith(fresh)
+    if (old && progress()) progress().replaceWith(old)
+    bind()
+  }
+  const bind = () => {
+    const button = document.getElementById('sync')
+    if (!button) return
+    button.onclick = async () => {
+      button.disabled = true
+      progress().replaceChildren()
+      const response = await fetch('/api/stacks/' + encodeURIComponent(stack) + '/sync', {
+        method: 'POST', headers: { 'x-docker-cd-request': '1' } })
+      const body = await response.json().catch(() => ({}))
+      if (!response.ok) { note(body.message || ('HTTP ' + response.status), 'failed'); button.disabled = false }
+      else note(body.status + ': ' + body.message)
+    }
+  }
+  bind()
+  events.addEventListener('stack-status', (event) => {
+    const data = JSON.parse(event.data)
+    if (data.path !== stack) return
+    badge(document.getElementById('status'), data.to)
+    badge(document.getElementById('health'), data.health)
+    document.getElementById('reason').textContent = data.reason || ''
+  })
+  events.addEventListener('sync', (event) => {
+    const data = JSON.parse(event.data)
+    if (data.stack !== stack) return
+    const done = data.phase === 'completed' || data.phase === 'failed'
+    note(data.phase + ': ' + data.message, done ? data.phase : '')
+    if (done) reread()
+  })
+  events.addEventListener('refresh', (event) => {
+    const { changes } = JSON.parse(event.data)
+    if (changes && [...changes.added, ...changes.changed].includes(stack)) reread()
+  })
+}
 `
 
 function asset(name: string, ext: string, type: string, body: string) {

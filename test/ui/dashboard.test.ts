@@ -95,15 +95,63 @@ t.test(
   },
 )
 
-t.test('with API_TOKEN the page says it has no login yet, and shows nothing', async (t) => {
+t.test('with API_TOKEN the pages ask for the token and show nothing else', async (t) => {
   const repo = createFixtureRepo(server, { stacks: 1 })
   const app = await build(
     t,
     configFor(server, repo.url, { API_TOKEN: 'ui-token-0123456789abcdef' }),
   )
   await startApp(app)
-  const res = await app.inject('/ui')
-  t.equal(res.statusCode, 401)
-  t.match(res.body, /no login yet/)
-  t.notMatch(res.body, /stack-0/)
+  for (const url of [
+    '/ui',
+    '/ui/stacks/stack-00000',
+    '/ui/stacks/stack-00000/files/compose.yaml',
+  ]) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 401, url)
+    t.match(res.body, /<form method="post" action="\/ui\/login"/)
+    t.notMatch(res.body, /stack-0/, 'nothing the token protects')
+  }
+  const wrong = await app.inject({
+    method: 'POST',
+    url: '/ui/login',
+    payload: 'token=nope',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  t.equal(wrong.statusCode, 401)
+  t.match(wrong.body, /not the API token/)
+  t.notOk(wrong.headers['set-cookie'])
+  const right = await app.inject({
+    method: 'POST',
+    url: '/ui/login',
+    payload: 'token=ui-token-0123456789abcdef',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  t.equal(right.statusCode, 303)
+  const cookie = String(right.headers['set-cookie'])
+  t.match(cookie, /^docker_cd_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/)
+  t.notMatch(cookie, /ui-token-0123456789abcdef/, 'the cookie is not the token')
+  const session = cookie.split(';')[0] as string
+  t.equal((await app.inject({ url: '/api/stacks', headers: { cookie: session } })).statusCode, 200)
+  t.equal((await app.inject({ url: '/ui', headers: { cookie: session } })).statusCode, 200)
+  const forged = await app.inject({
+    method: 'POST',
+    url: '/api/refresh',
+    headers: { cookie: session },
+  })
+  t.equal(forged.statusCode, 403, 'a state-changing request by cookie needs the same-origin header')
+  const sameOrigin = await app.inject({
+    method: 'POST',
+    url: '/api/refresh',
+    headers: { cookie: session, 'x-docker-cd-request': '1' },
+  })
+  t.equal(sameOrigin.statusCode, 200)
+  t.equal(
+    (await app.inject({ url: '/api/stacks', headers: { cookie: 'docker_cd_session=forged' } }))
+      .statusCode,
+    401,
+  )
+  const out = await app.inject({ method: 'POST', url: '/ui/logout', headers: { cookie: session } })
+  t.match(String(out.headers['set-cookie']), /^docker_cd_session=; .*Max-Age=0/)
+  t.notMatch(JSON.stringify(app.logs), /ui-token-0123456789abcdef/, 'the token is in no log line')
 })

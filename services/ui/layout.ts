@@ -1,0 +1,56 @@
+import type { Config } from '../../schemas/config.js'
+import { UI_ASSETS } from './assets.js'
+
+// What every dashboard page shares: escaping, badges, the document around a
+// page's content (head with the two content-hashed assets, header with the
+// project name and the connection badge).
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+}
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string)
+
+export const badge = (value: string | undefined) =>
+  value ? `<span class="badge ${escapeHtml(value)}">${escapeHtml(value)}</span>` : ''
+
+/** An ISO time as the page shows it (UTC, to the second). */
+export const shownTime = (iso: string) =>
+  `<time datetime="${escapeHtml(iso)}">${escapeHtml(iso.replace('T', ' ').slice(0, 19))}</time>`
+
+export function layout(
+  config: Config,
+  page: {
+    /** `list`, `stack`, `file`, `login`: what the script does on it. */
+    kind: string
+    title: string
+    /** Extra header items (already HTML). */
+    header?: string
+    body: string
+    /** Shown when a session exists: the logout button. */
+    loggedIn?: boolean
+    data?: Record<string, string>
+  },
+): string {
+  const [css, js] = UI_ASSETS
+  const data = Object.entries(page.data ?? {})
+    .map(([name, value]) => ` data-${name}="${escapeHtml(value)}"`)
+    .join('')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(page.title)}</title>
+<link rel="stylesheet" href="/ui/assets/${css.file}">
+<script src="/ui/assets/${js.file}" defer></script>
+</head><body data-page="${escapeHtml(page.kind)}"${data}>
+<header><h1><a href="/ui">${escapeHtml(config.projectName)}</a></h1>
+${page.header ?? ''}
+<span id="conn" class="badge static">static</span>${page.loggedIn ? '<form method="post" action="/ui/logout" class="logout"><button>log out</button></form>' : ''}</header>
+<main>
+${page.body}
+</main></body></html>
+`
+}
