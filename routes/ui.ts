@@ -53,12 +53,25 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
     { schema: { summary: 'Dashboard: every stack, live', ...pageSchema } },
     async (request, reply) => {
       if (loggedOut(request, reply)) return reply
+      const snapshot = app.desiredState.current()
+      const deployedOf = (path: string) => {
+        const record = app.sync?.record(path)
+        return record?.deployedTreeHash
+          ? { tree: record.deployedTreeHash, revision: record.deployedRevision }
+          : undefined
+      }
+      await readSubjects(
+        snapshot.stacks.flatMap((stack) => [
+          stack.changedRevision,
+          deployedOf(stack.path)?.revision,
+        ]),
+      )
       return html(reply).send(
         renderStackList(
           app.config,
-          app.desiredState.current(),
+          snapshot,
           (path) => app.sync?.reasonOf(path) ?? app.host?.state(path)?.reason,
-          { loggedIn: loggedIn(request) },
+          { loggedIn: loggedIn(request), deployedOf, subjectOf: (rev) => subjects.get(rev) },
         ),
       )
     },
@@ -136,15 +149,18 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /** First lines of commit messages, by revision (the mirror keeps the commits it fetched). */
   const subjects = new Map<string, string | undefined>()
-  async function subjectOf(revision: string | undefined) {
-    if (!revision || subjects.has(revision)) return
-    const found = await app.gitReader.readByOid([revision]).then(
-      (objects) => objects.get(revision)?.toString('utf8'),
-      () => undefined,
+  async function readSubjects(revisions: readonly (string | undefined)[]) {
+    const wanted = [...new Set(revisions)].filter(
+      (rev): rev is string => rev !== undefined && /^[0-9a-f]{40}$/.test(rev) && !subjects.has(rev),
     )
-    const body = found?.split('\n\n').slice(1).join('\n\n')
-    if (subjects.size > 500) subjects.clear()
-    subjects.set(revision, body?.split('\n')[0]?.trim() || undefined)
+    if (wanted.length === 0) return
+    if (subjects.size + wanted.length > 2000) subjects.clear()
+    // One batch read; a commit the shallow mirror lacks reads as unknown.
+    const objects = await app.gitReader.readByOid(wanted).catch(() => new Map<string, Buffer>())
+    for (const rev of wanted) {
+      const body = objects.get(rev)?.toString('utf8').split('\n\n').slice(1).join('\n\n')
+      subjects.set(rev, body?.split('\n')[0]?.trim() || undefined)
+    }
   }
 
   app.get(
@@ -162,7 +178,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
       const record = app.sync?.record(stack.path)
       const { entries } = plainEntries(await app.gitReader.listTree(stack.treeOid))
       const compose = await blobPrefix(stack.blobOid, FILE_SHOWN_BYTES)
-      await Promise.all([subjectOf(revision), subjectOf(record?.deployedRevision)])
+      await readSubjects([revision, record?.deployedRevision])
       return html(reply).send(
         renderStackPage(app.config, {
           stack,

@@ -105,6 +105,11 @@ const JS = `
     reread(paths)
   })
   events.addEventListener('reset', () => reread())
+  // A finished sync changes what is deployed: that row is re-read.
+  events.addEventListener('sync', (event) => {
+    const data = JSON.parse(event.data)
+    if (data.phase === 'completed' || data.phase === 'failed') reread([data.stack])
+  })
 })()
 
 // One stack's page: its badges follow stack-status, the Sync button asks

@@ -10,15 +10,32 @@ export function renderStackList(
   config: Config,
   snapshot: Snapshot,
   reasonOf: (path: string) => string | undefined,
-  options: { loggedIn?: boolean } = {},
+  options: {
+    loggedIn?: boolean
+    /** What docker-cd last deployed of a stack (its deploy record), if anything. */
+    deployedOf?: (path: string) => { revision?: string; tree?: string } | undefined
+    /** First line of a commit's message, where the mirror has the commit. */
+    subjectOf?: (revision: string) => string | undefined
+  } = {},
 ): string {
+  const subject = (revision: string) => {
+    const line = options.subjectOf?.(revision)
+    return line ? ` <span class="meta">${escapeHtml(line)}</span>` : ''
+  }
+  const deployedCell = (stack: Snapshot['stacks'][number]) => {
+    const deployed = options.deployedOf?.(stack.path)
+    if (!deployed?.tree) return '<span class="meta">–</span>'
+    if (deployed.tree === stack.treeOid) return '<span class="meta">= Git</span>'
+    return `<code title="tree ${escapeHtml(deployed.tree)}">${escapeHtml((deployed.revision ?? '').slice(0, 7))}</code>${subject(deployed.revision ?? '')}`
+  }
   const rows = snapshot.stacks
     .map((stack) => {
       const reason = stack.status === 'synced' ? '' : (reasonOf(stack.path) ?? '')
       return `<tr data-path="${escapeHtml(stack.path)}" data-status="${escapeHtml(stack.status)}">
 <td><a href="/ui/stacks/${encodeURIComponent(stack.path)}">${escapeHtml(stack.path)}</a></td>
 <td class="status">${badge(stack.status)}</td><td class="health">${badge(stack.health)}</td>
-<td class="wide"><code title="tree ${stack.treeOid}">${stack.changedRevision.slice(0, 7)}</code></td>
+<td class="wide"><code title="tree ${stack.treeOid}">${stack.changedRevision.slice(0, 7)}</code>${subject(stack.changedRevision)}</td>
+<td class="wide deployed">${deployedCell(stack)}</td>
 <td class="wide"><time datetime="${stack.changedAt}">${stack.changedAt.replace('T', ' ').slice(0, 19)}</time></td>
 <td class="reason">${escapeHtml(reason)}</td></tr>`
     })
@@ -38,7 +55,7 @@ export function renderStackList(
         ([status, n]) => `<li class="badge ${escapeHtml(status)}">${escapeHtml(status)} ${n}</li>`,
       )
       .join('')}</ul>
-<table><thead><tr><th>stack (<span id="total">${snapshot.stacks.length}</span>)</th><th>status</th><th>health</th><th class="wide">changed in</th><th class="wide">changed at</th><th>reason</th></tr></thead>
+<table><thead><tr><th>stack (<span id="total">${snapshot.stacks.length}</span>)</th><th>status</th><th>health</th><th class="wide">changed in</th><th class="wide">deployed</th><th class="wide">changed at</th><th>reason</th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>`,
