@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { waitFor } from '../helpers/build.js'
+import { ensureTestImage } from '../helpers/docker.js'
 import { freePort } from '../helpers/free-port.js'
 import {
   composeFor,
@@ -47,12 +48,21 @@ const shellInImage = (command: string) =>
 
 const TOKEN = `tok-container-${process.pid}-7f3a`
 const SECRET = `whsec-container-${process.pid}-c1`
-const secretNeedles = [TOKEN, SECRET, Buffer.from(`x-access-token:${TOKEN}`).toString('base64')]
+const API_TOKEN = `api-container-${process.pid}-0123456789`
+const secretNeedles = [
+  TOKEN,
+  SECRET,
+  API_TOKEN,
+  Buffer.from(`x-access-token:${TOKEN}`).toString('base64'),
+]
 
 const git = await startGitServer({ token: TOKEN })
 t.teardown(() => git.close())
 const repo = createFixtureRepo(git, { deployDir: 'stacks' })
 for (const stack of ['web', 'cache', 'monitoring']) repo.writeStack(stack)
+// A stack of the tiny local test image (no registry here), deployed by a manual sync.
+const tinyFile = `services:\n  app:\n    image: ${ensureTestImage()}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`
+repo.writeStack('tiny', tinyFile)
 repo.writeFile('README.md', 'not a stack\n')
 repo.commitAndPush('three stacks')
 
@@ -67,6 +77,7 @@ chmodSync(secrets, 0o755)
 for (const [name, content] of [
   ['git_token', `${TOKEN}\n`],
   ['webhook_secret', `${SECRET}\n`],
+  ['api_token', `${API_TOKEN}\n`],
   ['git_ca.pem', readFileSync(git.caFile, 'utf8')],
 ] as const) {
   const file = join(secrets, name)
@@ -81,7 +92,9 @@ const base = `http://127.0.0.1:${port}`
 const name = `docker-cd-test-${process.pid}`
 const responses: string[] = []
 async function get(path: string) {
-  const response = await fetch(`${base}${path}`)
+  const response = await fetch(`${base}${path}`, {
+    headers: { authorization: `Bearer ${API_TOKEN}` },
+  })
   const body = await response.text()
   responses.push(body)
   return { status: response.status, body }
@@ -116,6 +129,8 @@ await docker(
   'GIT_ACCESS_TOKEN_FILE=/run/secrets/git_token',
   '--env',
   'WEBHOOK_SECRET_FILE=/run/secrets/webhook_secret',
+  '--env',
+  'API_TOKEN_FILE=/run/secrets/api_token',
   '--env',
   'GIT_SSL_CAINFO=/run/secrets/git_ca.pem',
   '--env',
@@ -194,7 +209,12 @@ t.test('becomes ready after its startup refresh', async (t) => {
 })
 
 t.test('stacks match the repository', async (t) => {
-  t.same(await stacks(), [expected('cache'), expected('monitoring'), expected('web')])
+  t.same(await stacks(), [
+    expected('cache'),
+    expected('monitoring'),
+    expected('tiny', tinyFile),
+    expected('web'),
+  ])
 })
 
 t.test("the host, read with the image's Compose through the mounted socket", async (t) => {
@@ -214,6 +234,34 @@ t.test("the host, read with the image's Compose through the mounted socket", asy
     '/usr/libexec/docker/cli-plugins/docker-compose version --short',
   )
   t.match(compose.stdout, /^2\./, 'Compose v2 is in the image')
+})
+
+t.test('a manual sync deploys a stack with the image’s Compose, from inside', async (t) => {
+  t.teardown(() => dockerResult('rm', '--force', 'tiny-app-1'))
+  const response = await fetch(`${base}/api/stacks/tiny/sync?wait=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_TOKEN}` },
+  })
+  const body = await response.text()
+  responses.push(body)
+  t.equal(response.status, 200, body)
+  t.match(JSON.parse(body), { status: 'completed' })
+  t.equal(await docker('inspect', '--format', '{{.State.Running}}', 'tiny-app-1'), 'true')
+  t.equal(
+    await docker(
+      'inspect',
+      '--format',
+      '{{index .Config.Labels "com.docker.compose.project.working_dir"}}',
+      'tiny-app-1',
+    ),
+    join(stacksDir, 'tiny'),
+    'Compose ran in the work tree, at the same path on the host',
+  )
+  const detail = await waitFor(async () => {
+    const stack = JSON.parse((await get('/api/stacks/tiny')).body)
+    return stack.status === 'synced' && stack
+  }, 'tiny synced')
+  t.match(detail, { sync: { lastResult: 'completed' }, history: [{ trigger: 'manual' }] })
 })
 
 t.test('a signed webhook refreshes; an unsigned one is refused', async (t) => {
@@ -245,7 +293,12 @@ t.test('a signed webhook refreshes; an unsigned one is refused', async (t) => {
     async () => JSON.parse((await get('/api/refresh-status')).body).revision === after,
     'the webhook refresh to land',
   )
-  t.same(await stacks(), [expected('cache'), expected('monitoring'), expected('web', changed)])
+  t.same(await stacks(), [
+    expected('cache'),
+    expected('monitoring'),
+    expected('tiny', tinyFile),
+    expected('web', changed),
+  ])
 })
 
 t.test('the status page counts the running containers the engine reports', async (t) => {
@@ -309,7 +362,10 @@ t.test('git timeouts leave no zombie processes behind (tini reaps them)', async 
   git.setHang(true)
   t.teardown(() => git.setHang(false))
   for (let i = 0; i < 3; i++) {
-    const res = await fetch(`${base}/api/refresh?wait=true`, { method: 'POST' })
+    const res = await fetch(`${base}/api/refresh?wait=true`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    })
     t.match(await res.json(), { status: 'failed', message: /^timeout: / }, `timeout ${i + 1}`)
   }
   git.setHang(false)

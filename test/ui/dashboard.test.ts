@@ -99,7 +99,7 @@ t.test('with API_TOKEN the pages ask for the token and show nothing else', async
   const repo = createFixtureRepo(server, { stacks: 1 })
   const app = await build(
     t,
-    configFor(server, repo.url, { API_TOKEN: 'ui-token-0123456789abcdef' }),
+    configFor(server, repo.url, { API_TOKEN: 'ui-token-0123456789abcdef', TRUST_PROXY: 'true' }),
   )
   await startApp(app)
   for (const url of [
@@ -132,6 +132,20 @@ t.test('with API_TOKEN the pages ask for the token and show nothing else', async
   t.match(cookie, /^docker_cd_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/)
   t.notMatch(cookie, /ui-token-0123456789abcdef/, 'the cookie is not the token')
   const session = cookie.split(';')[0] as string
+  const overHttps = await app.inject({
+    method: 'POST',
+    url: '/ui/login',
+    payload: 'token=ui-token-0123456789abcdef',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-forwarded-proto': 'https',
+    },
+  })
+  t.match(
+    String(overHttps.headers['set-cookie']),
+    /; Secure$/,
+    'Secure when the request came over HTTPS',
+  )
   t.equal((await app.inject({ url: '/api/stacks', headers: { cookie: session } })).statusCode, 200)
   t.equal((await app.inject({ url: '/ui', headers: { cookie: session } })).statusCode, 200)
   const forged = await app.inject({

@@ -99,7 +99,11 @@ t.test('log in, open a stack, click Sync', { skip: unavailable ?? false }, async
 
   await page.goto(`${base}/ui`)
   t.equal(await page.locator(`tr[data-path="${stack}"] .deployed`).textContent(), '= Git')
-  t.match(await page.locator(`tr[data-path="${stack}"]`).textContent(), /a stack/, 'the commit subject')
+  t.match(
+    await page.locator(`tr[data-path="${stack}"]`).textContent(),
+    /a stack/,
+    'the commit subject',
+  )
   await page.click('form.logout button')
   await page.locator('form.login').waitFor()
   t.same(await context.cookies(), [], 'logged out')
