@@ -13,7 +13,10 @@ const treeOf = (path: string) => Buffer.from(path.padEnd(20, '-')).toString('hex
 function harness(options: {
   stacks: string[]
   up?: (dir: string, signal?: AbortSignal) => Promise<void>
+  services?: Record<string, { image?: string; pull_policy?: string; build?: true }>
+  present?: (image: string) => boolean
 }) {
+  const pulls: string[][] = []
   const checks = new Map<string, HostCheck>()
   const hostStatus = new Map<string, HostCheck['status']>()
   const ups: string[] = []
@@ -60,8 +63,13 @@ function harness(options: {
     },
     compose: {
       validate: async () => {},
-      model: async (dir) => ({ name: dir.split('/').at(-1) as string, services: { app: {} } }),
-      pull: async () => {},
+      model: async (dir) => ({
+        name: dir.split('/').at(-1) as string,
+        services: options.services ?? { app: {} },
+      }),
+      pull: async (_dir, services) => {
+        pulls.push([...services])
+      },
       async up(dir, _wait, signal) {
         ups.push(dir.split('/').at(-1) as string)
         await (options.up?.(dir, signal) ?? Promise.resolve())
@@ -69,7 +77,7 @@ function harness(options: {
       },
       down: async () => {},
     },
-    engine: { imagePresent: async () => true },
+    engine: { imagePresent: async (image) => options.present?.(image) ?? true },
     records,
     git: { keepTree: async () => {}, releaseTree: async () => {} },
     setStatus: (path, status, reason) => statuses.push([path, status, reason]),
@@ -79,7 +87,7 @@ function harness(options: {
     shutdownGraceMs: 50,
   })
   onCheck = (path, check) => reconciler.hostChecked(path, check)
-  return { reconciler, checkNow, ups, statuses, hostStatus, records }
+  return { reconciler, checkNow, ups, pulls, statuses, hostStatus, records }
 }
 
 t.test('stacks are deployed one at a time, by name, once each', async (t) => {
@@ -172,5 +180,27 @@ t.test('shutdown: a deploy gets the grace period, then Compose is stopped', asyn
     h.records.get('a')?.failedTreeHash,
     undefined,
     'an interrupted tree is tried again after the restart',
+  )
+})
+
+t.test('what is pulled follows each service’s pull_policy', async (t) => {
+  const h = harness({
+    stacks: ['a'],
+    services: {
+      absent: { image: 'img/absent:1' },
+      present: { image: 'img/present:1' },
+      always: { image: 'img/present:1', pull_policy: 'always' },
+      never: { image: 'img/absent:1', pull_policy: 'never' },
+      built: { image: 'img/absent:1', build: true },
+      buildPolicy: { image: 'img/absent:1', pull_policy: 'build' },
+      noImage: { build: true },
+    },
+    present: (image) => image === 'img/present:1',
+  })
+  t.match(await h.reconciler.requestSync('a').done, { status: 'completed' })
+  t.same(
+    h.pulls,
+    [['absent', 'always']],
+    'missing images and pull_policy: always; never, build and buildable ones not',
   )
 })
