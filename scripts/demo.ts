@@ -67,7 +67,9 @@ Host: each stack is compared with the Docker engine at ${config.dockerHost} via 
 (SYNC_MODE=detect; stacks not deployed read missing), live from the engine's events: deploy
 one by hand (cd ${config.stacksDir}/web && docker compose up -d) and watch it turn synced.
 With no engine or no Compose v2 here, stacks read unknown and /api/stacks/<name> says why.
-docker-cd itself deploys nothing.
+docker-cd itself deploys nothing here: the examples' images come from Docker Hub. Applying
+(SYNC_MODE=apply, and manual syncs with API_TOKEN set) is described in the README.
+Dashboard: open ${base}/ui in a browser (live; a stack's page shows its files and plan).
 
 Try:
   curl ${base}/
