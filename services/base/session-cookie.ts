@@ -20,7 +20,8 @@ export const sessionValue = (apiToken: string) =>
 export function sessionCookieMatches(cookieHeader: string | undefined, apiToken: string): boolean {
   for (const part of (cookieHeader ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=')
-    if (name === SESSION_COOKIE && secretsEqual(value.join('='), sessionValue(apiToken))) return true
+    if (name === SESSION_COOKIE && secretsEqual(value.join('='), sessionValue(apiToken)))
+      return true
   }
   return false
 }
