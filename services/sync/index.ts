@@ -5,3 +5,4 @@
 export * from './decide.js'
 export * from './reconciler.js'
 export * from './records.js'
+export * from './steps.js'

@@ -1,19 +1,11 @@
 import { join } from 'node:path'
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 import type { GitReader } from '../git/index.js'
-import {
-  type Compose,
-  ComposeError,
-  type ComposeModel,
-  type Engine,
-  EngineUnavailable,
-  type HostCheck,
-  type HostMonitor,
-  type WorkTrees,
-} from '../host/index.js'
+import type { Compose, Engine, HostCheck, HostMonitor, WorkTrees } from '../host/index.js'
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
-import { type Activity, decide, failureReason, ownerOf, short, statusOf } from './decide.js'
-import type { DeployRecords, SyncResult, SyncRun, SyncTrigger, TreeRef } from './records.js'
+import { type Activity, decide, failureReason, ownerOf, statusOf } from './decide.js'
+import type { DeployRecords, SyncRun, SyncTrigger, TreeRef } from './records.js'
+import { createSyncSteps, type SyncPhase } from './steps.js'
 
 // The one owner of applying, in the manner of Flux's kustomize-controller:
 // host checks (services/host/monitor.ts) come in, a decision is taken per
@@ -26,18 +18,6 @@ import type { DeployRecords, SyncResult, SyncRun, SyncTrigger, TreeRef } from '.
 // carries a reason, and every run lands in the stack's deploy record.
 //
 // With SYNC_MODE=detect nothing is decided: only manual syncs run.
-
-export type SyncPhase =
-  | 'queued'
-  | 'validate'
-  | 'pull'
-  | 'up'
-  | 'wait'
-  | 'rollback'
-  | 'completed'
-  | 'failed'
-  | 'deleting'
-  | 'deleted'
 
 /** `event: sync` of the event feed: one per phase of a run. */
 export type SyncEvent = {
@@ -74,10 +54,6 @@ export type RemovedStack = {
   status: 'deleting' | 'kept'
   reason: string
 }
-
-/** Why a failure is the engine's (retried with backoff), not the tree's. */
-const TRANSIENT =
-  /Cannot connect to the Docker daemon|Is the docker daemon running|connection refused|no such host|i\/o timeout/i
 
 export function createSyncReconciler(options: {
   mode: 'detect' | 'apply'
@@ -134,6 +110,14 @@ export function createSyncReconciler(options: {
   const retries = new Map<string, number>()
   const timers = new Map<string, NodeJS.Timeout>()
   const stop = new AbortController()
+  const steps = createSyncSteps({
+    workTrees: options.workTrees,
+    compose: options.compose,
+    engine: options.engine,
+    stacksDir: options.stacksDir,
+    waitSeconds: options.waitSeconds,
+    signal: stop.signal,
+  })
   let closed = false
 
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
@@ -328,7 +312,7 @@ export function createSyncReconciler(options: {
       'sync started',
     )
     const { result: outcome } = await options.monitor.exclusive(path, async () => {
-      const outcome = await steps(path, tree, before, checkBefore, phase)
+      const outcome = await steps.run(path, tree, before, checkBefore, phase)
       // Written before the stack is read back, so the check that follows sees it.
       const finished = now()
       const history: SyncRun = {
@@ -424,120 +408,6 @@ export function createSyncReconciler(options: {
       waiting.delete(path)
       enqueue(path, 'retry')
     })
-  }
-
-  type Outcome = {
-    result: SyncResult
-    reason: string
-    servicesChanged: string[]
-    project?: string
-    error?: string
-    rolledBackTo?: TreeRef
-    /** The failure is the tree's own (not retried until it changes). */
-    tree?: true
-  }
-
-  /** validate → pull → up (and wait) → rollback on failure. */
-  async function steps(
-    path: string,
-    tree: string,
-    before: ReturnType<DeployRecords['get']>,
-    checkBefore: HostCheck | undefined,
-    phase: (name: SyncPhase, message: string) => void,
-  ): Promise<Outcome> {
-    let model: ComposeModel | undefined
-    let dir = workTreeOf(path)
-    const failed = (error: unknown, what: string, extra: Partial<Outcome> = {}): Outcome => {
-      const message = (error as Error).message
-      const transient = error instanceof EngineUnavailable || TRANSIENT.test(message)
-      if (stop.signal.aborted)
-        return {
-          result: 'interrupted',
-          reason: `${what} stopped: docker-cd is shutting down`,
-          servicesChanged: [],
-          ...extra,
-        }
-      return {
-        result: 'failed',
-        reason: `${what} failed: ${message}`,
-        error: message,
-        servicesChanged: [],
-        ...(model ? { project: model.name } : {}),
-        ...(transient ? {} : { tree: true as const }),
-        ...extra,
-      }
-    }
-    try {
-      phase('validate', 'checking the Compose file')
-      dir = (await options.workTrees.ensure(path, tree)).dir
-      await options.compose.validate(dir)
-      const cache = options.workTrees.treeRecord<ComposeModel>(path, tree, 'model')
-      model = (await cache.get()) ?? (await options.compose.model(dir))
-      await cache.set(model)
-    } catch (error) {
-      return failed(
-        error,
-        'validation',
-        error instanceof ComposeError
-          ? { reason: `Compose rejects the stack: ${error.message}` }
-          : { tree: undefined }, // reading the tree out of Git failed: not the tree's fault
-      )
-    }
-    const services = Object.keys(model.services)
-    const servicesChanged =
-      !checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
-        ? services
-        : [...new Set(checkBefore.plan.map((entry) => entry.service))]
-    try {
-      const toPull = await imagesToPull(model)
-      phase('pull', toPull.length ? `pulling ${toPull.join(', ')}` : 'every image is present')
-      await options.compose.pull(dir, toPull, stop.signal)
-    } catch (error) {
-      return failed(error, 'pull')
-    }
-    try {
-      phase('up', `docker compose up -d --remove-orphans --wait (at most ${options.waitSeconds}s)`)
-      await options.compose.up(dir, options.waitSeconds, stop.signal, () =>
-        phase('wait', 'waiting for every service to run and be healthy'),
-      )
-      return {
-        result: 'completed',
-        reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}`,
-        servicesChanged,
-        project: model.name,
-      }
-    } catch (error) {
-      const outcome = failed(error, 'up', { servicesChanged })
-      if (outcome.result !== 'failed' || !outcome.tree) return outcome
-      const good = before?.deployedTreeHash
-      if (!good || good === tree) return outcome
-      const target = { revision: before?.deployedRevision ?? '', treeHash: good }
-      phase('rollback', `re-applying tree ${short(good)} (revision ${short(target.revision)})`)
-      try {
-        await options.workTrees.ensure(path, good)
-        await options.compose.up(dir, options.waitSeconds, stop.signal)
-        return { ...outcome, rolledBackTo: target }
-      } catch (rollbackError) {
-        return {
-          ...outcome,
-          error: `${outcome.error}; the rollback to tree ${short(good)} failed too: ${(rollbackError as Error).message}`,
-        }
-      }
-    }
-  }
-
-  /** The images to pull, by each service's `pull_policy` (default: when missing). */
-  async function imagesToPull(model: ComposeModel): Promise<string[]> {
-    const pulls: string[] = []
-    for (const [service, spec] of Object.entries(model.services)) {
-      const policy = spec.pull_policy ?? 'missing'
-      if (!spec.image || policy === 'never' || policy === 'build') continue
-      if (policy === 'always' || !(await options.engine.imagePresent(spec.image))) {
-        if (spec.build && policy !== 'always') continue // Compose builds it in `up`
-        pulls.push(service)
-      }
-    }
-    return pulls.sort()
   }
 
   /** SYNC_PRUNE: a stack docker-cd deployed left Git: `down --remove-orphans`, volumes kept. */
