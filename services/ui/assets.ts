@@ -119,11 +119,11 @@ const JS = `
 function stackPage(events, badge) {
   const stack = document.body.dataset.stack
   const progress = () => document.getElementById('progress')
-  const note = (text, className) => {
+  const note = (text, className, first) => {
     const list = progress(); if (!list) return
     const item = document.createElement('li'); item.textContent = text
     if (className) item.className = className
-    list.append(item)
+    if (first) list.prepend(item); else list.append(item)
   }
   const reread = async () => {
     const html = await (await fetch(location.pathname, { headers: { accept: 'text/html' } })).text()
@@ -143,7 +143,7 @@ function stackPage(events, badge) {
         method: 'POST', headers: { 'x-docker-cd-request': '1' } })
       const body = await response.json().catch(() => ({}))
       if (!response.ok) { note(body.message || ('HTTP ' + response.status), 'failed'); button.disabled = false }
-      else note(body.status + ': ' + body.message)
+      else note(body.status + ': ' + body.message, '', true) // its events may have come first
     }
   }
   bind()

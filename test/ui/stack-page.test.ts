@@ -77,7 +77,13 @@ t.test('log in, open a stack, click Sync', { skip: unavailable ?? false }, async
   await page.click('#sync')
   await page.locator('#progress li.completed').waitFor({ timeout: 60_000 })
   const steps = await page.locator('#progress li').allTextContents()
-  t.match(steps.join('\n'), /validate: .*\npull: .*\nup: .*\n(wait: .*\n)?completed: deployed tree/)
+  t.match(steps[0], /^syncing: sync of .* started$/, 'the answer to the click first')
+  t.same(
+    steps.map((line) => line.split(':')[0]).filter((phase) => phase !== 'syncing'),
+    ['queued', 'validate', 'pull', 'up', 'wait', 'completed'],
+    'then every phase of the run, in order',
+  )
+  t.match(steps.at(-1), /^completed: deployed tree [0-9a-f]{7}/)
   await page.locator('#status .synced').waitFor()
   await page.locator('table >> text=manual').waitFor() // the history, re-read without a reload
   t.equal(await page.evaluate(() => (globalThis as { sameDocument?: number }).sameDocument), 1)
