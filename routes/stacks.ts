@@ -12,9 +12,10 @@ import {
 import {
   blobContent,
   etagOf,
-  findStack,
   matchesIfNoneMatch,
+  noSuchStack,
   stackArchive,
+  stackAt,
 } from '../services/content/index.js'
 import { hostDetail } from '../services/host/index.js'
 import type { Stack } from '../services/refresh/index.js'
@@ -61,11 +62,9 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /** The stack named in the URL, from the current snapshot, or a 404. */
   const stackFor = (name: string) => {
-    const snapshot = app.desiredState.current()
-    const stack = findStack(snapshot, name)
-    if (!stack || snapshot.revision === null)
-      throw app.httpErrors.notFound(`no stack "${name}" at the cached revision`)
-    return { stack, revision: snapshot.revision }
+    const found = stackAt(app.desiredState.current(), name)
+    if (!found) throw app.httpErrors.notFound(noSuchStack(name))
+    return found
   }
 
   const contentResponses = {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { errorResponses } from '../schemas/api.js'
 import { stackNameParamsSchema } from '../schemas/stack.js'
 import { syncAcceptedSchema, syncFinishedSchema, syncQuerySchema } from '../schemas/sync.js'
-import { findStack } from '../services/content/index.js'
+import { noSuchStack, stackAt } from '../services/content/index.js'
 
 // POST /api/stacks/{name}/sync: the operator asks for one stack to be
 // applied now (also a stack that failed, or a project docker-cd did not
@@ -40,10 +40,9 @@ const syncRoutes: FastifyPluginAsyncZod = async (app) => {
         )
       if (!app.sync)
         throw app.httpErrors.conflict('SYNC_MODE=off: docker-cd does not touch the host')
-      const snapshot = app.desiredState.current()
-      const stack = findStack(snapshot, request.params.name)
-      if (!stack || snapshot.revision === null)
-        throw app.httpErrors.notFound(`no stack "${request.params.name}" at the cached revision`)
+      const found = stackAt(app.desiredState.current(), request.params.name)
+      if (!found) throw app.httpErrors.notFound(noSuchStack(request.params.name))
+      const { stack } = found
       const { status, done } = app.sync.requestSync(stack.path)
       request.log.info({ stack: stack.path, status }, 'manual sync requested')
       if (!request.query.wait)

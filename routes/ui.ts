@@ -8,7 +8,12 @@ import {
   sessionCookieMatches,
   sessionValue,
 } from '../services/base/index.js'
-import { findStack } from '../services/content/index.js'
+import {
+  blobPrefix,
+  createCommitSubjects,
+  noSuchStack,
+  stackAt,
+} from '../services/content/index.js'
 import { plainEntries } from '../services/git/index.js'
 import {
   assetNamed,
@@ -29,6 +34,7 @@ const FILE_SHOWN_BYTES = 256 * 1024
 
 const uiRoutes: FastifyPluginAsyncZod = async (app) => {
   const token = app.config.apiToken
+  const subjects = createCommitSubjects(app.gitReader)
   // The login form posts `token=…` (no other body is read here).
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -60,7 +66,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           ? { tree: record.deployedTreeHash, revision: record.deployedRevision }
           : undefined
       }
-      await readSubjects(
+      await subjects.read(
         snapshot.stacks.flatMap((stack) => [
           stack.changedRevision,
           deployedOf(stack.path)?.revision,
@@ -71,7 +77,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           app.config,
           snapshot,
           (path) => app.sync?.reasonOf(path) ?? app.host?.state(path)?.reason,
-          { loggedIn: loggedIn(request), deployedOf, subjectOf: (rev) => subjects.get(rev) },
+          { loggedIn: loggedIn(request), deployedOf, subjectOf: subjects.get },
         ),
       )
     },
@@ -115,52 +121,9 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
 
   /** The stack of the URL at the current snapshot, or a 404. */
   const stackFor = (name: string) => {
-    const snapshot = app.desiredState.current()
-    const stack = findStack(snapshot, name)
-    if (!stack || snapshot.revision === null)
-      throw app.httpErrors.notFound(`no stack "${name}" at the cached revision`)
-    return { stack, revision: snapshot.revision }
-  }
-
-  /** Up to `max` bytes of a blob, and whether there was more. */
-  async function blobPrefix(oid: string, max: number) {
-    const stream = app.gitReader.streamObjects([oid])
-    const pieces: Buffer[] = []
-    let size = 0
-    let truncated = false
-    try {
-      for await (const object of stream.objects) {
-        if (object.missing) throw new Error(`object ${oid} is missing from the mirror`)
-        for await (const piece of object.content) {
-          pieces.push(piece as Buffer)
-          size += (piece as Buffer).length
-          if (size > max) {
-            truncated = true
-            break
-          }
-        }
-        if (truncated) break
-      }
-    } finally {
-      stream.stop()
-    }
-    return { content: Buffer.concat(pieces).subarray(0, max), truncated }
-  }
-
-  /** First lines of commit messages, by revision (the mirror keeps the commits it fetched). */
-  const subjects = new Map<string, string | undefined>()
-  async function readSubjects(revisions: readonly (string | undefined)[]) {
-    const wanted = [...new Set(revisions)].filter(
-      (rev): rev is string => rev !== undefined && /^[0-9a-f]{40}$/.test(rev) && !subjects.has(rev),
-    )
-    if (wanted.length === 0) return
-    if (subjects.size + wanted.length > 2000) subjects.clear()
-    // One batch read; a commit the shallow mirror lacks reads as unknown.
-    const objects = await app.gitReader.readByOid(wanted).catch(() => new Map<string, Buffer>())
-    for (const rev of wanted) {
-      const body = objects.get(rev)?.toString('utf8').split('\n\n').slice(1).join('\n\n')
-      subjects.set(rev, body?.split('\n')[0]?.trim() || undefined)
-    }
+    const found = stackAt(app.desiredState.current(), name)
+    if (!found) throw app.httpErrors.notFound(noSuchStack(name))
+    return found
   }
 
   app.get(
@@ -177,13 +140,13 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
       const { stack, revision } = stackFor(request.params.name)
       const record = app.sync?.record(stack.path)
       const { entries } = plainEntries(await app.gitReader.listTree(stack.treeOid))
-      const compose = await blobPrefix(stack.blobOid, FILE_SHOWN_BYTES)
-      await readSubjects([revision, record?.deployedRevision])
+      const compose = await blobPrefix(app.gitReader, stack.blobOid, FILE_SHOWN_BYTES)
+      await subjects.read([revision, record?.deployedRevision])
       return html(reply).send(
         renderStackPage(app.config, {
           stack,
           revision,
-          subjectOf: (rev) => subjects.get(rev),
+          subjectOf: subjects.get,
           check: app.host?.state(stack.path),
           reason: app.sync?.reasonOf(stack.path) ?? app.host?.state(stack.path)?.reason,
           record,
@@ -219,7 +182,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
       const { entries } = plainEntries(await app.gitReader.listTree(stack.treeOid))
       const entry = entries.find((e) => e.type === 'blob' && e.path === path)
       if (!entry) throw app.httpErrors.notFound(`no file "${path}" in stack ${stack.path}`)
-      const { content, truncated } = await blobPrefix(entry.oid, FILE_SHOWN_BYTES)
+      const { content, truncated } = await blobPrefix(app.gitReader, entry.oid, FILE_SHOWN_BYTES)
       return html(reply).send(
         renderFilePage(app.config, {
           stack: stack.path,

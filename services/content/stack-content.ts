@@ -11,6 +11,18 @@ export function findStack(snapshot: Snapshot, name: string): Stack | undefined {
   return snapshot.stacks.find((stack) => stack.path === name)
 }
 
+/** A stack named in a URL and the revision it is read at; undefined before a first snapshot too. */
+export function stackAt(
+  snapshot: Snapshot,
+  name: string,
+): { stack: Stack; revision: string } | undefined {
+  const stack = findStack(snapshot, name)
+  return stack && snapshot.revision !== null ? { stack, revision: snapshot.revision } : undefined
+}
+
+/** The answer when a URL names no stack of the snapshot. */
+export const noSuchStack = (name: string) => `no stack "${name}" at the cached revision`
+
 /** One blob's bytes as a stream; git is stopped when the reader goes away. */
 export function blobContent(git: GitReader, oid: string): Readable {
   const stream = git.streamObjects([oid])
@@ -25,4 +37,21 @@ export function blobContent(git: GitReader, oid: string): Readable {
   )
   output.on('close', () => stream.stop())
   return output
+}
+
+/** Up to `max` bytes of a blob (a page shows them), and whether there was more. */
+export async function blobPrefix(
+  git: GitReader,
+  oid: string,
+  max: number,
+): Promise<{ content: Buffer; truncated: boolean }> {
+  const pieces: Buffer[] = []
+  let size = 0
+  // Leaving the loop early destroys the stream, which stops git.
+  for await (const piece of blobContent(git, oid)) {
+    pieces.push(piece as Buffer)
+    size += (piece as Buffer).length
+    if (size > max) break
+  }
+  return { content: Buffer.concat(pieces).subarray(0, max), truncated: size > max }
 }

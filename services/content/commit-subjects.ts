@@ -1,0 +1,30 @@
+import type { GitReader } from '../git/index.js'
+
+// The first line of commit messages, for pages that name revisions: read
+// from the mirror in one `cat-file` batch for the revisions not seen yet
+// (the shallow mirror holds the commits it fetched; others read as
+// unknown), remembered by revision (bounded).
+
+const REMEMBERED = 2000
+
+export function createCommitSubjects(git: Pick<GitReader, 'readByOid'>) {
+  const subjects = new Map<string, string | undefined>()
+  return {
+    /** Makes the subjects of these revisions known (one batch for the new ones). */
+    async read(revisions: readonly (string | undefined)[]): Promise<void> {
+      const wanted = [...new Set(revisions)].filter(
+        (rev): rev is string =>
+          rev !== undefined && /^[0-9a-f]{40}$/.test(rev) && !subjects.has(rev),
+      )
+      if (wanted.length === 0) return
+      if (subjects.size + wanted.length > REMEMBERED) subjects.clear()
+      const objects = await git.readByOid(wanted).catch(() => new Map<string, Buffer>())
+      for (const rev of wanted) {
+        const message = objects.get(rev)?.toString('utf8').split('\n\n').slice(1).join('\n\n')
+        subjects.set(rev, message?.split('\n')[0]?.trim() || undefined)
+      }
+    },
+    /** A revision's subject, once read. */
+    get: (revision: string): string | undefined => subjects.get(revision),
+  }
+}
