@@ -13,7 +13,8 @@ import { type Engine, type EngineContainer, EngineUnavailable } from './docker-e
 // containers' state and health; this file only puts both into a status, a
 // health and one sentence an operator understands.
 
-export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown'
+/** `failed`: the stack's files could not be written because docker-cd refuses its tree (work-trees.ts). */
+export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown' | 'failed'
 
 /** Something remembered per tree (services/host/work-trees.ts). */
 export type Remembered<T> = { get(): Promise<T | undefined>; set(value: T): unknown }

@@ -2,7 +2,7 @@ import type { RefreshObserver, Snapshot } from '../refresh/index.js'
 import type { Compose } from './compose.js'
 import type { Engine } from './docker-engine.js'
 import { checkStack, type StackHostState, sharedProjectReason } from './drift.js'
-import type { WorkTrees } from './work-trees.js'
+import { WorkTreeError, type WorkTrees } from './work-trees.js'
 
 // Keeps each stack's host state current, proportional to change: after the
 // first refresh every stack is checked, after every later one only the
@@ -44,8 +44,13 @@ export function createHostMonitor(options: {
   onError?: (error: unknown, stack: string) => void
   concurrency?: number
   now?: () => Date
+  /** First wait before a check that failed on the host's side is tried again (doubles up to 5 min). */
+  retryBaseMs?: number
 }) {
   const concurrency = options.concurrency ?? 2
+  const retryBaseMs = options.retryBaseMs ?? 10_000
+  /** Stacks whose work tree could not be written for a host reason: the next try, and the wait. */
+  const retries = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>()
   const now = options.now ?? (() => new Date())
   let checks: ReadonlyMap<string, HostCheck> = new Map()
   const queued: string[] = []
@@ -114,7 +119,11 @@ export function createHostMonitor(options: {
     if (!stack) return
     const treeOid = options.treeFor?.(path, stack.treeOid) ?? stack.treeOid
     try {
-      const tree = await options.workTrees.ensure(path, treeOid)
+      const tree = await options.workTrees.ensure(path, treeOid).catch((error) => {
+        if (error instanceof WorkTreeError) workTreeFailed(path, error)
+        throw error
+      })
+      clearRetry(path)
       const state = await checkStack({
         dir: tree.dir,
         compose: options.compose,
@@ -152,6 +161,35 @@ export function createHostMonitor(options: {
     }
   }
 
+  /**
+   * The stack's files could not be written: that is its state, with the
+   * reason. A refused tree is `failed` until Git changes it; a failure of
+   * the host's file system (a full disk) is `unknown` and tried again with
+   * back-off, so the stack recovers by itself once the volume does.
+   */
+  function workTreeFailed(path: string, error: WorkTreeError) {
+    const previous = checks.get(path)
+    record(path, {
+      status: error.kind === 'tree' ? 'failed' : 'unknown',
+      reason: error.message,
+      ...(previous?.project ? { project: previous.project } : {}),
+      plan: [],
+      containers: previous?.containers ?? [],
+    })
+    if (error.kind !== 'host' || closed) return
+    const delayMs = Math.min((retries.get(path)?.delayMs ?? retryBaseMs / 2) * 2, 300_000)
+    clearRetry(path)
+    const timer = setTimeout(() => request([path]), delayMs)
+    timer.unref()
+    retries.set(path, { timer, delayMs })
+  }
+
+  function clearRetry(path: string) {
+    const retry = retries.get(path)
+    if (retry) clearTimeout(retry.timer)
+    retries.delete(path)
+  }
+
   const observer: RefreshObserver = {
     refreshFinished(outcome, snapshot) {
       if (outcome.status !== 'completed') return
@@ -161,6 +199,7 @@ export function createHostMonitor(options: {
         for (const stack of removed) {
           next.delete(stack)
           claim(stack, undefined)
+          clearRetry(stack)
           options.workTrees.remove(stack).catch((error) => options.onError?.(error, stack))
         }
         checks = next
@@ -245,6 +284,7 @@ export function createHostMonitor(options: {
     async close() {
       closed = true
       queued.length = 0
+      for (const path of [...retries.keys()]) clearRetry(path)
       if (running.size > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve))
     },
   }

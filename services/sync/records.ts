@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { stackFileKey } from '../base/index.js'
 
 // What docker-cd deployed, per stack, kept in GIT_CACHE_DIR so it survives
 // a restart: the tree and revision it last deployed (the good tree a
@@ -58,7 +59,8 @@ export type DeployRecord = {
 type RecordFile = { version: 1; record: DeployRecord }
 
 export function createDeployRecords(dir: string, onError: (error: unknown) => void = () => {}) {
-  const fileOf = (stack: string) => join(dir, `${Buffer.from(stack).toString('hex')}.json`)
+  // A hash of the name, not the name (see stackFileKey): any stack name fits.
+  const fileOf = (stack: string) => join(dir, `${stackFileKey(stack)}.json`)
   let records = new Map<string, DeployRecord>()
   const writes = new Map<string, Promise<void>>()
 
@@ -71,7 +73,18 @@ export function createDeployRecords(dir: string, onError: (error: unknown) => vo
         const saved = JSON.parse(await readFile(join(dir, name), 'utf8')) as RecordFile
         if (saved?.version !== 1 || typeof saved.record?.stack !== 'string')
           throw new Error('unknown format')
-        loaded.set(saved.record.stack, {
+        const stack = saved.record.stack
+        // Named the old way (the name in hex): renamed to its key, unless a
+        // file under the key exists already (then that one is the newer).
+        const file = join(dir, name)
+        if (file !== fileOf(stack)) {
+          if (names.includes(`${stackFileKey(stack)}.json`)) {
+            await rm(file, { force: true })
+            continue
+          }
+          await rename(file, fileOf(stack))
+        }
+        loaded.set(stack, {
           ...saved.record,
           history: Array.isArray(saved.record.history) ? saved.record.history : [],
         })

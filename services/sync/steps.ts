@@ -6,6 +6,7 @@ import {
   type Engine,
   EngineUnavailable,
   type HostCheck,
+  WorkTreeError,
   type WorkTrees,
 } from '../host/index.js'
 import { short } from './decide.js'
@@ -103,7 +104,9 @@ export function createSyncSteps(options: {
         'validation',
         error instanceof ComposeError
           ? { reason: `Compose rejects the stack: ${error.message}` }
-          : { tree: undefined }, // reading the tree out of Git failed: not the tree's fault
+          : error instanceof WorkTreeError && error.kind === 'tree'
+            ? { reason: `docker-cd refuses the stack's tree: ${error.message}` }
+            : { tree: undefined }, // reading Git or writing the files failed: not the tree's fault
       )
     }
     const services = Object.keys(model.services)
