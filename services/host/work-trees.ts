@@ -126,6 +126,12 @@ export function createWorkTrees(options: {
     return marker === undefined ? undefined : readFile(marker, 'utf8').catch(() => undefined)
   }
 
+  /** Drops the files earlier versions kept beside the work trees (regular files only: a stack may be named like one). */
+  async function removeLegacy(stack: string) {
+    for (const file of legacyFilesOf(stack))
+      if ((await lstat(file).catch(() => undefined))?.isFile()) await rm(file, { force: true })
+  }
+
   /** The tree id the stack's directory holds, if it was written by this service. */
   async function writtenTree(stack: string): Promise<string | undefined> {
     return (await readMarker(stack))?.tree
@@ -239,7 +245,7 @@ export function createWorkTrees(options: {
     )
     await mkdir(internalDir, { recursive: true })
     await replaceFile(markerOf(stack), `${[treeOid, ...entries.map((e) => e.path)].join('\n')}\n`)
-    for (const legacy of legacyFilesOf(stack)) await rm(legacy, { force: true })
+    await removeLegacy(stack)
   }
 
   /** Writes each blob to its own file in `staging`; returns their paths, in order. */
@@ -361,7 +367,7 @@ export function createWorkTrees(options: {
     await rm(recordFileOf(stack, 'model'), { force: true })
     await rm(recordFileOf(stack, 'check'), { force: true })
     await rm(stagingOf(stack), { recursive: true, force: true })
-    for (const legacy of legacyFilesOf(stack)) await rm(legacy, { force: true })
+    await removeLegacy(stack)
   }
 
   return { ensure, remove, writtenTree, treeRecord }
