@@ -1,7 +1,7 @@
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
 import type { Compose } from './compose.js'
 import type { Engine } from './docker-engine.js'
-import { checkStack, type StackHostState, sharedProjectReason } from './drift.js'
+import { checkStack, modelOf, type StackHostState, sharedProjectReason } from './drift.js'
 import { WorkTreeError, type WorkTrees } from './work-trees.js'
 
 // Keeps each stack's host state current, proportional to change: after the
@@ -60,6 +60,8 @@ export function createHostMonitor(options: {
   /** The project name Compose picked for each stack at its last check. */
   const projectOf = new Map<string, string>()
   let seenFirst = false
+  /** Name passes in progress (see nameAll): the monitor is not idle meanwhile. */
+  let naming = 0
   /** Stacks whose first check may reuse the record of the last run. */
   const startupPass = new Set<string>()
   let closed = false
@@ -86,9 +88,51 @@ export function createHostMonitor(options: {
         for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
         if (again.delete(stack)) queued.push(stack)
         pump()
-        if (running.size === 0 && queued.length === 0)
-          for (const resolve of idleWaiters.splice(0)) resolve()
+        settleIdle()
       })
+    }
+  }
+
+  const isIdle = () => running.size === 0 && queued.length === 0 && naming === 0
+
+  function settleIdle() {
+    if (isIdle()) for (const resolve of idleWaiters.splice(0)) resolve()
+  }
+
+  /**
+   * Before the stacks of a refresh are checked, each one's project name is
+   * learnt (its work tree and Compose's model, both kept for the check that
+   * follows). Two stacks that pick one name (`dup` and `DUP`, new in one
+   * commit) are then both known before either is checked, so both fail
+   * with the reason and neither is ever reported deployable — checked one
+   * by one, the first could be queued for a deploy before the second
+   * claimed the name.
+   */
+  async function nameAll(stacks: readonly string[]) {
+    naming++
+    try {
+      const todo = [...stacks]
+      const worker = async () => {
+        for (let path = todo.shift(); path !== undefined && !closed; path = todo.shift()) {
+          const stack = options.current().stacks.find((s) => s.path === path)
+          if (!stack || running.has(path) || held.has(path)) continue
+          const treeOid = options.treeFor?.(path, stack.treeOid) ?? stack.treeOid
+          try {
+            const tree = await options.workTrees.ensure(path, treeOid)
+            const model = await modelOf({
+              dir: tree.dir,
+              compose: options.compose,
+              modelCache: options.workTrees.treeRecord(path, treeOid, 'model'),
+            })
+            claim(path, model.name)
+          } catch {
+            // The check that follows meets the same failure and reports it.
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: concurrency }, worker))
+    } finally {
+      naming--
     }
   }
 
@@ -149,7 +193,7 @@ export function createHostMonitor(options: {
           )
           if (checks.get(other)?.reason !== reason)
             record(other, {
-              status: 'unknown',
+              status: 'failed',
               reason,
               project: state.project,
               plan: [],
@@ -204,11 +248,13 @@ export function createHostMonitor(options: {
         }
         checks = next
       }
-      if (!seenFirst) {
-        seenFirst = true
-        for (const stack of snapshot.stacks) startupPass.add(stack.path)
-        request(snapshot.stacks.map((stack) => stack.path))
-      } else request([...added, ...changed])
+      const batch = seenFirst ? [...added, ...changed] : snapshot.stacks.map((stack) => stack.path)
+      if (!seenFirst) for (const stack of batch) startupPass.add(stack)
+      seenFirst = true
+      void nameAll(batch).then(() => {
+        request(batch)
+        settleIdle()
+      })
     },
   }
 
@@ -277,15 +323,13 @@ export function createHostMonitor(options: {
     state: (path: string): HostCheck | undefined => checks.get(path),
     /** Resolves when no check runs or waits. */
     idle: () =>
-      running.size === 0 && queued.length === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+      isIdle() ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
     /** Stops taking work and waits for the running checks. */
     async close() {
       closed = true
       queued.length = 0
       for (const path of [...retries.keys()]) clearRetry(path)
-      if (running.size > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve))
+      if (!isIdle()) await new Promise<void>((resolve) => idleWaiters.push(resolve))
     },
   }
 }

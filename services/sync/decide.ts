@@ -60,7 +60,10 @@ export function decide(input: {
 }): Decision {
   const { tree, check, record, owner } = input
   if (!check) return { action: 'wait', why: 'not checked yet' }
-  if (check.status === 'unknown') return { action: 'wait', why: check.reason }
+  // Unknown: nothing to stand on. Failed on the host's side (a refused tree,
+  // a project name another stack picks): a deploy would meet the same.
+  if (check.status === 'unknown' || check.status === 'failed')
+    return { action: 'wait', why: check.reason }
   if (record?.failedTreeHash === tree)
     return {
       action: 'wait',
