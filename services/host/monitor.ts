@@ -83,14 +83,17 @@ export function createHostMonitor(options: {
     while (!closed && running.size < concurrency && queued.length > 0) {
       const stack = queued.shift() as string
       running.add(stack)
-      void check(stack).finally(() => {
-        running.delete(stack)
-        for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
-        if (again.delete(stack)) queued.push(stack)
-        pump()
-        settleIdle()
-      })
+      void check(stack).finally(() => done(stack))
     }
+  }
+
+  /** A check (or a name pass) of a stack ended: whoever waits goes on, a request meanwhile runs. */
+  function done(stack: string) {
+    running.delete(stack)
+    for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
+    if (again.delete(stack) && !queued.includes(stack)) queued.push(stack)
+    pump()
+    settleIdle()
   }
 
   const isIdle = () => running.size === 0 && queued.length === 0 && naming === 0
@@ -115,8 +118,11 @@ export function createHostMonitor(options: {
       const worker = async () => {
         for (let path = todo.shift(); path !== undefined && !closed; path = todo.shift()) {
           const stack = options.current().stacks.find((s) => s.path === path)
+          // A stack being checked or deployed learns its name there.
           if (!stack || running.has(path) || held.has(path)) continue
           const treeOid = options.treeFor?.(path, stack.treeOid) ?? stack.treeOid
+          // Counted as running: its work tree is never written twice at once.
+          running.add(path)
           try {
             const tree = await options.workTrees.ensure(path, treeOid)
             const model = await modelOf({
@@ -127,6 +133,8 @@ export function createHostMonitor(options: {
             claim(path, model.name)
           } catch {
             // The check that follows meets the same failure and reports it.
+          } finally {
+            done(path)
           }
         }
       }

@@ -225,7 +225,14 @@ export function createWorkTrees(options: {
         const path = paths.resolve(entry.path)
         await paths.checkParents(path)
         const onDisk = await lstat(path).catch(() => undefined)
-        if (onDisk?.isDirectory()) await rm(path, { recursive: true, force: true })
+        if (onDisk?.isDirectory()) {
+          if (!before?.paths?.has(entry.path))
+            throw new WorkTreeError(
+              'host',
+              `${entry.path} is a directory docker-cd did not write; not replacing it`,
+            )
+          await rm(path, { recursive: true, force: true })
+        }
         await moveInto(staged[index] as string, path)
       }
       for (const entry of modeOnly) {
