@@ -51,6 +51,10 @@ t.test('odd stack names each get their own work tree and marker', async (t) => {
     'internal files are named by key',
   )
   t.equal(stackFileKey('dup') === stackFileKey('DUP'), false)
+  // The last deployed tree kept in the mirror by a ref per stack: any name fits.
+  for (const stack of stacks) await app.gitReader.keepTree(stack.path, stack.treeOid)
+  for (const stack of stacks) await app.gitReader.releaseTree(stack.path)
+  t.pass('a ref kept and released for every name, the 200-character one too')
 })
 
 t.test('a marker from before the internal directory is read, then replaced', async (t) => {
