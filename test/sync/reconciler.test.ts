@@ -77,7 +77,23 @@ function harness(options: {
       },
       down: async () => {},
     },
-    engine: { imagePresent: async (image) => options.present?.(image) ?? true },
+    engine: {
+      imagePresent: async (image) => options.present?.(image) ?? true,
+      ping: async () => {},
+      // Every service runs, once `up` ran: the read-back passes.
+      inspectProject: async (project) =>
+        hostStatus.get(project) === 'synced'
+          ? Object.keys(options.services ?? { app: {} }).map((service) => ({
+              id: `${project}-${service}`,
+              name: `${project}-${service}-1`,
+              service,
+              state: 'running',
+              restartCount: 0,
+              exitCode: 0,
+              restartPolicy: 'no',
+            }))
+          : [],
+    },
     records,
     git: { keepTree: async () => {}, releaseTree: async () => {} },
     setStatus: (path, status, reason) => statuses.push([path, status, reason]),
