@@ -145,6 +145,8 @@ export function createSyncReconciler(options: {
         'found a deploy interrupted by a stop of docker-cd',
       )
       void records.set(record.stack, (r) => withInterruptedRun(r, now()))
+      const run = records.get(record.stack)?.history[0]
+      if (run) options.onFinished?.(run)
     }
 
   /** The only place a stack's status is written while the reconciler runs. */
@@ -351,16 +353,21 @@ export function createSyncReconciler(options: {
         ? { revision: before.deployedRevision ?? '', treeHash: before.deployedTreeHash }
         : undefined)
     const writeInProgress = () =>
-      records.set(path, (record) => ({
-        ...record,
-        inProgress: {
-          toTree: tree,
-          revision,
-          ...(rollbackTo ? { previous: rollbackTo } : {}),
-          startedAt: started.toISOString(),
-          trigger,
-        },
-      }))
+      records.set(
+        path,
+        (record) => ({
+          ...record,
+          inProgress: {
+            toTree: tree,
+            revision,
+            ...(rollbackTo ? { previous: rollbackTo } : {}),
+            startedAt: started.toISOString(),
+            trigger,
+          },
+        }),
+        // Not on disk: a kill during `up` would leave no trace of the rollback target.
+        { durable: true },
+      )
     const { result: outcome } = await options.monitor.exclusive(path, async () => {
       const outcome = await steps.run(path, tree, rollbackTo, checkBefore, phase, writeInProgress)
       // Written before the stack is read back, so the check that follows sees it.

@@ -167,7 +167,8 @@ export function createDeployRecords(dir: string, onError: (error: unknown) => vo
     records = loaded
   }
 
-  function save(stack: string, record: DeployRecord | undefined): Promise<void> {
+  /** Writes in order; the answer rejects only when `durable` (the caller must not go on without it). */
+  function save(stack: string, record: DeployRecord | undefined, durable = false): Promise<void> {
     const previous = writes.get(stack) ?? Promise.resolve()
     const next = previous.then(async () => {
       const file = fileOf(stack)
@@ -183,19 +184,27 @@ export function createDeployRecords(dir: string, onError: (error: unknown) => vo
     })
     const settled = next.catch(onError)
     writes.set(stack, settled)
-    return settled
+    return durable ? next : settled
   }
 
   return {
     load,
     get: (stack: string): DeployRecord | undefined => records.get(stack),
     all: (): DeployRecord[] => [...records.values()],
-    /** Replaces a stack's record (in memory at once, on disk in order). */
-    set(stack: string, change: (record: DeployRecord) => DeployRecord): Promise<void> {
+    /**
+     * Replaces a stack's record (in memory at once, on disk in order). With
+     * `durable`, the answer rejects when the file could not be written: a
+     * deploy must not start unless its in-progress mark is on disk.
+     */
+    set(
+      stack: string,
+      change: (record: DeployRecord) => DeployRecord,
+      options: { durable?: boolean } = {},
+    ): Promise<void> {
       const next = change(records.get(stack) ?? { stack, history: [] })
       const trimmed = { ...next, history: next.history.slice(0, HISTORY_SIZE) }
       records = new Map(records).set(stack, trimmed)
-      return save(stack, trimmed)
+      return save(stack, trimmed, options.durable)
     },
     /** Forgets a stack (taken down, or never deployed by docker-cd). */
     delete(stack: string): Promise<void> {

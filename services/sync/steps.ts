@@ -127,9 +127,14 @@ export function createSyncSteps(options: {
     let restartsBefore: ReturnType<typeof restartsOf>
     try {
       restartsBefore = restartsOf(await options.engine.inspectProject(project))
-      await beforeUp()
     } catch (error) {
       return failed(error, 'reading the host before up')
+    }
+    try {
+      await beforeUp()
+    } catch (error) {
+      // The host is untouched; docker-cd's own side failed (retried with back-off).
+      return failed(error, 'writing the deploy record before up', { failure: 'local' })
     }
     try {
       phase('up', `docker compose up -d --remove-orphans --wait (at most ${waitSeconds}s)`)

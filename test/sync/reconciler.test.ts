@@ -15,6 +15,8 @@ function harness(options: {
   up?: (dir: string, signal?: AbortSignal) => Promise<void>
   services?: Record<string, { image?: string; pull_policy?: string; build?: true }>
   present?: (image: string) => boolean
+  /** The engine's `/_ping` (default: it answers). */
+  ping?: () => Promise<void>
 }) {
   const pulls: string[][] = []
   const checks = new Map<string, HostCheck>()
@@ -79,7 +81,7 @@ function harness(options: {
     },
     engine: {
       imagePresent: async (image) => options.present?.(image) ?? true,
-      ping: async () => {},
+      ping: options.ping ?? (async () => {}),
       // Every service runs, once `up` ran: the read-back passes.
       inspectProject: async (project) =>
         hostStatus.get(project) === 'synced'
@@ -171,6 +173,36 @@ t.test('an engine failure is retried with back-off; a failure of the tree is not
     h.ups.filter((stack) => stack === 'b'),
     ['b'],
     'and not again',
+  )
+})
+
+t.test('whose failure: the engine is asked (ping), not Compose’s wording', async (t) => {
+  // The same words Compose prints for an unknown registry and for an engine it cannot reach.
+  const noSuchHost = 'dial tcp: lookup registry.invalid: no such host'
+  let engineAnswers = false
+  const h = harness({
+    stacks: ['a', 'b'],
+    up: async (dir) => {
+      if (dir.endsWith('/a') || !engineAnswers) throw new ComposeError(noSuchHost)
+    },
+    ping: async () => {
+      if (!engineAnswers) throw new Error('connect ECONNREFUSED /var/run/docker.sock')
+    },
+  })
+  h.checkNow('b')
+  await h.reconciler.idle()
+  t.equal(h.records.get('b')?.failedTreeHash, undefined, 'engine down: not the tree’s failure')
+  t.match(h.reconciler.reasonOf('b'), /retried in 0s/)
+  engineAnswers = true
+  while (h.records.get('b')?.lastResult !== 'completed')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  t.match(h.records.get('b'), { lastResult: 'completed' }, 'retried once the engine answers')
+  h.checkNow('a')
+  await h.reconciler.idle()
+  t.match(
+    h.records.get('a'),
+    { lastResult: 'failed', failedTreeHash: treeOf('a'), error: /no such host/ },
+    'the engine answers: the tree’s failure, not retried',
   )
 })
 
