@@ -5,6 +5,7 @@ import type { Compose, Engine, HostCheck, HostMonitor, WorkTrees } from '../host
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
 import { type Activity, decide, failureReason, ownerOf, statusOf } from './decide.js'
 import {
+  type DeployInProgress,
   type DeployRecords,
   type SyncRun,
   type SyncTrigger,
@@ -12,7 +13,7 @@ import {
   withInterruptedRun,
   withRun,
 } from './records.js'
-import { createSyncSteps, type SyncPhase } from './steps.js'
+import { createSyncSteps, type SyncOutcome, type SyncPhase } from './steps.js'
 
 // The one owner of applying, in the manner of Flux's kustomize-controller:
 // host checks (services/host/monitor.ts) come in, a decision is taken per
@@ -391,12 +392,8 @@ export function createSyncReconciler(options: {
           ...(outcome.project ? { project: outcome.project } : {}),
           treeFailed: outcome.failure === 'tree',
         })
-        // Stopped at shutdown after `up` began: the host may be half-changed, so the deploy
-        // stays in progress (its run is in the history already) and the restart finishes it.
-        const deploy = record.inProgress
-        return outcome.result === 'interrupted' && deploy?.toTree === tree
-          ? { ...next, inProgress: { ...deploy, noted: true } }
-          : next
+        const deploy = stillInProgress(record.inProgress, started.toISOString(), outcome)
+        return deploy ? { ...next, inProgress: deploy } : next
       })
       if (outcome.result === 'completed')
         await options.git
@@ -445,6 +442,30 @@ export function createSyncReconciler(options: {
     })
     consider(path)
     publish(path)
+  }
+
+  /**
+   * Whether a deploy stays recorded as in progress after a run. This run's
+   * own mark, when `up` began and the run did not settle the host (stopped
+   * at shutdown, or the engine went away): the host may be half-changed, so
+   * the retry or the restart finishes or rolls it back (its run is in the
+   * history already: noted). An earlier run's mark (an interrupted deploy
+   * this run was to recover) unless this run settled the host: completed,
+   * or rolled back to the good tree; a run that failed before `up` (the engine
+   * down, say) changed nothing, and the host still holds the half-done deploy.
+   */
+  function stillInProgress(
+    deploy: DeployInProgress | undefined,
+    startedAt: string,
+    outcome: SyncOutcome,
+  ): DeployInProgress | undefined {
+    if (!deploy) return undefined
+    if (deploy.startedAt === startedAt)
+      return outcome.result === 'interrupted' ||
+        (outcome.result === 'failed' && outcome.failure !== 'tree' && !outcome.rolledBackTo)
+        ? { ...deploy, noted: true }
+        : undefined
+    return outcome.result === 'completed' || outcome.rolledBackTo ? undefined : deploy
   }
 
   /** An engine failure: the same tree is tried again, backing off. */

@@ -1,7 +1,11 @@
 import t from 'tap'
 import { ComposeError, type HostCheck } from '../../services/host/index.js'
 import type { Snapshot } from '../../services/refresh/index.js'
-import { createDeployRecords, createSyncReconciler } from '../../services/sync/index.js'
+import {
+  createDeployRecords,
+  createSyncReconciler,
+  type DeployRecord,
+} from '../../services/sync/index.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // The reconciler's lifecycle over a scripted host (pure logic: the real
@@ -17,6 +21,8 @@ function harness(options: {
   present?: (image: string) => boolean
   /** The engine's `/_ping` (default: it answers). */
   ping?: () => Promise<void>
+  /** Records as a previous process left them. */
+  records?: DeployRecord[]
 }) {
   const pulls: string[][] = []
   const checks = new Map<string, HostCheck>()
@@ -42,6 +48,7 @@ function harness(options: {
     onCheck(path, check)
   }
   const records = createDeployRecords(tempDir('docker-cd-records-'))
+  for (const record of options.records ?? []) void records.set(record.stack, () => record)
   const reconciler = createSyncReconciler({
     mode: 'apply',
     selfHeal: false,
@@ -223,12 +230,64 @@ t.test('shutdown: a deploy gets the grace period, then Compose is stopped', asyn
   await h.reconciler.close()
   t.ok(aborted, 'Compose was told to stop')
   t.match(await run.done, { status: 'failed' })
-  t.match(h.records.get('a'), { lastResult: 'interrupted', history: [{ result: 'interrupted' }] })
+  t.match(h.records.get('a'), {
+    lastResult: 'interrupted',
+    history: [{ result: 'interrupted' }],
+    inProgress: { toTree: treeOf('a'), noted: true },
+  })
   t.equal(
     h.records.get('a')?.failedTreeHash,
     undefined,
     'an interrupted tree is tried again after the restart',
   )
+})
+
+t.test('a deploy found in progress: in the history, then run again and rolled back', async (t) => {
+  const good = { treeHash: 'e'.repeat(40), revision: '1'.repeat(40) }
+  let ups = 0
+  const h = harness({
+    stacks: ['a'],
+    records: [
+      {
+        stack: 'a',
+        project: 'a',
+        deployedTreeHash: good.treeHash,
+        deployedRevision: good.revision,
+        lastResult: 'completed',
+        history: [],
+        inProgress: {
+          toTree: treeOf('a'),
+          revision: 'f'.repeat(40),
+          previous: good,
+          startedAt: '2026-12-02T00:00:00.000Z',
+          trigger: 'git',
+        },
+      },
+    ],
+    // The interrupted tree fails its health wait again; the rollback's `up` works.
+    up: async () => {
+      if (ups++ === 0) throw new ComposeError('container a-app-1 is unhealthy')
+    },
+  })
+  t.match(h.records.get('a'), {
+    lastResult: 'interrupted',
+    history: [{ result: 'interrupted', toTree: treeOf('a'), reason: /killed or crashed/ }],
+  })
+  h.hostStatus.set('a', 'synced') // Compose's plan: Running
+  h.checkNow('a')
+  await h.reconciler.idle()
+  t.same(h.ups, ['a', 'a'], 'run again (up), then the rollback (up)')
+  t.match(h.records.get('a'), {
+    deployedTreeHash: good.treeHash,
+    lastResult: 'failed',
+    rolledBackTo: good,
+    failedTreeHash: treeOf('a'),
+    history: [
+      { trigger: 'recover', result: 'failed', rolledBackTo: good },
+      { result: 'interrupted' },
+    ],
+  })
+  t.equal(h.records.get('a')?.inProgress, undefined, 'settled: no longer in progress')
 })
 
 t.test('what is pulled follows each service’s pull_policy', async (t) => {
