@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { INTERNAL_DIR } from '../../services/base/index.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
-import { ensureTestImage, hostUnavailable } from '../helpers/docker.js'
+import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -79,5 +79,70 @@ t.test(
     t.equal(readFileSync(join(html, 'index.html'), 'utf8'), 'v2\n', 'the new tree, whole')
     t.equal(readFileSync(join(html, 'style.css'), 'utf8'), 'v2\n')
     t.equal(readFileSync(join(html, 'video.bin')).length, 3 * 1024 * 1024)
+  },
+)
+
+t.test(
+  'SYNC_MODE=apply, a full STACKS_DIR: nothing deployed half, retried, deployed once it fits',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const image = ensureTestImage()
+    const server = await startGitServer({ token: 'tok-disk-apply-9a' })
+    t.teardown(() => server.close())
+    const project = `disk-${process.pid}`
+    t.teardown(() => removeProject(project))
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    repo
+      .writeFile(
+        `${project}/compose.yaml`,
+        `services:\n  app:\n    image: ${image}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n    volumes: ["./html:/html:ro"]\n`,
+      )
+      .writeFile(`${project}/html/index.html`, 'v1\n')
+    repo.commitAndPush('first')
+    const stacksDir = join(tempDir('docker-cd-disk-'), 'stacks')
+    mkdirSync(stacksDir)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
+    t.teardown(() => execFileSync('umount', ['-l', stacksDir]))
+    const app = await build(
+      t,
+      configFor(server, repo.url, {
+        SYNC_MODE: 'apply',
+        STACKS_DIR: stacksDir,
+        SYNC_TIMEOUT: '20s',
+      }),
+      { maxEventLoopDelayMs: 60_000 },
+    )
+    await startApp(app)
+    const detail = async () => (await app.inject(`/api/stacks/${project}`)).json()
+    const seen = () => docker('exec', `${project}-app-1`, 'cat', '/html/index.html')
+    await waitFor(async () => (await detail()).status === 'synced', 'the first deploy', 60_000)
+    t.equal(seen(), 'v1')
+
+    repo
+      .writeFile(`${project}/html/index.html`, 'v2\n')
+      .writeFile(`${project}/html/video.bin`, randomBytes(3 * 1024 * 1024))
+    repo.commitAndPush('too big')
+    await app.desiredState.refresh('manual').done
+    const stuck = await waitFor(async () => {
+      const stack = await detail()
+      return /no space left on the volume of STACKS_DIR/.test(stack.sync?.reason ?? '')
+        ? stack
+        : undefined
+    }, 'the stack to say what happened')
+    t.not(stuck.status, 'synced', `not synced: ${stuck.status}`)
+    t.equal(seen(), 'v1', 'the container sees the old file, whole')
+    t.same(readdirSync(join(stacksDir, project, 'html')), ['index.html'])
+
+    execFileSync('mount', ['-o', 'remount,size=16m', stacksDir])
+    const revision = app.desiredState.current().revision
+    await waitFor(
+      async () => {
+        const stack = await detail()
+        return stack.status === 'synced' && stack.sync.deployedRevision === revision
+      },
+      'deployed by itself once it fits',
+      60_000,
+    )
+    t.equal(seen(), 'v2', 'the container sees the new file')
   },
 )
