@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,8 +15,13 @@ import { tempDir } from '../helpers/temp-dir.js'
 // half old; the failure is the stack's status with the reason, tried again
 // with back-off, and the stack recovers by itself once there is space.
 
+const isRoot = process.getuid?.() === 0
+const sudoWorks = () => spawnSync('sudo', ['-n', 'true']).status === 0
 const unavailable =
-  hostUnavailable() ?? (process.getuid?.() === 0 ? undefined : 'mounting a tmpfs needs root')
+  hostUnavailable() ?? (isRoot || sudoWorks() ? undefined : 'mounting a tmpfs needs root')
+/** mount/umount as root (directly, or through passwordless sudo). */
+const asRoot = (command: string, args: string[]) =>
+  isRoot ? execFileSync(command, args) : execFileSync('sudo', ['-n', command, ...args])
 
 t.test(
   'a full STACKS_DIR: the stack says so, its files stay whole, it recovers by itself',
@@ -37,8 +42,8 @@ t.test(
 
     const stacksDir = join(tempDir('docker-cd-disk-'), 'stacks')
     mkdirSync(stacksDir)
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
-    t.teardown(() => execFileSync('umount', ['-l', stacksDir]))
+    asRoot('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
+    t.teardown(() => asRoot('umount', ['-l', stacksDir]))
 
     const app = await build(
       t,
@@ -70,7 +75,7 @@ t.test(
     t.same(existsSync(staging) ? readdirSync(staging) : [], [], 'the staging area is emptied')
 
     // Space comes back: the back-off's next try writes the tree, no refresh needed.
-    execFileSync('mount', ['-o', 'remount,size=16m', stacksDir])
+    asRoot('mount', ['-o', 'remount,size=16m', stacksDir])
     await waitFor(
       async () => (await detail()).status === 'missing',
       'the stack to recover by itself',
@@ -101,8 +106,8 @@ t.test(
     repo.commitAndPush('first')
     const stacksDir = join(tempDir('docker-cd-disk-'), 'stacks')
     mkdirSync(stacksDir)
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
-    t.teardown(() => execFileSync('umount', ['-l', stacksDir]))
+    asRoot('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
+    t.teardown(() => asRoot('umount', ['-l', stacksDir]))
     const app = await build(
       t,
       configFor(server, repo.url, {
@@ -133,7 +138,7 @@ t.test(
     t.equal(seen(), 'v1', 'the container sees the old file, whole')
     t.same(readdirSync(join(stacksDir, project, 'html')), ['index.html'])
 
-    execFileSync('mount', ['-o', 'remount,size=16m', stacksDir])
+    asRoot('mount', ['-o', 'remount,size=16m', stacksDir])
     const revision = app.desiredState.current().revision
     await waitFor(
       async () => {
