@@ -128,6 +128,8 @@ export function unsafeName(name: string): string | undefined {
   if (name.toLowerCase() === '.git') return 'the name ".git"'
   if (name.includes('/')) return 'a name holding "/"'
   if (name.includes('\0')) return 'a name holding NUL'
+  // Git has no limit; a file system has (NAME_MAX). Refused before anything is written.
+  if (Buffer.byteLength(name) > 255) return 'a name longer than 255 bytes'
   return undefined
 }
 
@@ -173,6 +175,9 @@ export function plainEntries(listing: readonly TreeListing[]): {
   return { entries, invalid, unsafe }
 }
 
+/** A path inside a stack, leaving room for STACKS_DIR and the stack under PATH_MAX (4096). */
+const MAX_PATH_BYTES = 3072
+
 /** `ls-tree -r -t` lists each tree before what it holds, so a parent is always seen first. */
 function unsafePath(
   path: string,
@@ -183,6 +188,8 @@ function unsafePath(
     const reason = unsafeName(component)
     if (reason) return reason
   }
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES)
+    return `a path longer than ${MAX_PATH_BYTES} bytes (the file system's limit is near)`
   if (seen.has(path)) return 'a path listed twice (a name holding "/")'
   const slash = path.lastIndexOf('/')
   if (slash !== -1 && !trees.has(path.slice(0, slash)))

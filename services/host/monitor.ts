@@ -62,6 +62,8 @@ export function createHostMonitor(options: {
   let seenFirst = false
   /** Name passes in progress (see nameAll): the monitor is not idle meanwhile. */
   let naming = 0
+  /** Work-tree removals waiting for their stack or running. */
+  let removals = 0
   /** Stacks whose first check may reuse the record of the last run. */
   const startupPass = new Set<string>()
   let closed = false
@@ -72,6 +74,7 @@ export function createHostMonitor(options: {
   const checkWaiters = new Map<string, (() => void)[]>()
 
   function request(stacks: readonly string[]) {
+    if (closed) return // nothing new after close(): its wait for idle must end
     for (const stack of stacks) {
       if (running.has(stack) || held.has(stack)) again.add(stack)
       else if (!queued.includes(stack)) queued.push(stack)
@@ -91,12 +94,12 @@ export function createHostMonitor(options: {
   function done(stack: string) {
     running.delete(stack)
     for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
-    if (again.delete(stack) && !queued.includes(stack)) queued.push(stack)
+    if (again.delete(stack) && !closed && !queued.includes(stack)) queued.push(stack)
     pump()
     settleIdle()
   }
 
-  const isIdle = () => running.size === 0 && queued.length === 0 && naming === 0
+  const isIdle = () => running.size === 0 && queued.length === 0 && naming === 0 && removals === 0
 
   function settleIdle() {
     if (isIdle()) for (const resolve of idleWaiters.splice(0)) resolve()
@@ -141,6 +144,31 @@ export function createHostMonitor(options: {
       await Promise.all(Array.from({ length: concurrency }, worker))
     } finally {
       naming--
+    }
+  }
+
+  /**
+   * The stack left Git: its work tree goes once no check, name pass or
+   * deploy of it runs (one writer per work tree at a time; removed beside a
+   * running write, the write would put the files back, or find them gone).
+   */
+  async function removeWorkTree(stack: string) {
+    removals++
+    while (held.has(stack) || running.has(stack)) {
+      await held.get(stack)
+      if (running.has(stack))
+        await new Promise<void>((resolve) =>
+          checkWaiters.set(stack, [...(checkWaiters.get(stack) ?? []), resolve]),
+        )
+    }
+    running.add(stack)
+    try {
+      await options.workTrees.remove(stack)
+    } catch (error) {
+      options.onError?.(error, stack)
+    } finally {
+      removals--
+      done(stack)
     }
   }
 
@@ -252,7 +280,7 @@ export function createHostMonitor(options: {
           next.delete(stack)
           claim(stack, undefined)
           clearRetry(stack)
-          options.workTrees.remove(stack).catch((error) => options.onError?.(error, stack))
+          void removeWorkTree(stack)
         }
         checks = next
       }

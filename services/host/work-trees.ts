@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
+import { constants, createWriteStream } from 'node:fs'
 import {
   chmod,
   copyFile,
   lstat,
   mkdir,
+  open,
+  readdir,
   readFile,
   rename,
   rm,
@@ -112,11 +114,25 @@ export function createWorkTrees(options: {
     return join(stacksDir, stack)
   }
 
+  /**
+   * The marker is JSON (`{tree, paths}`): a path may hold a newline, and a
+   * marker of one path per line read `a\ndata/db.sqlite` as a claim on
+   * `data/db.sqlite`, a container's file. Earlier versions wrote lines
+   * beside the work trees; those are still read.
+   */
   async function readMarker(stack: string): Promise<Written | undefined> {
-    const text =
-      (await readFile(markerOf(stack), 'utf8').catch(() => undefined)) ?? (await readLegacy(stack))
-    if (text === undefined) return undefined
-    const [tree = '', ...paths] = text.split('\n').filter((line) => line !== '')
+    const text = await readFile(markerOf(stack), 'utf8').catch(() => undefined)
+    if (text !== undefined) {
+      try {
+        const saved = JSON.parse(text) as { tree?: unknown; paths?: unknown }
+        if (typeof saved.tree === 'string' && Array.isArray(saved.paths))
+          return { tree: saved.tree, paths: new Set(saved.paths.map(String)) }
+      } catch {}
+      return undefined // unreadable: nothing is known to be ours
+    }
+    const legacy = await readLegacy(stack)
+    if (legacy === undefined) return undefined
+    const [tree = '', ...paths] = legacy.split('\n').filter((line) => line !== '')
     // A marker from before the path list: nothing is known to be ours to remove.
     return { tree: tree.trim(), paths: paths.length > 0 ? new Set(paths) : undefined }
   }
@@ -185,10 +201,11 @@ export function createWorkTrees(options: {
       if (entry.type === 'tree') continue
       const onDisk = await lstat(path).catch(() => undefined)
       if (onDisk?.isDirectory()) {
-        if (!before?.paths?.has(entry.path))
+        const foreign = await firstForeign(path, entry.path, before?.paths)
+        if (foreign !== undefined)
           throw new WorkTreeError(
-            'host',
-            `${entry.path} is a directory docker-cd did not write; not replacing it`,
+            'tree',
+            `Git makes ${JSON.stringify(entry.path)} a file, but that directory holds ${JSON.stringify(foreign)}, which docker-cd did not write (a container's data?): not deleting it; move it away, then sync`,
           )
       } else if (onDisk?.isFile() && previous.get(entry.path)?.oid === entry.oid) {
         if (previous.get(entry.path)?.mode !== entry.mode) modeOnly.push(entry)
@@ -226,19 +243,17 @@ export function createWorkTrees(options: {
         await paths.checkParents(path)
         const onDisk = await lstat(path).catch(() => undefined)
         if (onDisk?.isDirectory()) {
-          if (!before?.paths?.has(entry.path))
-            throw new WorkTreeError(
-              'host',
-              `${entry.path} is a directory docker-cd did not write; not replacing it`,
-            )
-          await rm(path, { recursive: true, force: true })
+          // Only what docker-cd wrote in it (checked above), then the directory: never `rm -r`.
+          const inside = [...(before?.paths ?? [])].filter((p) => p.startsWith(`${entry.path}/`))
+          await removePaths(paths, inside)
+          await rmdir(path)
         }
         await moveInto(staged[index] as string, path)
       }
       for (const entry of modeOnly) {
         const path = paths.resolve(entry.path)
         await paths.checkParents(path)
-        await chmod(path, modeOf(entry.mode))
+        await chmodFile(path, modeOf(entry.mode))
       }
     } finally {
       await rm(staging, { recursive: true, force: true })
@@ -251,7 +266,10 @@ export function createWorkTrees(options: {
       [...(before?.paths ?? [])].filter((path) => !kept.has(path)),
     )
     await mkdir(internalDir, { recursive: true })
-    await replaceFile(markerOf(stack), `${[treeOid, ...entries.map((e) => e.path)].join('\n')}\n`)
+    await replaceFile(
+      markerOf(stack),
+      JSON.stringify({ tree: treeOid, paths: entries.map((entry) => entry.path) }),
+    )
     await removeLegacy(stack)
   }
 
@@ -426,6 +444,42 @@ function safePaths(root: string) {
         await checkDirectory(parent)
       }
     },
+  }
+}
+
+/**
+ * The first path inside `dir` (on disk, Git path `gitPath`) that the
+ * marker does not list as written by docker-cd, or undefined when all are.
+ * Stops at the first one: a container's data directory may be large.
+ */
+async function firstForeign(
+  dir: string,
+  gitPath: string,
+  written: ReadonlySet<string> | undefined,
+): Promise<string | undefined> {
+  if (!written?.has(gitPath)) return gitPath
+  for (const child of await readdir(dir, { withFileTypes: true })) {
+    const childPath = `${gitPath}/${child.name}`
+    if (!written.has(childPath)) return childPath
+    if (child.isDirectory()) {
+      const foreign = await firstForeign(join(dir, child.name), childPath, written)
+      if (foreign !== undefined) return foreign
+    }
+  }
+  return undefined
+}
+
+/**
+ * chmod of a regular file that never follows a symlink: a container may
+ * have put a link to a host file in its place while the update staged
+ * (O_NOFOLLOW refuses it, O_NONBLOCK keeps a FIFO from blocking).
+ */
+async function chmodFile(path: string, mode: number) {
+  const file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    if ((await file.stat()).isFile()) await file.chmod(mode)
+  } finally {
+    await file.close()
   }
 }
 
