@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { scrubEnvFileValues } from './env-scrub.js'
 
 // The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
 // for what only Compose knows: the project name it picks for a directory,
@@ -197,7 +198,9 @@ export function createCompose(options: {
                 'Compose v2 is not installed (install the docker-compose plugin)',
               ),
             )
-          reject(new ComposeError(scrub((run.explain ?? composeMessage)(stderr || error.message))))
+          // Compose quotes env files it cannot read: their values are cut too.
+          const message = (run.explain ?? composeMessage)(stderr || error.message)
+          reject(new ComposeError(scrub(scrubEnvFileValues(dir, message))))
         },
       )
       if (run.onProgress)
