@@ -94,6 +94,8 @@ t.test('no API_TOKEN: a network client gets no file contents, a 403 that says wh
     })
     t.notMatch(res.body, PASSWORD)
     t.equal(res.headers['x-content-type-options'], 'nosniff')
+    const head = await app.inject({ method: 'HEAD', url, remoteAddress: '10.0.0.5' })
+    t.equal(head.statusCode, 403, `HEAD ${url}`)
   }
   const page = await app.inject({ url: '/ui/stacks/app', remoteAddress: '10.0.0.5' })
   t.equal(page.statusCode, 200, "the stack's page itself is open")
