@@ -101,7 +101,8 @@ export default fp<{ composeCommand?: string }>(
     app.addHook('preClose', async () => {
       await owner?.close()
       await watch.close()
-      await monitor.close()
+      // Any Compose still running (a check) is stopped, SIGKILLed after the grace: none outlives the service.
+      await Promise.all([monitor.close(), compose.close()])
     })
   },
   {

@@ -4,10 +4,18 @@ import { waitFlag } from './api.js'
 // Shapes of applying: the manual sync route, the deploy record and history
 // in a stack's detail, and the `sync` event of the feed.
 
-export const SYNC_TRIGGERS = ['git', 'manual', 'self-heal', 'adopt', 'retry', 'prune'] as const
+export const SYNC_TRIGGERS = [
+  'git',
+  'manual',
+  'self-heal',
+  'adopt',
+  'retry',
+  'prune',
+  'recover',
+] as const
 const syncTrigger = z.enum(SYNC_TRIGGERS).meta({
   description:
-    'git: the stack’s tree changed in Git; manual: POST /api/stacks/{name}/sync; self-heal: drift re-applied (SYNC_SELF_HEAL); adopt: a same-named project taken over (SYNC_ADOPT); retry: after an engine failure; prune: removed from Git (SYNC_PRUNE)',
+    'git: the stack’s tree changed in Git; manual: POST /api/stacks/{name}/sync; self-heal: drift re-applied (SYNC_SELF_HEAL); adopt: a same-named project taken over (SYNC_ADOPT); retry: after an engine failure; prune: removed from Git (SYNC_PRUNE); recover: a deploy interrupted by a stop of docker-cd, taken through the health gate again after the restart (rolled back if it does not pass)',
 })
 
 export const treeRefSchema = z.object({

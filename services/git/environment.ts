@@ -69,6 +69,16 @@ export function gitEnvironment(
     // redirecting server fails the refresh instead (the reader says where
     // it points, so the operator can set GIT_REPO_URL to the final URL).
     ['http.followRedirects', 'false'],
+    // Git checks every object it fetches (malformed trees, bad modes, names
+    // holding '/', broken links fail the fetch, and the last good snapshot
+    // stays). Names like '.', '..' and '.git' are downgraded to warnings on
+    // purpose: the reader refuses them per stack (services/git/objects.ts),
+    // so one bad directory fails its own stack and the others go on.
+    ['fetch.fsckObjects', 'true'],
+    ['fetch.fsck.hasDot', 'warn'],
+    ['fetch.fsck.hasDotdot', 'warn'],
+    ['fetch.fsck.hasDotgit', 'warn'],
+    ['fetch.fsck.emptyName', 'warn'],
   ]
   const credential = basicCredential(options)
   if (credential) configEntries.push(['http.extraHeader', `Authorization: Basic ${credential}`])

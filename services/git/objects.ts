@@ -114,21 +114,87 @@ function escapeBytes(bytes: Buffer): string {
 }
 
 /**
+ * Why a tree entry's name must never reach a file system, or undefined when
+ * it is an ordinary name. Git's object format allows any bytes but '/' and
+ * NUL in a name, and a hand-made tree (`git hash-object -t tree
+ * --literally`) can hold '.', '..', '.git' or an empty name; written out,
+ * `../x` lands outside the stack directory and `.git/hooks/x` turns a
+ * directory into a repository. '/' is refused too: a name that holds it
+ * cannot be told apart from a nested path once listed.
+ */
+export function unsafeName(name: string): string | undefined {
+  if (name === '') return 'an empty name'
+  if (name === '.' || name === '..') return `the name "${name}"`
+  if (name.toLowerCase() === '.git') return 'the name ".git"'
+  if (name.includes('/')) return 'a name holding "/"'
+  if (name.includes('\0')) return 'a name holding NUL'
+  return undefined
+}
+
+/** An entry of a listing that would write outside its place, with why. */
+export type UnsafeEntry = { path: string; reason: string }
+
+/**
  * What a stack directory hands to its consumers (an archive, a work tree):
  * directories and regular files. Symlinks are left out (one could point
  * outside the stack, or at the host's files), submodules too (their content
  * is in another repository), and names that are not valid UTF-8 (decoding
- * would garble or merge them); those are returned as `invalid`.
+ * would garble or merge them); those are returned as `invalid`. Entries a
+ * file system must never see (`unsafeName`, a path listed twice, or one
+ * whose parent directory is not in the listing — a name holding '/') are
+ * left out and returned as `unsafe`: a consumer that writes refuses the
+ * whole tree.
  */
 export function plainEntries(listing: readonly TreeListing[]): {
   entries: TreeListing[]
   invalid: string[]
+  unsafe: UnsafeEntry[]
 } {
-  const invalid = listing.filter((entry) => entry.invalidPath).map((entry) => entry.path)
-  const entries = listing.filter(
-    (entry) =>
-      !entry.invalidPath &&
-      (entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode))),
-  )
-  return { entries, invalid }
+  const invalid: string[] = []
+  const unsafe: UnsafeEntry[] = []
+  const entries: TreeListing[] = []
+  const seen = new Set<string>()
+  const trees = new Set<string>()
+  for (const entry of listing) {
+    if (entry.invalidPath) {
+      invalid.push(entry.path)
+      continue
+    }
+    const reason = unsafePath(entry.path, seen, trees)
+    seen.add(entry.path)
+    if (entry.type === 'tree') trees.add(entry.path)
+    if (reason) {
+      unsafe.push({ path: entry.path, reason })
+      continue
+    }
+    if (entry.type === 'tree' || (entry.type === 'blob' && isRegularFile(entry.mode)))
+      entries.push(entry)
+  }
+  return { entries, invalid, unsafe }
+}
+
+/** `ls-tree -r -t` lists each tree before what it holds, so a parent is always seen first. */
+function unsafePath(
+  path: string,
+  seen: ReadonlySet<string>,
+  trees: ReadonlySet<string>,
+): string | undefined {
+  for (const component of path.split('/')) {
+    const reason = unsafeName(component)
+    if (reason) return reason
+  }
+  if (seen.has(path)) return 'a path listed twice (a name holding "/")'
+  const slash = path.lastIndexOf('/')
+  if (slash !== -1 && !trees.has(path.slice(0, slash)))
+    return 'a name holding "/" (its parent directory is not in the tree)'
+  return undefined
+}
+
+/** Unsafe entries in words, for a reason an operator reads (the first few). */
+export function describeUnsafe(unsafe: readonly UnsafeEntry[]): string {
+  const shown = unsafe
+    .slice(0, 3)
+    .map((entry) => `${JSON.stringify(entry.path)} (${entry.reason})`)
+    .join(', ')
+  return unsafe.length > 3 ? `${shown} and ${unsafe.length - 3} more` : shown
 }

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -14,6 +14,17 @@ import { scrubEnvFileValues } from './env-scrub.js'
 // service's own secrets (Git token, webhook secret, API token) never reach
 // it, in argv or environment. Interpolation reads the stack's own `.env`,
 // as it would for an operator in that directory.
+//
+// Compose ignores SIGTERM while it works (a `config` of a huge file ran
+// minutes past its timeout; an `up` at shutdown kept going as an orphan).
+// So each Compose runs in its own process group (what it starts goes with
+// it), and when its timeout or the shutdown deadline passes the group gets
+// SIGTERM — Compose may end cleanly — then SIGKILL after KILL_GRACE_MS.
+// close() does the same to every Compose still running, so none outlives
+// the service.
+
+/** How long Compose may take to end after SIGTERM before it is SIGKILLed. */
+export const KILL_GRACE_MS = 5000
 
 export type ComposeAsk = 'model' | 'plan' | 'version' | 'validate' | 'pull' | 'up' | 'down'
 
@@ -39,6 +50,8 @@ export class ComposeUnavailable extends ComposeError {
 }
 
 const MESSAGE_LINES = 5
+/** What one Compose call may print before it is stopped. */
+const MAX_OUTPUT = 16 * 1024 * 1024
 
 /** The first lines of what Compose printed, without its progress noise. */
 export function composeMessage(stderr: string): string {
@@ -144,7 +157,13 @@ export function createCompose(options: {
   command?: string
   /** Removes the service's own secrets from Compose's messages (defence in depth: they are never passed to it). */
   scrub?: (text: string) => string
+  /** Between SIGTERM and SIGKILL (default KILL_GRACE_MS). */
+  killGraceMs?: number
 }) {
+  const killGraceMs = options.killGraceMs ?? KILL_GRACE_MS
+  /** Every Compose running now, with how to stop it (close()). */
+  const live = new Map<ChildProcess, () => Promise<void>>()
+  let closing = false
   const scrub = options.scrub ?? ((text: string) => text)
   const timeoutMs = options.timeoutMs ?? 60_000
   const env = {
@@ -167,44 +186,82 @@ export function createCompose(options: {
     } = {},
   ): Promise<{ stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = execFile(
-        command,
-        [...prefix, ...args],
-        {
-          cwd: dir,
-          env,
-          timeout: run.timeoutMs ?? timeoutMs,
-          maxBuffer: 16 * 1024 * 1024,
-          ...(run.signal ? { signal: run.signal } : {}),
-        },
-        (error, stdout, stderr) => {
-          if (!error) return resolve({ stdout, stderr })
-          if (run.signal?.aborted)
-            return reject(new ComposeError('stopped: docker-cd is shutting down'))
-          if ((error as { killed?: boolean }).killed)
-            return reject(
-              new ComposeError(
-                `no answer within ${Math.round((run.timeoutMs ?? timeoutMs) / 1000)}s`,
-              ),
-            )
-          const code = (error as NodeJS.ErrnoException).code
-          if (code === 'ENOENT')
-            return reject(
-              new ComposeUnavailable('the docker CLI is not installed (install docker-cli)'),
-            )
-          if (/is not a docker command|unknown command: docker compose/.test(stderr))
-            return reject(
-              new ComposeUnavailable(
-                'Compose v2 is not installed (install the docker-compose plugin)',
-              ),
-            )
-          // Compose quotes env files it cannot read: their values are cut too.
-          const message = (run.explain ?? composeMessage)(stderr || error.message)
-          reject(new ComposeError(scrub(scrubEnvFileValues(dir, message))))
-        },
-      )
+      if (closing || run.signal?.aborted)
+        return reject(new ComposeError('stopped: docker-cd is shutting down'))
+      let stopped: 'timeout' | 'shutdown' | 'output' | undefined
+      const child = spawn(command, [...prefix, ...args], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group: stopping it stops what it started too.
+        detached: true,
+      })
+      const out: Buffer[] = []
+      const err: Buffer[] = []
+      let size = 0
+      const collect = (into: Buffer[]) => (chunk: Buffer) => {
+        size += chunk.length
+        if (size > MAX_OUTPUT) void stop('output')
+        else into.push(chunk)
+      }
+      child.stdout.on('data', collect(out))
+      child.stderr.on('data', collect(err))
+      const stop = (why: 'timeout' | 'shutdown' | 'output') => {
+        stopped ??= why
+        return terminate(child, killGraceMs)
+      }
+      live.set(child, () => stop('shutdown'))
+      const timer = setTimeout(() => void stop('timeout'), run.timeoutMs ?? timeoutMs)
+      const onAbort = () => void stop('shutdown')
+      run.signal?.addEventListener('abort', onAbort, { once: true })
       if (run.onProgress)
-        child.stderr?.on('data', (chunk: Buffer) => run.onProgress?.(chunk.toString()))
+        child.stderr.on('data', (chunk: Buffer) => run.onProgress?.(chunk.toString()))
+      const done = () => {
+        clearTimeout(timer)
+        run.signal?.removeEventListener('abort', onAbort)
+        live.delete(child)
+      }
+      child.once('error', (error: NodeJS.ErrnoException) => {
+        done()
+        reject(
+          error.code === 'ENOENT'
+            ? new ComposeUnavailable('the docker CLI is not installed (install docker-cli)')
+            : new ComposeError(`cannot run docker compose: ${error.message}`),
+        )
+      })
+      child.once('close', (code) => {
+        done()
+        const stdout = Buffer.concat(out).toString('utf8')
+        const stderr = Buffer.concat(err).toString('utf8')
+        if (code === 0 && !stopped) return resolve({ stdout, stderr })
+        if (stopped === 'shutdown')
+          return reject(new ComposeError('stopped: docker-cd is shutting down'))
+        if (stopped === 'timeout')
+          return reject(
+            new ComposeError(
+              `no answer within ${Math.round((run.timeoutMs ?? timeoutMs) / 1000)}s`,
+            ),
+          )
+        if (stopped === 'output')
+          return reject(new ComposeError(`printed more than ${MAX_OUTPUT} bytes: stopped`))
+        if (/is not a docker command|unknown command: docker compose/.test(stderr))
+          return reject(
+            new ComposeUnavailable(
+              'Compose v2 is not installed (install the docker-compose plugin)',
+            ),
+          )
+        reject(
+          new ComposeError(
+            // Compose quotes env files it cannot read: their values are cut too.
+            scrub(
+              scrubEnvFileValues(
+                dir,
+                (run.explain ?? composeMessage)(stderr || `docker compose exited ${code}`),
+              ),
+            ),
+          ),
+        )
+      })
     })
   }
 
@@ -311,7 +368,38 @@ export function createCompose(options: {
     return stdout.trim()
   }
 
-  return { model, plan, version, validate, pull, up, down }
+  /** Shutdown: no new Compose starts; each running one is stopped (SIGTERM, SIGKILL after the grace). */
+  async function close(): Promise<void> {
+    closing = true
+    await Promise.all([...live.values()].map((stop) => stop()))
+  }
+
+  return { model, plan, version, validate, pull, up, down, close }
+}
+
+/**
+ * Ends a child's process group: SIGTERM, then SIGKILL once `graceMs` has
+ * passed without it ending. Resolves when the child has exited.
+ */
+export function terminate(child: ChildProcess, graceMs: number): Promise<void> {
+  const exited = () => child.exitCode !== null || child.signalCode !== null
+  if (exited()) return Promise.resolve()
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      // The whole group (negative pid); the child alone if it has none of its own.
+      if (child.pid) process.kill(-child.pid, name)
+    } catch {
+      child.kill(name)
+    }
+  }
+  return new Promise<void>((resolve) => {
+    const killer = setTimeout(() => signal('SIGKILL'), graceMs)
+    child.once('exit', () => {
+      clearTimeout(killer)
+      resolve()
+    })
+    signal('SIGTERM')
+  })
 }
 
 export type Compose = ReturnType<typeof createCompose>

@@ -41,6 +41,34 @@ export class EngineUnavailable extends Error {
   }
 }
 
+/**
+ * The engine answered and refused the request (an image reference it
+ * cannot parse: HTTP 400). Not an outage: the engine is there, the
+ * request — the tree's — is wrong.
+ */
+export class EngineRefused extends Error {
+  constructor(reason: string) {
+    super(reason)
+    this.name = 'EngineRefused'
+  }
+}
+
+/** A container as the read-back after a deploy sees it (`/containers/{id}/json`). */
+export type InspectedContainer = {
+  id: string
+  name: string
+  service: string
+  /** `running`, `restarting`, `exited`, `created`, … */
+  state: string
+  /** How often the engine restarted it (its restart policy) since it was created. */
+  restartCount: number
+  exitCode: number
+  /** `healthy`, `unhealthy`, `starting`; absent without a health check. */
+  health?: string
+  /** `no`, `always`, `unless-stopped`, `on-failure`. */
+  restartPolicy: string
+}
+
 type RawContainer = {
   Id?: string
   ImageID?: string
@@ -166,6 +194,39 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
       return { containers: raw.map(containerOf).sort(byName), fingerprint: hash.digest('hex') }
     },
 
+    /**
+     * Every container of a Compose project, inspected one by one: state,
+     * restarts, exit code, health. Throws EngineUnavailable.
+     */
+    async inspectProject(project: string): Promise<InspectedContainer[]> {
+      const filters = filtersParam({ label: [`${PROJECT_LABEL}=${project}`] })
+      const raw = await get<RawContainer[]>(`/containers/json?all=1&filters=${filters}`)
+      const inspected = await Promise.all(
+        raw.map((container) =>
+          get<{
+            Id?: string
+            Name?: string
+            RestartCount?: number
+            State?: { Status?: string; ExitCode?: number; Health?: { Status?: string } }
+            HostConfig?: { RestartPolicy?: { Name?: string } }
+            Config?: { Labels?: Record<string, string> }
+          }>(`/containers/${encodeURIComponent(container.Id ?? '')}/json`),
+        ),
+      )
+      return inspected
+        .map((c) => ({
+          id: c.Id ?? '',
+          name: (c.Name ?? '').replace(/^\//, ''),
+          service: c.Config?.Labels?.['com.docker.compose.service'] ?? '',
+          state: c.State?.Status ?? 'unknown',
+          restartCount: c.RestartCount ?? 0,
+          exitCode: c.State?.ExitCode ?? 0,
+          ...(c.State?.Health?.Status ? { health: c.State.Health.Status } : {}),
+          restartPolicy: c.HostConfig?.RestartPolicy?.Name || 'no',
+        }))
+        .sort(byName)
+    },
+
     /** Whether the engine holds an image by this reference (`pull_policy: missing`); throws EngineUnavailable. */
     async imagePresent(reference: string): Promise<boolean> {
       let response: Dispatcher.ResponseData
@@ -177,6 +238,12 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
         })
       } catch (error) {
         throw unavailable(error)
+      }
+      if (response.statusCode === 400) {
+        const answer = (await response.body.json().catch(() => ({}))) as { message?: string }
+        throw new EngineRefused(
+          `invalid image reference "${reference}": ${answer.message ?? 'the engine refuses it (HTTP 400)'}`,
+        )
       }
       await response.body.dump().catch(() => {})
       if (response.statusCode === 200) return true

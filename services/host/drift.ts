@@ -13,7 +13,8 @@ import { type Engine, type EngineContainer, EngineUnavailable } from './docker-e
 // containers' state and health; this file only puts both into a status, a
 // health and one sentence an operator understands.
 
-export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown'
+/** `failed`: docker-cd refuses the stack's tree (work-trees.ts), or another stack picks its project name. */
+export type HostStatus = 'missing' | 'synced' | 'out_of_sync' | 'unknown' | 'failed'
 
 /** Something remembered per tree (services/host/work-trees.ts). */
 export type Remembered<T> = { get(): Promise<T | undefined>; set(value: T): unknown }
@@ -69,9 +70,21 @@ export function reasonOf(plan: readonly PlanEntry[], containers: readonly Engine
     .join('; ')
 }
 
-/** Why two stacks with one project name are not evaluated. */
+/** Why two stacks with one project name fail (neither is evaluated, deployed or taken down). */
 export const sharedProjectReason = (project: string, others: readonly string[]) =>
-  `not evaluated: project name ${project} is also the project of ${others.map((s) => `stack ${s}`).join(', ')}; Compose would treat their containers as one project (give each a top-level name:)`
+  `not evaluated or deployed: project name ${project} is also the project of ${others.map((s) => `stack ${s}`).join(', ')}; Compose would treat their containers as one project (give each a top-level name:)`
+
+/** Compose's model of the work tree in `dir`, remembered per tree (asked of Compose only when absent). */
+export async function modelOf(options: {
+  dir: string
+  compose: Pick<Compose, 'model'>
+  modelCache?: Remembered<ComposeModel>
+}): Promise<ComposeModel> {
+  const cached = await options.modelCache?.get()
+  const model = cached ?? (await options.compose.model(options.dir))
+  if (!cached) await options.modelCache?.set(model)
+  return model
+}
 
 /**
  * Status, health, plan and reason of the stack whose work tree is `dir`.
@@ -97,9 +110,7 @@ export async function checkStack(options: {
 }): Promise<StackHostState> {
   let model: ComposeModel
   try {
-    const cached = await options.modelCache?.get()
-    model = cached ?? (await options.compose.model(options.dir))
-    if (!cached) await options.modelCache?.set(model)
+    model = await modelOf(options)
   } catch (error) {
     options.claim?.(undefined)
     if (error instanceof ComposeUnavailable)
@@ -116,7 +127,7 @@ export async function checkStack(options: {
   const others = options.claim?.(project) ?? []
   if (others.length > 0)
     return {
-      status: 'unknown',
+      status: 'failed',
       reason: sharedProjectReason(project, others),
       project,
       plan: [],

@@ -1,8 +1,8 @@
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
 import type { Compose } from './compose.js'
 import type { Engine } from './docker-engine.js'
-import { checkStack, type StackHostState, sharedProjectReason } from './drift.js'
-import type { WorkTrees } from './work-trees.js'
+import { checkStack, modelOf, type StackHostState, sharedProjectReason } from './drift.js'
+import { WorkTreeError, type WorkTrees } from './work-trees.js'
 
 // Keeps each stack's host state current, proportional to change: after the
 // first refresh every stack is checked, after every later one only the
@@ -44,8 +44,13 @@ export function createHostMonitor(options: {
   onError?: (error: unknown, stack: string) => void
   concurrency?: number
   now?: () => Date
+  /** First wait before a check that failed on the host's side is tried again (doubles up to 5 min). */
+  retryBaseMs?: number
 }) {
   const concurrency = options.concurrency ?? 2
+  const retryBaseMs = options.retryBaseMs ?? 10_000
+  /** Stacks whose work tree could not be written for a host reason: the next try, and the wait. */
+  const retries = new Map<string, { timer: NodeJS.Timeout; delayMs: number }>()
   const now = options.now ?? (() => new Date())
   let checks: ReadonlyMap<string, HostCheck> = new Map()
   const queued: string[] = []
@@ -55,6 +60,8 @@ export function createHostMonitor(options: {
   /** The project name Compose picked for each stack at its last check. */
   const projectOf = new Map<string, string>()
   let seenFirst = false
+  /** Name passes in progress (see nameAll): the monitor is not idle meanwhile. */
+  let naming = 0
   /** Stacks whose first check may reuse the record of the last run. */
   const startupPass = new Set<string>()
   let closed = false
@@ -76,14 +83,64 @@ export function createHostMonitor(options: {
     while (!closed && running.size < concurrency && queued.length > 0) {
       const stack = queued.shift() as string
       running.add(stack)
-      void check(stack).finally(() => {
-        running.delete(stack)
-        for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
-        if (again.delete(stack)) queued.push(stack)
-        pump()
-        if (running.size === 0 && queued.length === 0)
-          for (const resolve of idleWaiters.splice(0)) resolve()
-      })
+      void check(stack).finally(() => done(stack))
+    }
+  }
+
+  /** A check (or a name pass) of a stack ended: whoever waits goes on, a request meanwhile runs. */
+  function done(stack: string) {
+    running.delete(stack)
+    for (const resolve of checkWaiters.get(stack)?.splice(0) ?? []) resolve()
+    if (again.delete(stack) && !queued.includes(stack)) queued.push(stack)
+    pump()
+    settleIdle()
+  }
+
+  const isIdle = () => running.size === 0 && queued.length === 0 && naming === 0
+
+  function settleIdle() {
+    if (isIdle()) for (const resolve of idleWaiters.splice(0)) resolve()
+  }
+
+  /**
+   * Before the stacks of a refresh are checked, each one's project name is
+   * learnt (its work tree and Compose's model, both kept for the check that
+   * follows). Two stacks that pick one name (`dup` and `DUP`, new in one
+   * commit) are then both known before either is checked, so both fail
+   * with the reason and neither is ever reported deployable — checked one
+   * by one, the first could be queued for a deploy before the second
+   * claimed the name.
+   */
+  async function nameAll(stacks: readonly string[]) {
+    naming++
+    try {
+      const todo = [...stacks]
+      const worker = async () => {
+        for (let path = todo.shift(); path !== undefined && !closed; path = todo.shift()) {
+          const stack = options.current().stacks.find((s) => s.path === path)
+          // A stack being checked or deployed learns its name there.
+          if (!stack || running.has(path) || held.has(path)) continue
+          const treeOid = options.treeFor?.(path, stack.treeOid) ?? stack.treeOid
+          // Counted as running: its work tree is never written twice at once.
+          running.add(path)
+          try {
+            const tree = await options.workTrees.ensure(path, treeOid)
+            const model = await modelOf({
+              dir: tree.dir,
+              compose: options.compose,
+              modelCache: options.workTrees.treeRecord(path, treeOid, 'model'),
+            })
+            claim(path, model.name)
+          } catch {
+            // The check that follows meets the same failure and reports it.
+          } finally {
+            done(path)
+          }
+        }
+      }
+      await Promise.all(Array.from({ length: concurrency }, worker))
+    } finally {
+      naming--
     }
   }
 
@@ -114,7 +171,11 @@ export function createHostMonitor(options: {
     if (!stack) return
     const treeOid = options.treeFor?.(path, stack.treeOid) ?? stack.treeOid
     try {
-      const tree = await options.workTrees.ensure(path, treeOid)
+      const tree = await options.workTrees.ensure(path, treeOid).catch((error) => {
+        if (error instanceof WorkTreeError) workTreeFailed(path, error)
+        throw error
+      })
+      clearRetry(path)
       const state = await checkStack({
         dir: tree.dir,
         compose: options.compose,
@@ -140,7 +201,7 @@ export function createHostMonitor(options: {
           )
           if (checks.get(other)?.reason !== reason)
             record(other, {
-              status: 'unknown',
+              status: 'failed',
               reason,
               project: state.project,
               plan: [],
@@ -152,6 +213,35 @@ export function createHostMonitor(options: {
     }
   }
 
+  /**
+   * The stack's files could not be written: that is its state, with the
+   * reason. A refused tree is `failed` until Git changes it; a failure of
+   * the host's file system (a full disk) is `unknown` and tried again with
+   * back-off, so the stack recovers by itself once the volume does.
+   */
+  function workTreeFailed(path: string, error: WorkTreeError) {
+    const previous = checks.get(path)
+    record(path, {
+      status: error.kind === 'tree' ? 'failed' : 'unknown',
+      reason: error.message,
+      ...(previous?.project ? { project: previous.project } : {}),
+      plan: [],
+      containers: previous?.containers ?? [],
+    })
+    if (error.kind !== 'host' || closed) return
+    const delayMs = Math.min((retries.get(path)?.delayMs ?? retryBaseMs / 2) * 2, 300_000)
+    clearRetry(path)
+    const timer = setTimeout(() => request([path]), delayMs)
+    timer.unref()
+    retries.set(path, { timer, delayMs })
+  }
+
+  function clearRetry(path: string) {
+    const retry = retries.get(path)
+    if (retry) clearTimeout(retry.timer)
+    retries.delete(path)
+  }
+
   const observer: RefreshObserver = {
     refreshFinished(outcome, snapshot) {
       if (outcome.status !== 'completed') return
@@ -161,15 +251,18 @@ export function createHostMonitor(options: {
         for (const stack of removed) {
           next.delete(stack)
           claim(stack, undefined)
+          clearRetry(stack)
           options.workTrees.remove(stack).catch((error) => options.onError?.(error, stack))
         }
         checks = next
       }
-      if (!seenFirst) {
-        seenFirst = true
-        for (const stack of snapshot.stacks) startupPass.add(stack.path)
-        request(snapshot.stacks.map((stack) => stack.path))
-      } else request([...added, ...changed])
+      const batch = seenFirst ? [...added, ...changed] : snapshot.stacks.map((stack) => stack.path)
+      if (!seenFirst) for (const stack of batch) startupPass.add(stack)
+      seenFirst = true
+      void nameAll(batch).then(() => {
+        request(batch)
+        settleIdle()
+      })
     },
   }
 
@@ -238,14 +331,13 @@ export function createHostMonitor(options: {
     state: (path: string): HostCheck | undefined => checks.get(path),
     /** Resolves when no check runs or waits. */
     idle: () =>
-      running.size === 0 && queued.length === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+      isIdle() ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
     /** Stops taking work and waits for the running checks. */
     async close() {
       closed = true
       queued.length = 0
-      if (running.size > 0) await new Promise<void>((resolve) => idleWaiters.push(resolve))
+      for (const path of [...retries.keys()]) clearRetry(path)
+      if (!isIdle()) await new Promise<void>((resolve) => idleWaiters.push(resolve))
     },
   }
 }

@@ -1,61 +1,135 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
-import { chmod, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { type GitReader, plainEntries, type TreeListing } from '../git/index.js'
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  readFile,
+  rename,
+  rm,
+  rmdir,
+  writeFile,
+} from 'node:fs/promises'
+import { join, relative, resolve, sep } from 'node:path'
+import { describeFsError, INTERNAL_DIR, stackFileKey } from '../base/index.js'
+import {
+  describeUnsafe,
+  type GitReader,
+  plainEntries,
+  type TreeListing,
+  unsafeName,
+} from '../git/index.js'
 
 const modeOf = (gitMode: string) => (gitMode === '100755' ? 0o755 : 0o644)
-
-/** Replaces a small file whole (written beside it, renamed over it). */
-async function replaceFile(path: string, text: string) {
-  const fresh = `${path}.${randomBytes(4).toString('hex')}`
-  try {
-    await writeFile(fresh, text)
-    await rename(fresh, path)
-  } finally {
-    await rm(fresh, { force: true })
-  }
-}
 
 // Each stack's directory at the snapshot revision, written out of the bare
 // mirror to STACKS_DIR/<stack>, where Compose runs (so relative bind mounts,
 // env_file and build contexts resolve as they would for an operator).
-// Written only when the stack's tree changed (the tree id is kept beside
-// the directory), and updated in place the way `git checkout` updates a
-// checkout: only files whose content or mode changed are replaced (each by
-// writing beside it and renaming over it), files the old tree had and the
-// new one has not are removed, and anything docker-cd did not write stays.
-// A directory is never swapped or deleted whole: containers bind-mount
-// directories of the stack (`./html:/usr/share/nginx/html`) and write
-// runtime data into them (`./data:/var/lib/postgresql/data`); a swap would
-// empty the mounts of every container that is not recreated and delete the
-// data. The marker (tree id and the paths written) is replaced only after
-// the tree is complete, so an interrupted update is redone from the old
-// marker. Checks and deploys of one stack never run beside its update
-// (monitor.ts and the reconciler serialise them per stack). The same
-// entries as an archive: directories and regular files with their modes;
-// no symlinks, no submodules, no names that are not valid UTF-8 (reported).
+// Written only when the stack's tree changed (the tree id is kept in a
+// marker), and updated in place the way `git checkout` updates a checkout:
+// only files whose content or mode changed are replaced, files the old tree
+// had and the new one has not are removed, and anything docker-cd did not
+// write stays. A directory is never swapped or deleted whole: containers
+// bind-mount directories of the stack (`./html:/usr/share/nginx/html`) and
+// write runtime data into them (`./data:/var/lib/postgresql/data`); a swap
+// would empty the mounts of every container that is not recreated and
+// delete the data.
+//
+// An update happens in two phases so that a failure (a full disk, a kill)
+// never leaves a live directory half-updated: every changed file is first
+// written to a staging directory of the stack's own
+// (STACKS_DIR/.docker-cd/staging/<key>), and only when all are written are
+// they renamed into place (a rename needs no space) and the files gone from
+// Git removed. A failure while staging changes nothing the containers see;
+// the staging directory is emptied at the start of the next update, so a
+// kill leaves no stray file in a mounted directory. The marker (tree id and
+// the paths written) is replaced last, so an interrupted update is redone
+// from the old marker. Checks and deploys of one stack never run beside its
+// update (monitor.ts and the reconciler serialise them per stack).
+//
+// What is written is what an archive holds: directories and regular files
+// with their modes; no symlinks, no submodules, no names that are not valid
+// UTF-8 (reported). A tree with an entry no file system may see ('..', '.',
+// '.git', empty, a '/' in a name) is refused whole, and every path is
+// checked to resolve inside the stack's directory without passing through a
+// symlink (a container may have made one in a mounted directory) before
+// anything is written or removed there.
+//
+// docker-cd's own files about a stack live in STACKS_DIR/.docker-cd, named
+// by a hash of the stack's name (stackFileKey), so no stack name can collide
+// with another stack's files or exceed the file system's name limit.
 
 export type WorkTree = { dir: string; written: boolean; skipped: string[] }
 
-/** What the marker beside a work tree says: the tree it holds and the paths written for it. */
+/**
+ * A work tree that could not be written. `tree`: the tree itself is refused
+ * (an unsafe entry) — not worth retrying until it changes. `host`: the file
+ * system under STACKS_DIR failed (full, read-only, permissions) — worth
+ * retrying, it may recover by itself.
+ */
+export class WorkTreeError extends Error {
+  constructor(
+    readonly kind: 'tree' | 'host',
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message)
+    this.name = 'WorkTreeError'
+  }
+}
+
+/** What the marker says: the tree the directory holds and the paths written for it. */
 type Written = { tree: string; paths: ReadonlySet<string> | undefined }
 
 export function createWorkTrees(options: {
   git: Pick<GitReader, 'listTree' | 'streamObjects'>
   stacksDir: string
 }) {
-  const { stacksDir } = options
-  const markerOf = (stack: string) => join(stacksDir, `.${stack}.tree`)
-  const recordFileOf = (stack: string, kind: string) => join(stacksDir, `.${stack}.${kind}.json`)
+  const stacksDir = resolve(options.stacksDir)
+  const internalDir = join(stacksDir, INTERNAL_DIR)
+  const keyOf = stackFileKey
+  const markerOf = (stack: string) => join(internalDir, `${keyOf(stack)}.tree`)
+  const recordFileOf = (stack: string, kind: string) =>
+    join(internalDir, `${keyOf(stack)}.${kind}.json`)
+  const stagingOf = (stack: string) => join(internalDir, 'staging', keyOf(stack))
+  /** Where versions before the internal directory kept them, beside the work trees. */
+  const legacyFilesOf = (stack: string) =>
+    unsafeName(stack) || stack.length > 200
+      ? []
+      : [
+          join(stacksDir, `.${stack}.tree`),
+          join(stacksDir, `.${stack}.model.json`),
+          join(stacksDir, `.${stack}.check.json`),
+        ]
+
+  /** STACKS_DIR/<stack>, refused when the name could leave STACKS_DIR. */
+  function dirOf(stack: string): string {
+    const why = unsafeName(stack) ?? (stack === INTERNAL_DIR ? 'a reserved name' : undefined)
+    if (why)
+      throw new WorkTreeError('tree', `the stack name ${JSON.stringify(stack)} is refused: ${why}`)
+    return join(stacksDir, stack)
+  }
 
   async function readMarker(stack: string): Promise<Written | undefined> {
-    const text = await readFile(markerOf(stack), 'utf8').catch(() => undefined)
+    const text =
+      (await readFile(markerOf(stack), 'utf8').catch(() => undefined)) ?? (await readLegacy(stack))
     if (text === undefined) return undefined
     const [tree = '', ...paths] = text.split('\n').filter((line) => line !== '')
     // A marker from before the path list: nothing is known to be ours to remove.
     return { tree: tree.trim(), paths: paths.length > 0 ? new Set(paths) : undefined }
+  }
+
+  async function readLegacy(stack: string): Promise<string | undefined> {
+    const [marker] = legacyFilesOf(stack)
+    return marker === undefined ? undefined : readFile(marker, 'utf8').catch(() => undefined)
+  }
+
+  /** Drops the files earlier versions kept beside the work trees (regular files only: a stack may be named like one). */
+  async function removeLegacy(stack: string) {
+    for (const file of legacyFilesOf(stack))
+      if ((await lstat(file).catch(() => undefined))?.isFile()) await rm(file, { force: true })
   }
 
   /** The tree id the stack's directory holds, if it was written by this service. */
@@ -65,78 +139,145 @@ export function createWorkTrees(options: {
 
   /** Makes STACKS_DIR/<stack> hold `treeOid`; writes nothing when it already does. */
   async function ensure(stack: string, treeOid: string): Promise<WorkTree> {
-    const dir = join(stacksDir, stack)
+    const dir = dirOf(stack)
     const before = await readMarker(stack)
     if (before?.tree === treeOid) return { dir, written: false, skipped: [] }
-    const { entries, invalid } = plainEntries(await options.git.listTree(treeOid))
+    const { entries, invalid, unsafe } = plainEntries(await options.git.listTree(treeOid))
+    if (unsafe.length > 0)
+      throw new WorkTreeError(
+        'tree',
+        `the stack's tree holds entries docker-cd refuses to write (they could land outside the stack's directory): ${describeUnsafe(unsafe)}`,
+      )
+    const progress = { live: false }
+    try {
+      await update(stack, dir, treeOid, before, entries, progress)
+    } catch (error) {
+      throw asWorkTreeError(error, stack, progress.live)
+    }
+    return { dir, written: true, skipped: invalid }
+  }
+
+  async function update(
+    stack: string,
+    dir: string,
+    treeOid: string,
+    before: Written | undefined,
+    entries: TreeListing[],
+    /** Set once the live directory starts to change (after staging). */
+    progress: { live: boolean },
+  ) {
     // The old tree's entries tell which files are unchanged (same blob, same mode).
     const previous = before
       ? await options.git.listTree(before.tree).then(
           (listing) => new Map(plainEntries(listing).entries.map((e) => [e.path, e])),
-          () => new Map<string, (typeof entries)[number]>(), // pruned from the mirror: write all
+          () => new Map<string, TreeListing>(), // pruned from the mirror: write all
         )
-      : new Map<string, (typeof entries)[number]>()
+      : new Map<string, TreeListing>()
+    const paths = safePaths(dir)
     await mkdir(dir, { recursive: true })
-    const changed: typeof entries = []
+    await paths.checkDirectory(dir)
+
+    // Decide: which files to write, which paths must change type.
+    const changed: TreeListing[] = []
+    const modeOnly: TreeListing[] = []
     for (const entry of entries) {
-      const path = join(dir, entry.path)
-      const old = previous.get(entry.path)
-      const onDisk = await stat(path).catch(() => undefined)
-      if (entry.type === 'tree') {
-        if (onDisk?.isDirectory()) continue
-        if (onDisk) await rm(path, { force: true })
-        await mkdir(path, { recursive: true })
-        continue
-      }
+      const path = paths.resolve(entry.path)
+      if (entry.type === 'tree') continue
+      const onDisk = await lstat(path).catch(() => undefined)
       if (onDisk?.isDirectory()) {
         if (!before?.paths?.has(entry.path))
-          throw new Error(`${entry.path} is a directory docker-cd did not write; not replacing it`)
-        await rm(path, { recursive: true, force: true })
-      } else if (onDisk && old?.oid === entry.oid) {
-        if (old.mode !== entry.mode) await chmod(path, modeOf(entry.mode))
+          throw new WorkTreeError(
+            'host',
+            `${entry.path} is a directory docker-cd did not write; not replacing it`,
+          )
+      } else if (onDisk?.isFile() && previous.get(entry.path)?.oid === entry.oid) {
+        if (previous.get(entry.path)?.mode !== entry.mode) modeOnly.push(entry)
         continue
       }
       changed.push(entry)
     }
-    await writeBlobs(dir, changed)
+
+    // Stage: every changed file written in full before anything live changes.
+    const staging = stagingOf(stack)
+    await rm(staging, { recursive: true, force: true }) // what a killed update left
+    await mkdir(staging, { recursive: true })
+    try {
+      const staged = await writeBlobs(staging, changed)
+      progress.live = true
+
+      // Switch: directories first, parents before children (the listing's
+      // order), so each one's parent is known to be a real directory; then
+      // each staged file renamed over its path.
+      for (const entry of entries) {
+        if (entry.type !== 'tree') continue
+        const path = paths.resolve(entry.path)
+        await paths.checkParents(path)
+        const onDisk = await lstat(path).catch(() => undefined)
+        if (onDisk?.isDirectory()) {
+          paths.trust(path)
+          continue
+        }
+        if (onDisk) await rm(path, { force: true }) // a file or a symlink in the way: never followed
+        await mkdir(path)
+        paths.trust(path)
+      }
+      for (const [index, entry] of changed.entries()) {
+        const path = paths.resolve(entry.path)
+        await paths.checkParents(path)
+        const onDisk = await lstat(path).catch(() => undefined)
+        if (onDisk?.isDirectory()) {
+          if (!before?.paths?.has(entry.path))
+            throw new WorkTreeError(
+              'host',
+              `${entry.path} is a directory docker-cd did not write; not replacing it`,
+            )
+          await rm(path, { recursive: true, force: true })
+        }
+        await moveInto(staged[index] as string, path)
+      }
+      for (const entry of modeOnly) {
+        const path = paths.resolve(entry.path)
+        await paths.checkParents(path)
+        await chmod(path, modeOf(entry.mode))
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true })
+    }
+
     // Gone from Git: what the old tree had, files first, then emptied directories.
     const kept = new Set(entries.map((entry) => entry.path))
-    const gone = [...(before?.paths ?? [])].filter((path) => !kept.has(path))
-    for (const path of gone.sort().reverse()) {
-      const full = join(dir, path)
-      const onDisk = await stat(full).catch(() => undefined)
-      if (!onDisk) continue
-      if (onDisk.isDirectory())
-        await rmdir(full).catch(() => {}) // runtime files in it: stays
-      else await rm(full, { force: true })
-    }
+    await removePaths(
+      paths,
+      [...(before?.paths ?? [])].filter((path) => !kept.has(path)),
+    )
+    await mkdir(internalDir, { recursive: true })
     await replaceFile(markerOf(stack), `${[treeOid, ...entries.map((e) => e.path)].join('\n')}\n`)
-    return { dir, written: true, skipped: invalid }
+    await removeLegacy(stack)
   }
 
-  /** Writes each blob beside its path and renames it over the path (never half a file). */
-  async function writeBlobs(dir: string, blobs: readonly TreeListing[]) {
-    if (blobs.length === 0) return
+  /** Writes each blob to its own file in `staging`; returns their paths, in order. */
+  async function writeBlobs(staging: string, blobs: readonly TreeListing[]): Promise<string[]> {
+    if (blobs.length === 0) return []
+    const staged: string[] = []
     const stream = options.git.streamObjects(blobs.map((blob) => blob.oid))
     const objects = stream.objects[Symbol.asyncIterator]()
     try {
-      for (const entry of blobs) {
-        const path = join(dir, entry.path)
+      for (const [index, entry] of blobs.entries()) {
         const next = await objects.next()
         if (next.done || next.value.missing) throw new Error(`blob ${entry.oid} is missing`)
-        const fresh = `${path}.docker-cd-${randomBytes(4).toString('hex')}`
-        try {
-          const file = createWriteStream(fresh, { mode: modeOf(entry.mode) })
-          for await (const piece of next.value.content) {
-            if (!file.write(piece)) await once(file, 'drain')
-          }
-          file.end()
-          await once(file, 'close')
-          await chmod(fresh, modeOf(entry.mode)) // the umask narrowed it
-          await rename(fresh, path)
-        } finally {
-          await rm(fresh, { force: true })
+        const file = join(staging, String(index))
+        const out = createWriteStream(file, { mode: modeOf(entry.mode) })
+        const failed = once(out, 'error').then(([error]) => {
+          throw error
+        })
+        failed.catch(() => {}) // raced below; never unhandled
+        for await (const piece of next.value.content) {
+          if (!out.write(piece)) await Promise.race([once(out, 'drain'), failed])
         }
+        out.end()
+        await Promise.race([once(out, 'close'), failed])
+        await chmod(file, modeOf(entry.mode)) // the umask narrowed it
+        staged.push(file)
       }
       // Read to git's end of output, so git is seen to finish.
       if (!(await objects.next()).done) throw new Error('more objects than entries')
@@ -144,6 +285,46 @@ export function createWorkTrees(options: {
     } catch (error) {
       stream.stop()
       throw error
+    }
+    return staged
+  }
+
+  /**
+   * Renames a staged file over its path. Across file systems (a volume
+   * mounted inside a stack's directory) the copy is made beside the path
+   * first, so the path still changes in one step.
+   */
+  async function moveInto(staged: string, path: string) {
+    try {
+      await rename(staged, path)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error
+      const beside = `${path}.docker-cd-${randomBytes(4).toString('hex')}`
+      try {
+        await copyFile(staged, beside)
+        await rename(beside, path)
+      } finally {
+        await rm(beside, { force: true })
+      }
+    }
+  }
+
+  /** Removes the given paths (written by docker-cd), files first, then emptied directories. */
+  async function removePaths(paths: ReturnType<typeof safePaths>, relativePaths: string[]) {
+    for (const path of relativePaths.sort().reverse()) {
+      // A path that would leave the directory, or lead through a symlink, is never removed.
+      let full: string
+      try {
+        full = paths.resolve(path)
+        await paths.checkParents(full)
+      } catch {
+        continue
+      }
+      const onDisk = await lstat(full).catch(() => undefined)
+      if (!onDisk) continue
+      if (onDisk.isDirectory())
+        await rmdir(full).catch(() => {}) // runtime files in it: stays
+      else await rm(full, { force: true })
     }
   }
 
@@ -165,7 +346,10 @@ export function createWorkTrees(options: {
           },
           () => undefined,
         ),
-      set: (value: T) => writeFile(file, JSON.stringify({ tree: treeOid, value })).catch(() => {}),
+      set: (value: T) =>
+        mkdir(internalDir, { recursive: true })
+          .then(() => writeFile(file, JSON.stringify({ tree: treeOid, value })))
+          .catch(() => {}),
     }
   }
 
@@ -176,20 +360,98 @@ export function createWorkTrees(options: {
    */
   async function remove(stack: string): Promise<void> {
     const written = await readMarker(stack)
-    const dir = join(stacksDir, stack)
-    for (const path of [...(written?.paths ?? [])].sort().reverse()) {
-      const full = join(dir, path)
-      const onDisk = await stat(full).catch(() => undefined)
-      if (onDisk?.isDirectory()) await rmdir(full).catch(() => {})
-      else if (onDisk) await rm(full, { force: true })
+    const dir = dirOf(stack)
+    const paths = safePaths(dir)
+    const isDirectory = await paths.checkDirectory(dir).then(
+      () => true,
+      () => false,
+    )
+    if (isDirectory) {
+      await removePaths(paths, [...(written?.paths ?? [])])
+      await rmdir(dir).catch(() => {})
     }
-    await rmdir(dir).catch(() => {})
     await rm(markerOf(stack), { force: true })
     await rm(recordFileOf(stack, 'model'), { force: true })
     await rm(recordFileOf(stack, 'check'), { force: true })
+    await rm(stagingOf(stack), { recursive: true, force: true })
+    await removeLegacy(stack)
   }
 
   return { ensure, remove, writtenTree, treeRecord }
 }
 
 export type WorkTrees = ReturnType<typeof createWorkTrees>
+
+/**
+ * Paths of a tree inside `root`. `resolve` refuses any that would leave it
+ * (a '..' or '.git' component, an absolute path); `checkParents` refuses a
+ * parent on disk that is not a plain directory (a symlink a container made
+ * in a mounted directory would lead a write or a removal elsewhere).
+ * Directories checked or made are remembered for one update, so an update
+ * costs no more system calls than before.
+ */
+function safePaths(root: string) {
+  const checked = new Set<string>()
+  async function checkDirectory(dir: string) {
+    if (checked.has(dir)) return
+    const info = await lstat(dir)
+    if (!info.isDirectory())
+      throw new WorkTreeError(
+        'host',
+        `${dir} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}: docker-cd writes only into directories of its own`,
+      )
+    checked.add(dir)
+  }
+  return {
+    checkDirectory,
+    /** Marks a directory just made (or checked) by this update. */
+    trust: (dir: string) => checked.add(dir),
+    resolve(path: string): string {
+      const refused = path.split('/').map(unsafeName).find(Boolean)
+      const full = resolve(root, path)
+      const inside = relative(root, full)
+      if (refused || inside === '' || inside === '..' || inside.startsWith(`..${sep}`))
+        throw new WorkTreeError(
+          'tree',
+          `the path ${JSON.stringify(path)} is refused: it would leave the stack's directory`,
+        )
+      return full
+    },
+    /** Every directory between the root and `full` (resolved) must be a real one. */
+    async checkParents(full: string) {
+      const components = relative(root, full).split(sep).slice(0, -1)
+      let parent = root
+      for (const component of components) {
+        parent = join(parent, component)
+        await checkDirectory(parent)
+      }
+    },
+  }
+}
+
+/** Replaces a small file whole (written beside it, renamed over it). */
+async function replaceFile(path: string, text: string) {
+  const fresh = `${path}.${randomBytes(4).toString('hex')}`
+  try {
+    await writeFile(fresh, text)
+    await rename(fresh, path)
+  } finally {
+    await rm(fresh, { force: true })
+  }
+}
+
+/** A file-system failure under STACKS_DIR in words; a WorkTreeError passes through. */
+function asWorkTreeError(error: unknown, stack: string, live: boolean): unknown {
+  if (error instanceof WorkTreeError) return error
+  const code = (error as NodeJS.ErrnoException).code
+  if (!code) return error // git: the reader's own error says what failed
+  const what =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? `no space left on the volume of STACKS_DIR: ${describeFsError(code)}`
+      : `a file-system error under STACKS_DIR: ${describeFsError(code)}`
+  return new WorkTreeError(
+    'host',
+    `writing the work tree of ${JSON.stringify(stack)} failed${live ? '' : ' (its files are unchanged)'}: ${what}`,
+    code,
+  )
+}

@@ -1,3 +1,4 @@
+import { INTERNAL_DIR } from '../base/index.js'
 import type { RefreshObserver } from './controller.js'
 
 type Log = {
@@ -24,7 +25,7 @@ export function createRefreshLog(log: Log): RefreshObserver {
       if (outcome.skipped.length > 0) {
         log.warn(
           { ...fields, skipped: outcome.skipped },
-          'directories skipped: their names are not valid UTF-8; rename them to deploy them',
+          `directories skipped: names that are not valid UTF-8, or that no file system may see ('.', '..', '.git', empty, holding '/'), or ${JSON.stringify(INTERNAL_DIR)} (docker-cd's own files); rename them to deploy them`,
         )
       }
       for (const warning of outcome.warnings) log.warn(fields, warning)

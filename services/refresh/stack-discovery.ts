@@ -1,4 +1,5 @@
-import { isRegularFile, TREE_MODE, type TreeEntry } from '../git/index.js'
+import { INTERNAL_DIR } from '../base/index.js'
+import { isRegularFile, TREE_MODE, type TreeEntry, unsafeName } from '../git/index.js'
 
 // Which directories are stacks and which file is each one's Compose file.
 // Pure: the git reader feeds it tree listings.
@@ -13,19 +14,26 @@ const COMPOSE_FILE_NAMES = [
 
 /**
  * Immediate subdirectories of the deploy directory; symlinks and submodules
- * are not directories. A directory whose name is not valid UTF-8 is not a
- * stack (it cannot be named in the API without being confused with
- * another): it is listed in `skipped`, escaped, for a warning.
+ * are not directories. A directory is not a stack, and is listed in
+ * `skipped` with why (for a warning), when its name is not valid UTF-8 (it
+ * cannot be named in the API without being confused with another), when a
+ * file system must never see it ('.', '..', '.git', a name holding '/': see
+ * unsafeName), or when it is the name of docker-cd's own files beside the
+ * work trees (INTERNAL_DIR).
  */
 export function stackDirectories(deployTree: TreeEntry[]): {
   directories: TreeEntry[]
   skipped: string[]
 } {
-  const trees = deployTree.filter((entry) => entry.mode === TREE_MODE)
-  return {
-    directories: trees.filter((entry) => !entry.invalidName),
-    skipped: trees.filter((entry) => entry.invalidName).map((entry) => entry.name),
+  const directories: TreeEntry[] = []
+  const skipped: string[] = []
+  for (const entry of deployTree) {
+    if (entry.mode !== TREE_MODE) continue
+    const refused = entry.invalidName || entry.name === INTERNAL_DIR || unsafeName(entry.name)
+    if (refused) skipped.push(entry.name)
+    else directories.push(entry)
   }
+  return { directories, skipped }
 }
 
 /** The Compose file of one stack directory, or undefined when it holds none. */

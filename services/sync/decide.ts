@@ -13,6 +13,12 @@ import type { DeployRecord, SyncTrigger } from './records.js'
 // something): re-applied only with SYNC_SELF_HEAL. A tree that failed is
 // not tried again until it changes or someone asks. A Compose project
 // docker-cd did not deploy is never touched unless handed over.
+//
+// A deploy the record still holds as in progress was interrupted (docker-cd
+// was killed during it): whatever Compose's plan says about the host now —
+// "Running" included, a container in its start period runs — it is run
+// again through the health gate (`recover`), which rolls back to the
+// recorded good tree if it does not pass. It is never just accepted.
 
 export const short = (oid: string | undefined) => (oid ? oid.slice(0, 7) : 'none')
 
@@ -33,7 +39,8 @@ export function ownerOf(
   record: DeployRecord | undefined,
   workTree: string,
 ): Owner {
-  if (record?.deployedTreeHash || record?.lastResult) return { kind: 'docker-cd' }
+  if (record?.deployedTreeHash || record?.lastResult || record?.inProgress)
+    return { kind: 'docker-cd' }
   if (check.containers.length === 0) return { kind: 'nobody' }
   if (check.containers.some((container) => container.workingDir === workTree))
     return { kind: 'docker-cd' }
@@ -60,14 +67,27 @@ export function decide(input: {
 }): Decision {
   const { tree, check, record, owner } = input
   if (!check) return { action: 'wait', why: 'not checked yet' }
-  if (check.status === 'unknown') return { action: 'wait', why: check.reason }
+  // Unknown: nothing to stand on. Failed on the host's side (a refused tree,
+  // a project name another stack picks): a deploy would meet the same.
+  if (check.status === 'unknown' || check.status === 'failed')
+    return { action: 'wait', why: check.reason }
+  const interrupted = record?.inProgress
+  if (interrupted?.toTree === tree)
+    return {
+      action: 'deploy',
+      trigger: 'recover',
+      why: `the deploy of tree ${short(tree)} was interrupted (docker-cd stopped during it): finishing it through the health gate, or rolling back to ${interrupted.previous ? `tree ${short(interrupted.previous.treeHash)}` : 'nothing (no earlier tree)'}`,
+    }
   if (record?.failedTreeHash === tree)
     return {
       action: 'wait',
       why: `tree ${short(tree)} failed to deploy; retried when the tree changes or on a manual sync`,
     }
   if (check.status === 'synced')
-    return owner.kind === 'docker-cd' && record?.deployedTreeHash !== tree
+    return owner.kind === 'docker-cd' &&
+      record?.deployedTreeHash !== tree &&
+      !interrupted &&
+      check.health === 'healthy'
       ? { action: 'record', why: 'the host runs this tree already' }
       : { action: 'wait', why: check.reason }
   if (owner.kind === 'foreign')

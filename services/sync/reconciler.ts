@@ -4,8 +4,16 @@ import type { GitReader } from '../git/index.js'
 import type { Compose, Engine, HostCheck, HostMonitor, WorkTrees } from '../host/index.js'
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
 import { type Activity, decide, failureReason, ownerOf, statusOf } from './decide.js'
-import type { DeployRecords, SyncRun, SyncTrigger, TreeRef } from './records.js'
-import { createSyncSteps, type SyncPhase } from './steps.js'
+import {
+  type DeployInProgress,
+  type DeployRecords,
+  type SyncRun,
+  type SyncTrigger,
+  type TreeRef,
+  withInterruptedRun,
+  withRun,
+} from './records.js'
+import { createSyncSteps, type SyncOutcome, type SyncPhase } from './steps.js'
 
 // The one owner of applying, in the manner of Flux's kustomize-controller:
 // host checks (services/host/monitor.ts) come in, a decision is taken per
@@ -17,7 +25,14 @@ import { createSyncSteps, type SyncPhase } from './steps.js'
 // is written in exactly one place (publish), every decision and failure
 // carries a reason, and every run lands in the stack's deploy record.
 //
-// With SYNC_MODE=detect nothing is decided: only manual syncs run.
+// A run writes its deploy down as in progress before `up`; a deploy found
+// in progress at startup was interrupted (docker-cd was killed): it lands
+// in the history as `interrupted` and is run again (trigger `recover`)
+// through the health gate, rolling back to the recorded good tree if it
+// does not pass (decide.ts).
+//
+// With SYNC_MODE=detect nothing is decided: only manual syncs run, and the
+// recovery of a deploy docker-cd itself left half-done.
 
 /** `event: sync` of the event feed: one per phase of a run. */
 export type SyncEvent = {
@@ -67,7 +82,7 @@ export function createSyncReconciler(options: {
   monitor: Pick<HostMonitor, 'exclusive' | 'state' | 'idle'>
   workTrees: Pick<WorkTrees, 'ensure' | 'treeRecord'>
   compose: Pick<Compose, 'validate' | 'model' | 'pull' | 'up' | 'down'>
-  engine: Pick<Engine, 'imagePresent'>
+  engine: Pick<Engine, 'imagePresent' | 'ping' | 'inspectProject'>
   records: DeployRecords
   git: Pick<GitReader, 'keepTree' | 'releaseTree'>
   setStatus: (path: string, status: StackStatus, reason: string, health?: StackHealth) => void
@@ -122,6 +137,19 @@ export function createSyncReconciler(options: {
 
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
 
+  // Deploys a killed docker-cd left in progress: into the history at once,
+  // with why (the recovery run follows each stack's first host check).
+  for (const record of records.all())
+    if (record.inProgress && !record.inProgress.noted) {
+      options.log.warn(
+        { stack: record.stack, toTree: record.inProgress.toTree },
+        'found a deploy interrupted by a stop of docker-cd',
+      )
+      void records.set(record.stack, (r) => withInterruptedRun(r, now()))
+      const run = records.get(record.stack)?.history[0]
+      if (run) options.onFinished?.(run)
+    }
+
   /** The only place a stack's status is written while the reconciler runs. */
   function publish(path: string) {
     const status = currentStatus(path)
@@ -164,12 +192,14 @@ export function createSyncReconciler(options: {
 
   /** Apply mode: what to do about a stack after its host check. */
   function consider(path: string) {
-    if (closed || options.mode !== 'apply' || running?.stack === path || pending.has(path)) return
+    if (closed || running?.stack === path || pending.has(path)) return
     const stack = stackOf(path)
     const check = options.monitor.state(path)
     if (!stack || !check) return
     if (retrying.get(path) === stack.treeOid) return
     const record = records.get(path)
+    // SYNC_MODE=detect decides nothing, except finishing a deploy docker-cd itself left half-done.
+    if (options.mode !== 'apply' && record?.inProgress?.toTree !== stack.treeOid) return
     const decision = decide({
       tree: stack.treeOid,
       check,
@@ -179,9 +209,11 @@ export function createSyncReconciler(options: {
       adopt: options.adopt,
     })
     if (decision.action === 'wait') {
-      waiting.set(path, decision.why)
+      if (options.mode === 'apply') waiting.set(path, decision.why)
       return
     }
+    if (options.mode !== 'apply' && decision.action === 'deploy' && decision.trigger !== 'recover')
+      return
     waiting.delete(path)
     if (decision.action === 'record') {
       void noteDeployed(path, stack.treeOid, check)
@@ -213,14 +245,18 @@ export function createSyncReconciler(options: {
   /** The host already runs this tree from docker-cd's work tree: the record says so now. */
   async function noteDeployed(path: string, tree: string, check: HostCheck) {
     const revision = options.current().revision ?? ''
-    await records.set(path, (record) => ({
-      ...record,
-      ...(check.project ? { project: check.project } : {}),
-      deployedTreeHash: tree,
-      deployedRevision: revision,
-      deployedAt: record.deployedAt ?? now().toISOString(),
-      lastResult: record.lastResult ?? 'completed',
-    }))
+    // Only the deployed tree is said; no earlier run's result, error or rollback stays beside it.
+    await records.set(path, (record) => {
+      const { error: _e, rolledBackTo: _r, failedTreeHash: _f, ...rest } = record
+      return {
+        ...rest,
+        ...(check.project ? { project: check.project } : {}),
+        deployedTreeHash: tree,
+        deployedRevision: revision,
+        deployedAt: now().toISOString(),
+        lastResult: 'completed',
+      }
+    })
     await options.git.keepTree(path, tree).catch(() => {})
   }
 
@@ -311,8 +347,30 @@ export function createSyncReconciler(options: {
       { stack: path, trigger, fromTree: before?.deployedTreeHash, toTree: tree, revision },
       'sync started',
     )
+    // The good tree to return to: the one recorded when an interrupted deploy started, else the deployed one.
+    const rollbackTo: TreeRef | undefined =
+      before?.inProgress?.previous ??
+      (before?.deployedTreeHash
+        ? { revision: before.deployedRevision ?? '', treeHash: before.deployedTreeHash }
+        : undefined)
+    const writeInProgress = () =>
+      records.set(
+        path,
+        (record) => ({
+          ...record,
+          inProgress: {
+            toTree: tree,
+            revision,
+            ...(rollbackTo ? { previous: rollbackTo } : {}),
+            startedAt: started.toISOString(),
+            trigger,
+          },
+        }),
+        // Not on disk: a kill during `up` would leave no trace of the rollback target.
+        { durable: true },
+      )
     const { result: outcome } = await options.monitor.exclusive(path, async () => {
-      const outcome = await steps.run(path, tree, before, checkBefore, phase)
+      const outcome = await steps.run(path, tree, rollbackTo, checkBefore, phase, writeInProgress)
       // Written before the stack is read back, so the check that follows sees it.
       const finished = now()
       const history: SyncRun = {
@@ -320,7 +378,7 @@ export function createSyncReconciler(options: {
         startedAt: started.toISOString(),
         finishedAt: finished.toISOString(),
         durationMs: finished.getTime() - started.getTime(),
-        ...(before?.deployedTreeHash ? { fromTree: before.deployedTreeHash } : {}),
+        ...(rollbackTo ? { fromTree: rollbackTo.treeHash } : {}),
         toTree: tree,
         revision,
         result: outcome.result,
@@ -330,27 +388,12 @@ export function createSyncReconciler(options: {
         ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
       }
       await records.set(path, (record) => {
-        const base = { ...record, history: [history, ...record.history] }
-        if (outcome.result === 'completed') {
-          const { error: _e, rolledBackTo: _r, failedTreeHash: _f, ...rest } = base
-          return {
-            ...rest,
-            ...(outcome.project ? { project: outcome.project } : {}),
-            deployedTreeHash: tree,
-            deployedRevision: revision,
-            deployedAt: finished.toISOString(),
-            lastResult: 'completed',
-          }
-        }
-        const { rolledBackTo: _r, ...rest } = base
-        return {
-          ...rest,
+        const next = withRun(record, history, {
           ...(outcome.project ? { project: outcome.project } : {}),
-          lastResult: outcome.result,
-          ...(outcome.error ? { error: outcome.error } : {}),
-          ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
-          ...(outcome.tree ? { failedTreeHash: tree } : {}),
-        }
+          treeFailed: outcome.failure === 'tree',
+        })
+        const deploy = stillInProgress(record.inProgress, started.toISOString(), outcome)
+        return deploy ? { ...next, inProgress: deploy } : next
       })
       if (outcome.result === 'completed')
         await options.git
@@ -372,13 +415,18 @@ export function createSyncReconciler(options: {
       )
       event('completed', outcome.reason)
     } else {
-      const message = record && outcome.tree ? failureReason(record) : outcome.reason
+      const message = record && outcome.failure === 'tree' ? failureReason(record) : outcome.reason
       options.log.error({ ...details, reason: message }, 'sync failed')
       event('failed', message, {
         ...(outcome.error ? { error: outcome.error } : {}),
         ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
       })
-      if (outcome.result === 'failed' && !outcome.tree && !closed && options.mode === 'apply')
+      if (
+        outcome.result === 'failed' &&
+        outcome.failure !== 'tree' &&
+        !closed &&
+        options.mode === 'apply'
+      )
         retryLater(path, tree, outcome.reason)
     }
     answer({
@@ -386,7 +434,7 @@ export function createSyncReconciler(options: {
       revision,
       treeHash: tree,
       message:
-        outcome.result !== 'completed' && record && outcome.tree
+        outcome.result !== 'completed' && record && outcome.failure === 'tree'
           ? failureReason(record)
           : outcome.reason,
       ...(outcome.error ? { error: outcome.error } : {}),
@@ -394,6 +442,30 @@ export function createSyncReconciler(options: {
     })
     consider(path)
     publish(path)
+  }
+
+  /**
+   * Whether a deploy stays recorded as in progress after a run. This run's
+   * own mark, when `up` began and the run did not settle the host (stopped
+   * at shutdown, or the engine went away): the host may be half-changed, so
+   * the retry or the restart finishes or rolls it back (its run is in the
+   * history already: noted). An earlier run's mark (an interrupted deploy
+   * this run was to recover) unless this run settled the host: completed,
+   * or rolled back to the good tree; a run that failed before `up` (the engine
+   * down, say) changed nothing, and the host still holds the half-done deploy.
+   */
+  function stillInProgress(
+    deploy: DeployInProgress | undefined,
+    startedAt: string,
+    outcome: SyncOutcome,
+  ): DeployInProgress | undefined {
+    if (!deploy) return undefined
+    if (deploy.startedAt === startedAt)
+      return outcome.result === 'interrupted' ||
+        (outcome.result === 'failed' && outcome.failure !== 'tree' && !outcome.rolledBackTo)
+        ? { ...deploy, noted: true }
+        : undefined
+    return outcome.result === 'completed' || outcome.rolledBackTo ? undefined : deploy
   }
 
   /** An engine failure: the same tree is tried again, backing off. */

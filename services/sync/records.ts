@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { stackFileKey } from '../base/index.js'
 
 // What docker-cd deployed, per stack, kept in GIT_CACHE_DIR so it survives
 // a restart: the tree and revision it last deployed (the good tree a
@@ -11,10 +12,16 @@ import { join } from 'node:path'
 // replaced whole (written beside it, renamed over it), so work stays
 // proportional to the stack that changed. A missing or unreadable file is
 // "unknown": the host is evaluated afresh and Compose's plan says what to do.
+//
+// A deploy is written down as in progress (`inProgress`) before `up`
+// changes the host, and a tree becomes `deployedTreeHash` only once it
+// passed the health gate and the read-back: a docker-cd killed mid-deploy
+// finds, after its restart, which tree it was applying and which good tree
+// to return to, instead of trusting whatever the containers look like.
 
 export const HISTORY_SIZE = 20
 
-export type SyncTrigger = 'git' | 'manual' | 'self-heal' | 'adopt' | 'retry' | 'prune'
+export type SyncTrigger = 'git' | 'manual' | 'self-heal' | 'adopt' | 'retry' | 'prune' | 'recover'
 export type SyncResult = 'completed' | 'failed' | 'interrupted'
 
 /** A tree docker-cd can stand on: the revision it came from, the stack's tree id. */
@@ -39,6 +46,18 @@ export type SyncRun = {
   rolledBackTo?: TreeRef
 }
 
+/** A deploy that started changing the host and has not finished (yet, or ever: docker-cd died). */
+export type DeployInProgress = {
+  toTree: string
+  revision: string
+  /** The last good tree when the deploy started: what a rollback returns to. */
+  previous?: TreeRef
+  startedAt: string
+  trigger: SyncTrigger
+  /** Set once the interrupted run is in the history (so a restart does not add it twice). */
+  noted?: true
+}
+
 export type DeployRecord = {
   stack: string
   /** The Compose project docker-cd deployed the stack as. */
@@ -51,14 +70,82 @@ export type DeployRecord = {
   rolledBackTo?: TreeRef
   /** The tree whose deploy failed for a reason of its own: not retried until the tree changes. */
   failedTreeHash?: string
+  /** Written before `up`, removed when the run finishes: present after a restart = interrupted. */
+  inProgress?: DeployInProgress
   /** Newest first, at most HISTORY_SIZE. */
   history: SyncRun[]
+}
+
+/**
+ * The record after a finished run. Every field about the last result
+ * (lastResult, error, rolledBackTo, failedTreeHash) comes from this run
+ * alone — none is left over from an earlier one — and the deployed tree
+ * changes only when the run completed (it passed the health gate).
+ */
+export function withRun(
+  record: DeployRecord,
+  run: SyncRun,
+  details: { project?: string; treeFailed?: boolean } = {},
+): DeployRecord {
+  const {
+    error: _error,
+    rolledBackTo: _rolledBackTo,
+    failedTreeHash: _failedTreeHash,
+    inProgress: _inProgress,
+    ...rest
+  } = record
+  const base: DeployRecord = {
+    ...rest,
+    ...(details.project ? { project: details.project } : {}),
+    lastResult: run.result,
+    history: [run, ...record.history],
+  }
+  if (run.result === 'completed')
+    return {
+      ...base,
+      deployedTreeHash: run.toTree,
+      deployedRevision: run.revision,
+      deployedAt: run.finishedAt,
+    }
+  return {
+    ...base,
+    ...(run.error ? { error: run.error } : {}),
+    ...(run.rolledBackTo ? { rolledBackTo: run.rolledBackTo } : {}),
+    ...(details.treeFailed ? { failedTreeHash: run.toTree } : {}),
+  }
+}
+
+/**
+ * A deploy found in progress after a restart (docker-cd was killed or
+ * crashed during it) as a run of the history, with why. It stays in
+ * progress (marked noted): the next run finishes it through the health
+ * gate or rolls back to `previous`.
+ */
+export function withInterruptedRun(record: DeployRecord, at: Date): DeployRecord {
+  const deploy = record.inProgress
+  if (!deploy || deploy.noted) return record
+  const short = (oid: string) => oid.slice(0, 7)
+  const run: SyncRun = {
+    trigger: deploy.trigger,
+    startedAt: deploy.startedAt,
+    finishedAt: at.toISOString(),
+    durationMs: Math.max(0, at.getTime() - Date.parse(deploy.startedAt)),
+    ...(deploy.previous ? { fromTree: deploy.previous.treeHash } : {}),
+    toTree: deploy.toTree,
+    revision: deploy.revision,
+    result: 'interrupted',
+    servicesChanged: [],
+    reason: `docker-cd stopped (killed or crashed) during the deploy of tree ${short(deploy.toTree)}; found after the restart: the deploy is taken through the health gate again, and rolled back to ${deploy.previous ? `tree ${short(deploy.previous.treeHash)}` : 'nothing (there was no earlier tree)'} if it does not pass`,
+  }
+  const { error: _error, rolledBackTo: _rolledBackTo, ...rest } = withRun(record, run)
+  return { ...rest, inProgress: { ...deploy, noted: true } }
 }
 
 type RecordFile = { version: 1; record: DeployRecord }
 
 export function createDeployRecords(dir: string, onError: (error: unknown) => void = () => {}) {
-  const fileOf = (stack: string) => join(dir, `${Buffer.from(stack).toString('hex')}.json`)
+  // A hash of the name, not the name (see stackFileKey): any stack name fits.
+  const fileOf = (stack: string) => join(dir, `${stackFileKey(stack)}.json`)
   let records = new Map<string, DeployRecord>()
   const writes = new Map<string, Promise<void>>()
 
@@ -71,7 +158,18 @@ export function createDeployRecords(dir: string, onError: (error: unknown) => vo
         const saved = JSON.parse(await readFile(join(dir, name), 'utf8')) as RecordFile
         if (saved?.version !== 1 || typeof saved.record?.stack !== 'string')
           throw new Error('unknown format')
-        loaded.set(saved.record.stack, {
+        const stack = saved.record.stack
+        // Named the old way (the name in hex): renamed to its key, unless a
+        // file under the key exists already (then that one is the newer).
+        const file = join(dir, name)
+        if (file !== fileOf(stack)) {
+          if (names.includes(`${stackFileKey(stack)}.json`)) {
+            await rm(file, { force: true })
+            continue
+          }
+          await rename(file, fileOf(stack))
+        }
+        loaded.set(stack, {
           ...saved.record,
           history: Array.isArray(saved.record.history) ? saved.record.history : [],
         })
@@ -82,7 +180,8 @@ export function createDeployRecords(dir: string, onError: (error: unknown) => vo
     records = loaded
   }
 
-  function save(stack: string, record: DeployRecord | undefined): Promise<void> {
+  /** Writes in order; the answer rejects only when `durable` (the caller must not go on without it). */
+  function save(stack: string, record: DeployRecord | undefined, durable = false): Promise<void> {
     const previous = writes.get(stack) ?? Promise.resolve()
     const next = previous.then(async () => {
       const file = fileOf(stack)
@@ -98,19 +197,27 @@ export function createDeployRecords(dir: string, onError: (error: unknown) => vo
     })
     const settled = next.catch(onError)
     writes.set(stack, settled)
-    return settled
+    return durable ? next : settled
   }
 
   return {
     load,
     get: (stack: string): DeployRecord | undefined => records.get(stack),
     all: (): DeployRecord[] => [...records.values()],
-    /** Replaces a stack's record (in memory at once, on disk in order). */
-    set(stack: string, change: (record: DeployRecord) => DeployRecord): Promise<void> {
+    /**
+     * Replaces a stack's record (in memory at once, on disk in order). With
+     * `durable`, the answer rejects when the file could not be written: a
+     * deploy must not start unless its in-progress mark is on disk.
+     */
+    set(
+      stack: string,
+      change: (record: DeployRecord) => DeployRecord,
+      options: { durable?: boolean } = {},
+    ): Promise<void> {
       const next = change(records.get(stack) ?? { stack, history: [] })
       const trimmed = { ...next, history: next.history.slice(0, HISTORY_SIZE) }
       records = new Map(records).set(stack, trimmed)
-      return save(stack, trimmed)
+      return save(stack, trimmed, options.durable)
     },
     /** Forgets a stack (taken down, or never deployed by docker-cd). */
     delete(stack: string): Promise<void> {

@@ -4,18 +4,21 @@ import {
   ComposeError,
   type ComposeModel,
   type Engine,
-  EngineUnavailable,
   type HostCheck,
+  WorkTreeError,
   type WorkTrees,
 } from '../host/index.js'
 import { short } from './decide.js'
-import type { DeployRecord, SyncResult, TreeRef } from './records.js'
+import { type FailureKind, failureKind } from './failure.js'
+import { readBackProblems, restartsOf } from './read-back.js'
+import type { SyncResult, TreeRef } from './records.js'
 
 // One sync run of one stack, as a short list of named steps in its work
 // tree (the reconciler owns the queue, the records and the status):
-// validate → pull → up (and wait), and on a failed `up` the rollback to the
-// last good tree. Each step reports its phase; each failure says whose it
-// is: the tree's (not retried until it changes) or the engine's (retried).
+// validate → pull → up (and wait) → read back, and on a failed `up` or
+// read-back the rollback to the last good tree. Each step reports its
+// phase; each failure says whose it is (failure.ts): the tree's (not
+// retried until it changes) or the engine's / docker-cd's (retried).
 
 export type SyncPhase =
   | 'queued'
@@ -29,10 +32,6 @@ export type SyncPhase =
   | 'deleting'
   | 'deleted'
 
-/** Why a failure is the engine's (retried with backoff), not the tree's. */
-const TRANSIENT =
-  /Cannot connect to the Docker daemon|Is the docker daemon running|connection refused|no such host|i\/o timeout/i
-
 export type SyncOutcome = {
   result: SyncResult
   reason: string
@@ -40,14 +39,17 @@ export type SyncOutcome = {
   project?: string
   error?: string
   rolledBackTo?: TreeRef
-  /** The failure is the tree's own (not retried until it changes). */
-  tree?: true
+  /** Whose failure it is: the tree's own is not retried until the tree changes. */
+  failure?: FailureKind
 }
+
+/** A read-back that did not pass: the deploy failed (the tree's failure). */
+class ReadBackFailed extends Error {}
 
 export function createSyncSteps(options: {
   workTrees: Pick<WorkTrees, 'ensure' | 'treeRecord'>
   compose: Pick<Compose, 'validate' | 'model' | 'pull' | 'up'>
-  engine: Pick<Engine, 'imagePresent'>
+  engine: Pick<Engine, 'imagePresent' | 'ping' | 'inspectProject'>
   stacksDir: string
   /** SYNC_TIMEOUT in seconds (`--wait-timeout`). */
   waitSeconds: number
@@ -56,23 +58,25 @@ export function createSyncSteps(options: {
 }) {
   const { waitSeconds, signal } = options
 
-  /** validate → pull → up (and wait) → rollback on failure. */
+  /** validate → pull → up (and wait) → read back → rollback on failure. */
   async function run(
     path: string,
     tree: string,
-    before: DeployRecord | undefined,
+    /** The last good tree (what a rollback returns to), if any. */
+    rollbackTo: TreeRef | undefined,
     checkBefore: HostCheck | undefined,
     phase: (name: SyncPhase, message: string) => void,
+    /** Called (and awaited) right before `up` changes the host: the deploy is written down as in progress. */
+    beforeUp: () => Promise<void> = async () => {},
   ): Promise<SyncOutcome> {
     let model: ComposeModel | undefined
     let dir = join(options.stacksDir, path)
-    const failed = (
+    const failed = async (
       error: unknown,
       what: string,
       extra: Partial<SyncOutcome> = {},
-    ): SyncOutcome => {
+    ): Promise<SyncOutcome> => {
       const message = (error as Error).message
-      const transient = error instanceof EngineUnavailable || TRANSIENT.test(message)
       if (signal.aborted)
         return {
           result: 'interrupted',
@@ -80,13 +84,15 @@ export function createSyncSteps(options: {
           servicesChanged: [],
           ...extra,
         }
+      const failure =
+        error instanceof ReadBackFailed ? 'tree' : await failureKind(error, options.engine.ping)
       return {
         result: 'failed',
         reason: `${what} failed: ${message}`,
         error: message,
         servicesChanged: [],
         ...(model ? { project: model.name } : {}),
-        ...(transient ? {} : { tree: true as const }),
+        failure,
         ...extra,
       }
     }
@@ -103,7 +109,9 @@ export function createSyncSteps(options: {
         'validation',
         error instanceof ComposeError
           ? { reason: `Compose rejects the stack: ${error.message}` }
-          : { tree: undefined }, // reading the tree out of Git failed: not the tree's fault
+          : error instanceof WorkTreeError && error.kind === 'tree'
+            ? { reason: `docker-cd refuses the stack's tree: ${error.message}`, failure: 'tree' }
+            : { failure: 'local' }, // reading Git or writing the files failed: not the tree's fault
       )
     }
     const services = Object.keys(model.services)
@@ -118,11 +126,25 @@ export function createSyncSteps(options: {
     } catch (error) {
       return failed(error, 'pull')
     }
+    const project = model.name
+    let restartsBefore: ReturnType<typeof restartsOf>
+    try {
+      restartsBefore = restartsOf(await options.engine.inspectProject(project))
+    } catch (error) {
+      return failed(error, 'reading the host before up')
+    }
+    try {
+      await beforeUp()
+    } catch (error) {
+      // The host is untouched; docker-cd's own side failed (retried with back-off).
+      return failed(error, 'writing the deploy record before up', { failure: 'local' })
+    }
     try {
       phase('up', `docker compose up -d --remove-orphans --wait (at most ${waitSeconds}s)`)
       await options.compose.up(dir, waitSeconds, signal, () =>
         phase('wait', 'waiting for every service to run and be healthy'),
       )
+      await readBack(project, services, restartsBefore)
       return {
         result: 'completed',
         reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}`,
@@ -130,15 +152,19 @@ export function createSyncSteps(options: {
         project: model.name,
       }
     } catch (error) {
-      const outcome = failed(error, 'up', { servicesChanged })
-      if (outcome.result !== 'failed' || !outcome.tree) return outcome
-      const good = before?.deployedTreeHash
-      if (!good || good === tree) return outcome
-      const target = { revision: before?.deployedRevision ?? '', treeHash: good }
+      const outcome = await failed(error, error instanceof ReadBackFailed ? 'read-back' : 'up', {
+        servicesChanged,
+      })
+      if (outcome.result !== 'failed' || outcome.failure !== 'tree') return outcome
+      const good = rollbackTo?.treeHash
+      if (!rollbackTo || !good || good === tree) return outcome
+      const target = rollbackTo
       phase('rollback', `re-applying tree ${short(good)} (revision ${short(target.revision)})`)
       try {
         await options.workTrees.ensure(path, good)
+        const goodModel = await options.compose.model(dir)
         await options.compose.up(dir, waitSeconds, signal)
+        await readBack(goodModel.name, Object.keys(goodModel.services), restartsBefore)
         return { ...outcome, rolledBackTo: target }
       } catch (rollbackError) {
         return {
@@ -147,6 +173,20 @@ export function createSyncSteps(options: {
         }
       }
     }
+  }
+
+  /** The health gate: every service runs (and is healthy where it has a check); throws ReadBackFailed. */
+  async function readBack(
+    project: string,
+    services: string[],
+    restartsBefore: ReturnType<typeof restartsOf>,
+  ) {
+    const problems = readBackProblems(
+      services,
+      await options.engine.inspectProject(project),
+      restartsBefore,
+    )
+    if (problems.length > 0) throw new ReadBackFailed(problems.join('; '))
   }
 
   /** The images to pull, by each service's `pull_policy` (default: when missing). */

@@ -132,6 +132,51 @@ export function createFixtureRepo(
       git(bareDir, 'update-ref', '-d', `refs/heads/${ref}`)
     },
     head: () => git(workDir, 'rev-parse', 'HEAD'),
+    /**
+     * Writes a tree object as given, with names git itself would never make
+     * ('..', '.git', a '/' in a name): what a hand-made push can hold.
+     */
+    rawTree(entries: RawTreeEntry[]): string {
+      // Git's order: by name bytes, a tree's name as if followed by '/'.
+      const key = (entry: RawTreeEntry) =>
+        Buffer.from(entry.mode === '40000' ? `${entry.name}/` : entry.name)
+      const sorted = [...entries].sort((a, b) => Buffer.compare(key(a), key(b)))
+      const content = Buffer.concat(
+        sorted.flatMap((entry) => [
+          Buffer.from(`${entry.mode} ${entry.name}\0`),
+          Buffer.from(entry.oid, 'hex'),
+        ]),
+      )
+      return execFileSync('git', ['hash-object', '-t', 'tree', '--literally', '-w', '--stdin'], {
+        cwd: workDir,
+        input: content,
+        encoding: 'utf8',
+      }).trim()
+    },
+    /** The entries of a tree (`HEAD:path` and the like), for building a raw one from it. */
+    treeEntries(treeish: string): RawTreeEntry[] {
+      return git(workDir, 'ls-tree', treeish)
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const [meta = '', name = ''] = line.split('\t')
+          const [mode = '', , oid = ''] = meta.split(' ')
+          return { mode: mode === '040000' ? '40000' : mode, name, oid }
+        })
+    },
+    blob(content: string): string {
+      return execFileSync('git', ['hash-object', '-w', '--stdin'], {
+        cwd: workDir,
+        input: content,
+        encoding: 'utf8',
+      }).trim()
+    },
+    /** Pushes a commit of `tree` on top of HEAD (the work dir stays where it is). */
+    pushTree(tree: string, message = 'hand-made tree'): string {
+      const commit = git(workDir, 'commit-tree', tree, '-p', 'HEAD', '-m', message)
+      git(workDir, 'push', '--quiet', '--force', 'origin', `${commit}:refs/heads/${branch}`)
+      return commit
+    },
   }
   for (let index = 0; index < (options.stacks ?? 0); index++) {
     const stack = `stack-${String(index).padStart(5, '0')}`
@@ -145,3 +190,5 @@ export function createFixtureRepo(
 }
 
 export type FixtureRepo = ReturnType<typeof createFixtureRepo>
+
+export type RawTreeEntry = { mode: string; name: string; oid: string }

@@ -19,17 +19,25 @@ export const isReady = (base: string) =>
 export type StartOptions = {
   /** A shell prefix run before node, e.g. `ulimit -n 256;`. */
   shellPrefix?: string
+  /** Its own process group (killed whole with `process.kill(-pid, …)`, as a container kill would). */
+  detached?: boolean
 }
 
 /** Starts the server with exactly `env` (plus PATH and HOME); killed with the test. */
 export function startService(t: Test, env: Record<string, string>, options: StartOptions = {}) {
   const fullEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...env }
+  const detached = options.detached ?? false
   const child: ChildProcess = options.shellPrefix
     ? spawn('bash', ['-c', `${options.shellPrefix} exec "$0" "$1"`, process.execPath, serverJs], {
         env: fullEnv,
         stdio: ['ignore', 'pipe', 'pipe'],
+        detached,
       })
-    : spawn(process.execPath, [serverJs], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [serverJs], {
+        env: fullEnv,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached,
+      })
   const output = { stdout: '', stderr: '' }
   child.stdout?.on('data', (chunk) => {
     output.stdout += chunk
@@ -39,7 +47,12 @@ export function startService(t: Test, env: Record<string, string>, options: Star
   })
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   t.teardown(() => {
-    child.kill('SIGKILL')
+    try {
+      if (detached && child.pid) process.kill(-child.pid, 'SIGKILL')
+      else child.kill('SIGKILL')
+    } catch {
+      // already gone
+    }
   })
   return { child, output, exited }
 }

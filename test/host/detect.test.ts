@@ -192,7 +192,7 @@ t.test(
     t.match(metrics, 'docker_cd_stacks_by_status{status="missing"} 1')
     t.match(metrics, /docker_cd_drift_checks_total\{status="synced"\} [1-9]/)
 
-    // A second stack that picks the same project name: neither is evaluated.
+    // A second stack that picks the same project name: both fail, neither is evaluated.
     seen = statusEvents.length
     repo.writeFile(`${twin}/compose.yaml`, stackFile(web)).writeFile(`${twin}/app.env`, 'X=1\n')
     repo.commitAndPush('a twin of web')
@@ -203,10 +203,10 @@ t.test(
       [twin, web],
     ] as const)
       t.match(await detail(stack), {
-        status: 'unknown',
+        status: 'failed',
         project: web,
         sync: {
-          reason: `not evaluated: project name ${web} is also the project of stack ${other}; Compose would treat their containers as one project (give each a top-level name:)`,
+          reason: `not evaluated or deployed: project name ${web} is also the project of stack ${other}; Compose would treat their containers as one project (give each a top-level name:)`,
         },
       })
     t.notOk(

@@ -42,10 +42,10 @@ const record = (fields: Partial<DeployRecord> = {}): DeployRecord => ({
 const decideFor = (
   c: HostCheck,
   r: DeployRecord | undefined,
-  flags: { selfHeal?: boolean; adopt?: boolean } = {},
+  flags: { selfHeal?: boolean; adopt?: boolean; tree?: string } = {},
 ) =>
   decide({
-    tree: TREE,
+    tree: flags.tree ?? TREE,
     check: c,
     record: r,
     owner: ownerOf(c, r, WORK_TREE),
@@ -150,14 +150,62 @@ t.test('hand-overs: adoption, self-heal, bookkeeping', async (t) => {
       trigger: 'self-heal',
     },
   )
+  const healthy: HostCheck = { ...check('synced', WORK_TREE), health: 'healthy' }
   t.match(
-    decideFor(check('synced', WORK_TREE), undefined),
+    decideFor(healthy, undefined),
     { action: 'record' },
     'in sync from our work tree: recorded',
   )
-  t.match(decideFor(check('synced', WORK_TREE), record({ deployedTreeHash: OLD })), {
+  t.match(decideFor(healthy, record({ deployedTreeHash: OLD })), {
     action: 'record',
   })
+  t.match(
+    decideFor({ ...healthy, health: 'progressing' }, record({ deployedTreeHash: OLD })),
+    { action: 'wait' },
+    'a tree still in its health checks is not recorded as deployed',
+  )
+})
+
+t.test('a deploy interrupted by a stop of docker-cd', async (t) => {
+  const interrupted = record({
+    deployedTreeHash: OLD,
+    deployedRevision: 'c'.repeat(40),
+    lastResult: 'interrupted',
+    inProgress: {
+      toTree: TREE,
+      revision: 'd'.repeat(40),
+      previous: { treeHash: OLD, revision: 'c'.repeat(40) },
+      startedAt: '2026-12-02T00:00:00.000Z',
+      trigger: 'git',
+      noted: true,
+    },
+  })
+  const healthy: HostCheck = { ...check('synced', WORK_TREE), health: 'healthy' }
+  t.match(
+    decideFor(healthy, interrupted),
+    { action: 'deploy', trigger: 'recover', why: /interrupted.*rolling back to tree bbbbbbb/ },
+    'Compose says Running: taken through the health gate again, not accepted',
+  )
+  t.match(
+    decideFor(healthy, { ...interrupted, failedTreeHash: TREE }),
+    { action: 'deploy', trigger: 'recover' },
+    'also when the interrupted run was a manual sync of a failed tree',
+  )
+  t.match(
+    decideFor(check('unknown', WORK_TREE), interrupted),
+    { action: 'wait' },
+    'not while the engine cannot be asked',
+  )
+  t.match(
+    decideFor(check('out_of_sync', WORK_TREE), interrupted, { tree: 'e'.repeat(40) }),
+    { action: 'deploy', trigger: 'git' },
+    'a newer tree in Git: deployed (the interrupted tree is history)',
+  )
+  t.match(
+    ownerOf(check('missing'), record({ inProgress: interrupted.inProgress }), WORK_TREE),
+    { kind: 'docker-cd' },
+    'an interrupted first deploy is docker-cd’s',
+  )
 })
 
 t.test('the status shown', async (t) => {

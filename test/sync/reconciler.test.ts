@@ -1,7 +1,11 @@
 import t from 'tap'
 import { ComposeError, type HostCheck } from '../../services/host/index.js'
 import type { Snapshot } from '../../services/refresh/index.js'
-import { createDeployRecords, createSyncReconciler } from '../../services/sync/index.js'
+import {
+  createDeployRecords,
+  createSyncReconciler,
+  type DeployRecord,
+} from '../../services/sync/index.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // The reconciler's lifecycle over a scripted host (pure logic: the real
@@ -15,6 +19,10 @@ function harness(options: {
   up?: (dir: string, signal?: AbortSignal) => Promise<void>
   services?: Record<string, { image?: string; pull_policy?: string; build?: true }>
   present?: (image: string) => boolean
+  /** The engine's `/_ping` (default: it answers). */
+  ping?: () => Promise<void>
+  /** Records as a previous process left them. */
+  records?: DeployRecord[]
 }) {
   const pulls: string[][] = []
   const checks = new Map<string, HostCheck>()
@@ -40,6 +48,7 @@ function harness(options: {
     onCheck(path, check)
   }
   const records = createDeployRecords(tempDir('docker-cd-records-'))
+  for (const record of options.records ?? []) void records.set(record.stack, () => record)
   const reconciler = createSyncReconciler({
     mode: 'apply',
     selfHeal: false,
@@ -77,7 +86,23 @@ function harness(options: {
       },
       down: async () => {},
     },
-    engine: { imagePresent: async (image) => options.present?.(image) ?? true },
+    engine: {
+      imagePresent: async (image) => options.present?.(image) ?? true,
+      ping: options.ping ?? (async () => {}),
+      // Every service runs, once `up` ran: the read-back passes.
+      inspectProject: async (project) =>
+        hostStatus.get(project) === 'synced'
+          ? Object.keys(options.services ?? { app: {} }).map((service) => ({
+              id: `${project}-${service}`,
+              name: `${project}-${service}-1`,
+              service,
+              state: 'running',
+              restartCount: 0,
+              exitCode: 0,
+              restartPolicy: 'no',
+            }))
+          : [],
+    },
     records,
     git: { keepTree: async () => {}, releaseTree: async () => {} },
     setStatus: (path, status, reason) => statuses.push([path, status, reason]),
@@ -158,6 +183,36 @@ t.test('an engine failure is retried with back-off; a failure of the tree is not
   )
 })
 
+t.test('whose failure: the engine is asked (ping), not Compose’s wording', async (t) => {
+  // The same words Compose prints for an unknown registry and for an engine it cannot reach.
+  const noSuchHost = 'dial tcp: lookup registry.invalid: no such host'
+  let engineAnswers = false
+  const h = harness({
+    stacks: ['a', 'b'],
+    up: async (dir) => {
+      if (dir.endsWith('/a') || !engineAnswers) throw new ComposeError(noSuchHost)
+    },
+    ping: async () => {
+      if (!engineAnswers) throw new Error('connect ECONNREFUSED /var/run/docker.sock')
+    },
+  })
+  h.checkNow('b')
+  await h.reconciler.idle()
+  t.equal(h.records.get('b')?.failedTreeHash, undefined, 'engine down: not the tree’s failure')
+  t.match(h.reconciler.reasonOf('b'), /retried in 0s/)
+  engineAnswers = true
+  while (h.records.get('b')?.lastResult !== 'completed')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  t.match(h.records.get('b'), { lastResult: 'completed' }, 'retried once the engine answers')
+  h.checkNow('a')
+  await h.reconciler.idle()
+  t.match(
+    h.records.get('a'),
+    { lastResult: 'failed', failedTreeHash: treeOf('a'), error: /no such host/ },
+    'the engine answers: the tree’s failure, not retried',
+  )
+})
+
 t.test('shutdown: a deploy gets the grace period, then Compose is stopped', async (t) => {
   let aborted = false
   const h = harness({
@@ -175,12 +230,64 @@ t.test('shutdown: a deploy gets the grace period, then Compose is stopped', asyn
   await h.reconciler.close()
   t.ok(aborted, 'Compose was told to stop')
   t.match(await run.done, { status: 'failed' })
-  t.match(h.records.get('a'), { lastResult: 'interrupted', history: [{ result: 'interrupted' }] })
+  t.match(h.records.get('a'), {
+    lastResult: 'interrupted',
+    history: [{ result: 'interrupted' }],
+    inProgress: { toTree: treeOf('a'), noted: true },
+  })
   t.equal(
     h.records.get('a')?.failedTreeHash,
     undefined,
     'an interrupted tree is tried again after the restart',
   )
+})
+
+t.test('a deploy found in progress: in the history, then run again and rolled back', async (t) => {
+  const good = { treeHash: 'e'.repeat(40), revision: '1'.repeat(40) }
+  let ups = 0
+  const h = harness({
+    stacks: ['a'],
+    records: [
+      {
+        stack: 'a',
+        project: 'a',
+        deployedTreeHash: good.treeHash,
+        deployedRevision: good.revision,
+        lastResult: 'completed',
+        history: [],
+        inProgress: {
+          toTree: treeOf('a'),
+          revision: 'f'.repeat(40),
+          previous: good,
+          startedAt: '2026-12-02T00:00:00.000Z',
+          trigger: 'git',
+        },
+      },
+    ],
+    // The interrupted tree fails its health wait again; the rollback's `up` works.
+    up: async () => {
+      if (ups++ === 0) throw new ComposeError('container a-app-1 is unhealthy')
+    },
+  })
+  t.match(h.records.get('a'), {
+    lastResult: 'interrupted',
+    history: [{ result: 'interrupted', toTree: treeOf('a'), reason: /killed or crashed/ }],
+  })
+  h.hostStatus.set('a', 'synced') // Compose's plan: Running
+  h.checkNow('a')
+  await h.reconciler.idle()
+  t.same(h.ups, ['a', 'a'], 'run again (up), then the rollback (up)')
+  t.match(h.records.get('a'), {
+    deployedTreeHash: good.treeHash,
+    lastResult: 'failed',
+    rolledBackTo: good,
+    failedTreeHash: treeOf('a'),
+    history: [
+      { trigger: 'recover', result: 'failed', rolledBackTo: good },
+      { result: 'interrupted' },
+    ],
+  })
+  t.equal(h.records.get('a')?.inProgress, undefined, 'settled: no longer in progress')
 })
 
 t.test('what is pulled follows each service’s pull_policy', async (t) => {

@@ -1,0 +1,42 @@
+import {
+  ComposeError,
+  ComposeUnavailable,
+  EngineRefused,
+  EngineUnavailable,
+} from '../host/index.js'
+
+// Whose fault a failed step is decides what happens next, so it is a typed
+// kind, not a guess from Compose's prose:
+// - `tree`: the stack's own failure (an image that cannot be pulled —
+//   unknown host, unknown manifest, access denied —, an invalid image
+//   reference, a rejected file, a service that never gets healthy). The
+//   stack is `failed` with the reason; not retried until the tree changes
+//   or someone asks.
+// - `unreachable`: the engine does not answer. Retried with back-off,
+//   because nothing is wrong with the tree.
+// - `local`: docker-cd's own side (reading the tree out of Git, writing the
+//   work tree, a missing docker CLI). Retried with back-off too.
+//
+// Compose says "no such host" both for a registry that does not exist and
+// (in other words) for an engine it cannot reach, so after a failure the
+// engine itself is asked (`/_ping`): only when it does not answer is the
+// failure the engine's.
+
+export type FailureKind = 'tree' | 'unreachable' | 'local'
+
+/** The docker CLI's own words when it cannot reach the engine at all (not about a registry). */
+const CLI_NO_ENGINE = /Cannot connect to the Docker daemon|Is the docker daemon running/i
+
+export async function failureKind(error: unknown, ping: () => Promise<void>): Promise<FailureKind> {
+  if (error instanceof ComposeUnavailable) return 'local'
+  const engineSide =
+    error instanceof ComposeError ||
+    error instanceof EngineUnavailable ||
+    error instanceof EngineRefused
+  if (!engineSide) return 'local'
+  if (error instanceof ComposeError && CLI_NO_ENGINE.test(error.message)) return 'unreachable'
+  return ping().then(
+    () => 'tree' as const,
+    () => 'unreachable' as const,
+  )
+}
