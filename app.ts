@@ -6,6 +6,7 @@ import {
 } from 'fastify-type-provider-zod'
 import apiAuthPlugin from './plugins/api-auth.js'
 import configPlugin from './plugins/config.js'
+import contentAccessPlugin from './plugins/content-access.js'
 import desiredStatePlugin from './plugins/desired-state.js'
 import dockerEnginePlugin from './plugins/docker-engine.js'
 import errorHandlerPlugin, { sendError } from './plugins/error-handler.js'
@@ -18,6 +19,7 @@ import openapiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import { RequestLogController } from './plugins/request-log.js'
 import routeTablePlugin from './plugins/route-table.js'
+import securityHeadersPlugin from './plugins/security-headers.js'
 import sensiblePlugin from './plugins/sensible.js'
 import streamLimitsPlugin, { type StreamLimitOptions } from './plugins/stream-limits.js'
 import syncPlugin, { type SyncPluginOptions } from './plugins/sync.js'
@@ -112,12 +114,14 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(configPlugin, { config: options.config })
   await app.register(sensiblePlugin)
+  await app.register(securityHeadersPlugin)
   await app.register(errorHandlerPlugin)
   await app.register(openapiPlugin)
   // Before any route is registered, so that every route gets its protection
   // decided (api-auth) and is listed (route-table).
   await app.register(rateLimitPlugin, { rejectionsPerMinute: options.rejectionsPerMinute })
   await app.register(apiAuthPlugin)
+  await app.register(contentAccessPlugin)
   await app.register(routeTablePlugin)
   await app.register(healthPlugin, { maxEventLoopDelayMs: options.maxEventLoopDelayMs })
   await app.register(metricsPlugin)

@@ -1,5 +1,11 @@
 import pino from 'pino'
-import { ConfigError, loadConfig, lockCacheDir, loggerOptions } from './services/base/index.js'
+import {
+  ConfigError,
+  loadConfig,
+  lockCacheDir,
+  loggerOptions,
+  WITHOUT_API_TOKEN,
+} from './services/base/index.js'
 import { createDesiredState, createRefreshLog } from './services/refresh/index.js'
 
 // The service's main sequence (server.ts loads it): configuration, logger,
@@ -28,7 +34,7 @@ if (!config.webhookSecret) {
   )
 }
 if (!config.apiToken) {
-  logger.warn('API_TOKEN is not set: /api/* is open to anyone who can reach the port')
+  logger.warn(WITHOUT_API_TOKEN)
 }
 
 // One instance per cache dir (services/base/cache-lock.ts), released on any exit.

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
+import { SECURITY_HEADERS } from './security-headers.js'
 
 // One error handler for the whole API: every error body is JSON in Fastify's
 // `{statusCode, error, message}` shape, and no route builds one by hand
@@ -13,6 +14,9 @@ type HandledError = FastifyError & { expose?: boolean; headers?: Record<string, 
 
 /** Shapes and sends any error; also used for errors raised before routing (app.ts). */
 export function sendError(error: HandledError, request: FastifyRequest, reply: FastifyReply) {
+  // Errors raised before routing (frameworkErrors) skip the onRequest hook
+  // that sets these on every other response.
+  if (!reply.raw.hasHeader('content-security-policy')) reply.headers(SECURITY_HEADERS)
   const statusCode =
     typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 600
       ? error.statusCode

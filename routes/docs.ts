@@ -3,6 +3,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { DOCS_CONTENT_SECURITY_POLICY } from '../plugins/security-headers.js'
 
 // GET /docs: Swagger UI over /openapi.json. The UI's files come from the
 // swagger-ui-dist package and are read only when a browser asks for them:
@@ -30,16 +31,19 @@ const PAGE = `<!doctype html>
   <div id="swagger-ui"></div>
   <script src="/docs/static/swagger-ui-bundle.js"></script>
   <script src="/docs/static/swagger-ui-standalone-preset.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({
-      url: '/openapi.json',
-      dom_id: '#swagger-ui',
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: 'StandaloneLayout',
-    })
-  </script>
+  <script src="/docs/init.js"></script>
 </body>
 </html>
+`
+
+// A file of its own, not an inline script: the Content-Security-Policy
+// (plugins/security-headers.ts) runs only scripts served by this origin.
+const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
+  url: '/openapi.json',
+  dom_id: '#swagger-ui',
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: 'StandaloneLayout',
+})
 `
 
 let assetDir: string | undefined
@@ -51,9 +55,15 @@ const assetPath = (file: Asset) => {
 const docsRoutes: FastifyPluginAsyncZod = async (app) => {
   for (const url of ['/docs', '/docs/']) {
     app.get(url, { schema: { hide: true } }, async (_request, reply) =>
-      reply.type('text/html; charset=utf-8').send(PAGE),
+      reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', DOCS_CONTENT_SECURITY_POLICY)
+        .send(PAGE),
     )
   }
+  app.get('/docs/init.js', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/javascript; charset=utf-8').send(INIT_SCRIPT),
+  )
   app.get(
     '/docs/static/:file',
     {

@@ -70,6 +70,9 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
   const contentResponses = {
     304: z.null().describe('Not modified: If-None-Match names the current ETag'),
     400: errorResponses[400],
+    403: errorResponses[403].describe(
+      'API_TOKEN is not configured and the client is not on this host: repository contents are not served',
+    ),
     404: errorResponses[404],
     500: errorResponses[500],
   }
@@ -153,10 +156,12 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
     app.get(
       spec.path,
       {
+        // Without API_TOKEN: for clients on this host only (plugins/content-access.ts).
+        config: { repositoryContent: true },
         schema: {
           tags: ['content'],
           summary: spec.summary,
-          description: `${spec.description} \`If-None-Match\` with the ETag answers 304. \`X-Docker-CD-Revision\` names the revision.`,
+          description: `${spec.description} \`If-None-Match\` with the ETag answers 304. \`X-Docker-CD-Revision\` names the revision. Without API_TOKEN, only clients on this host (loopback) get repository contents; others get 403.`,
           params: stackNameParamsSchema,
           produces: [spec.type],
           response: {

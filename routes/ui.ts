@@ -1,8 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { errorResponses } from '../schemas/api.js'
 import { stackNameParamsSchema } from '../schemas/stack.js'
 import {
+  CONTENT_REFUSED,
+  foreignOriginReason,
   secretsEqual,
   sessionCookie,
   sessionCookieMatches,
@@ -52,6 +55,17 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
   const loggedIn = (request: FastifyRequest) =>
     token !== undefined && sessionCookieMatches(request.headers.cookie, token)
   const secure = (request: FastifyRequest) => request.protocol === 'https'
+  /**
+   * Login and logout only from the dashboard's own page: a cross-site attempt
+   * neither counts toward the lockout nor ends the operator's session.
+   */
+  const refuseForeignForm = (request: FastifyRequest) => {
+    const reason = foreignOriginReason(request.headers, `${request.protocol}://${request.host}`)
+    if (reason)
+      throw app.httpErrors.forbidden(
+        `${reason}; the dashboard's login and logout accept only its own forms`,
+      )
+  }
   const pageSchema = { produces: ['text/html'], response: { 200: z.string(), 401: z.string() } }
 
   app.get(
@@ -90,10 +104,16 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Dashboard login: the API token, once, for a session cookie',
         produces: ['text/html'],
         body: z.object({ token: z.string().max(1024) }),
-        response: { 303: z.string(), 401: z.string(), 404: z.string() },
+        response: {
+          303: z.string(),
+          401: z.string(),
+          403: errorResponses[403].describe('Posted from another origin'),
+          404: z.string(),
+        },
       },
     },
     async (request, reply) => {
+      refuseForeignForm(request)
       if (!token) return reply.redirect('/ui', 303)
       await app.rejections.check(request)
       if (!secretsEqual(request.body.token, token)) {
@@ -110,10 +130,14 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         summary: 'Dashboard logout: the session cookie is cleared',
-        response: { 303: z.string() },
+        response: {
+          303: z.string(),
+          403: errorResponses[403].describe('Posted from another origin'),
+        },
       },
     },
     async (request, reply) => {
+      refuseForeignForm(request)
       reply.header('set-cookie', sessionCookie('', secure(request)))
       return reply.redirect('/ui', 303)
     },
@@ -140,7 +164,10 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
       const { stack, revision } = stackFor(request.params.name)
       const record = app.sync?.record(stack.path)
       const { entries } = plainEntries(await app.gitReader.listTree(stack.treeOid))
-      const compose = await blobPrefix(app.gitReader, stack.blobOid, FILE_SHOWN_BYTES)
+      const contentShown = app.mayReadContent(request)
+      const compose = contentShown
+        ? await blobPrefix(app.gitReader, stack.blobOid, FILE_SHOWN_BYTES)
+        : undefined
       await subjects.read([revision, record?.deployedRevision])
       return html(reply).send(
         renderStackPage(app.config, {
@@ -154,7 +181,8 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
             path: entry.path,
             type: entry.type === 'tree' ? 'tree' : 'blob',
           })),
-          composeText: compose.content.toString('utf8'),
+          composeText: compose?.content.toString('utf8'),
+          contentHidden: contentShown ? undefined : CONTENT_REFUSED,
           syncUnavailable: !app.sync
             ? 'SYNC_MODE=off: docker-cd does not touch the host.'
             : !token
@@ -169,6 +197,8 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     '/ui/stacks/:name/files/*',
     {
+      // Without API_TOKEN: for clients on this host only (plugins/content-access.ts).
+      config: { repositoryContent: true },
       schema: {
         summary: 'Dashboard: one file of a stack',
         params: stackNameParamsSchema.extend({ '*': z.string().min(1) }),

@@ -44,6 +44,7 @@ export const acceptedMessage = (status: 'refreshing' | 'queued') =>
 
 export const errorResponses = {
   400: errorSchema.describe('Malformed request'),
+  403: errorSchema.describe('Refused (the route says when)'),
   404: errorSchema.describe('Not found'),
   401: errorSchema.describe('API_TOKEN is set and the Bearer token is missing or wrong'),
   413: errorSchema.describe('Request body larger than the route accepts'),

@@ -29,13 +29,22 @@ export function stackArchive(
   const pack = tar.pack()
   const gzip = createGzip()
   let stopGit = () => {}
+  // Aborted once the client has gone (or the archive failed): the producer
+  // stops waiting for a sink that will never drain.
+  const gone = new AbortController()
   const fail = (error: unknown) => {
     stopGit()
     gzip.destroy(error instanceof Error ? error : new Error(String(error)))
   }
   pack.on('error', fail)
   pack.pipe(gzip)
-  gzip.on('close', () => stopGit())
+  gzip.on('close', () => {
+    gone.abort()
+    stopGit()
+    // Whatever is still inside tar is dropped with it (streamx's pipe does
+    // not always get there first).
+    pack.destroy()
+  })
 
   async function produce() {
     const { entries, invalid } = plainEntries(await git.listTree(treeOid))
@@ -45,7 +54,7 @@ export function stackArchive(
     stopGit = stream.stop
     const objects = stream.objects[Symbol.asyncIterator]()
     for (const entry of entries) {
-      if (gzip.destroyed) return
+      if (gone.signal.aborted) return
       if (entry.type === 'tree') {
         pack.entry({ name: `${entry.path}/`, type: 'directory', mode: 0o755, mtime: EPOCH })
         continue
@@ -60,8 +69,13 @@ export function stackArchive(
         mode: entry.mode === '100755' ? 0o755 : 0o644,
         mtime: EPOCH,
       })
+      // When the client hangs up, tar destroys the open entry, which then
+      // emits PREMATURE_CLOSE; without a listener that is an uncaught
+      // exception and the process exits. The pack reports every real
+      // failure of an entry itself (its 'error' above), so this one is an echo.
+      sink.on('error', () => {})
       for await (const piece of object.content) {
-        if (!sink.write(piece)) await once(sink, 'drain')
+        if (!sink.write(piece)) await once(sink, 'drain', { signal: gone.signal })
       }
       // streamx's end() takes no callback (the Node typings say otherwise).
       ;(sink as unknown as { end(): void }).end()

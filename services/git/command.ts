@@ -125,6 +125,11 @@ export function startGit(args: string[], options: GitCommandOptions): GitProcess
   options.signal?.addEventListener('abort', onAbort, { once: true })
 
   child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk))
+  // A pipe that fails (its reader destroyed it, the descriptor broke) must
+  // not be an uncaught exception: git's exit status says how it ended, and
+  // a reader of stdout sees the error through its own iteration.
+  child.stderr.on('error', () => {})
+  child.stdout.on('error', () => {})
   child.stdin.on('error', () => {
     // git may exit before reading all input; the exit code tells the story.
   })

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { scrubEnvFileValues } from './env-scrub.js'
 
 // The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
 // for what only Compose knows: the project name it picks for a directory,
@@ -251,7 +252,13 @@ export function createCompose(options: {
           )
         reject(
           new ComposeError(
-            scrub((run.explain ?? composeMessage)(stderr || `docker compose exited ${code}`)),
+            // Compose quotes env files it cannot read: their values are cut too.
+            scrub(
+              scrubEnvFileValues(
+                dir,
+                (run.explain ?? composeMessage)(stderr || `docker compose exited ${code}`),
+              ),
+            ),
           ),
         )
       })

@@ -34,6 +34,11 @@ export type HostLines = {
   /** With SYNC_MODE=detect: the engine's projects, and each stack's reason. */
   overview?: HostOverview
   reasonOf?: (path: string) => string | undefined
+  /**
+   * API_TOKEN is set: this page is public, reasons are not (Compose quotes
+   * files in them); they are on /api/stacks/{name} and the dashboard.
+   */
+  reasonsHidden?: boolean
   /** Stacks docker-cd deployed that Git no longer has. */
   removed?: readonly { stack: string; project?: string; status: string; reason: string }[]
 }
@@ -74,17 +79,25 @@ export function renderStatusPage(
     if (notSynced.length > 0) {
       lines.push('', 'not in sync:')
       const width = Math.max(...notSynced.map((stack) => stack.path.length))
-      for (const stack of notSynced)
+      for (const stack of notSynced) {
+        const state = `${stack.status}${stack.health ? `/${stack.health}` : ''}`
         lines.push(
-          `  ${stack.path.padEnd(width)}  ${`${stack.status}${stack.health ? `/${stack.health}` : ''}`.padEnd(20)}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
+          host.reasonsHidden
+            ? `  ${stack.path.padEnd(width)}  ${state}`
+            : `  ${stack.path.padEnd(width)}  ${state.padEnd(20)}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
         )
+      }
+      if (host.reasonsHidden)
+        lines.push('  (reasons: /api/stacks/{name} or the dashboard, with API_TOKEN)')
     }
     const removed = host.removed ?? []
     if (removed.length > 0) {
       lines.push('', 'deployed by docker-cd, no longer in Git:')
       const width = Math.max(...removed.map((entry) => entry.stack.length))
       for (const entry of removed)
-        lines.push(`  ${entry.stack.padEnd(width)}  ${entry.status.padEnd(8)}  ${entry.reason}`)
+        lines.push(
+          `  ${entry.stack.padEnd(width)}  ${entry.status.padEnd(8)}${host.reasonsHidden ? '' : `  ${entry.reason}`}`.trimEnd(),
+        )
     }
     const ours = new Set(removed.map((entry) => entry.project))
     const foreign = host.overview.projects.filter(

@@ -1,4 +1,5 @@
 import type { Config } from '../../schemas/config.js'
+import { WITHOUT_API_TOKEN } from '../base/index.js'
 import { UI_ASSETS } from './assets.js'
 
 // What every dashboard page shares: escaping, badges, the document around a
@@ -50,6 +51,7 @@ export function layout(
 ${page.header ?? ''}
 <span id="conn" class="badge static">static</span>${page.loggedIn ? '<form method="post" action="/ui/logout" class="logout"><button>log out</button></form>' : ''}</header>
 <main>
+${config.apiToken ? '' : `<p class="meta open-notice" id="open-notice">${escapeHtml(WITHOUT_API_TOKEN)}.</p>`}
 ${page.body}
 </main></body></html>
 `

@@ -20,6 +20,8 @@ export type StackPageInput = {
   record: DeployRecord | undefined
   files: readonly { path: string; type: 'blob' | 'tree' }[]
   composeText: string | undefined
+  /** Why file contents are not shown to this client (no links, no Compose text). */
+  contentHidden?: string | undefined
   /** Why the Sync button is absent, or undefined when it is shown. */
   syncUnavailable: string | undefined
   loggedIn: boolean
@@ -52,7 +54,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
     .map((file) =>
       file.type === 'tree'
         ? `<li class="dir">${escapeHtml(file.path)}/</li>`
-        : `<li${file.path === stack.composeFile ? ' class="compose"' : ''}><a href="${escapeHtml(link(file.path))}">${escapeHtml(file.path)}</a>${file.path === stack.composeFile ? ' <span class="badge info">Compose file</span>' : ''}</li>`,
+        : `<li${file.path === stack.composeFile ? ' class="compose"' : ''}>${input.contentHidden ? escapeHtml(file.path) : `<a href="${escapeHtml(link(file.path))}">${escapeHtml(file.path)}</a>`}${file.path === stack.composeFile ? ' <span class="badge info">Compose file</span>' : ''}</li>`,
     )
     .join('')}</ul>`
   const history = record?.history.length
@@ -83,7 +85,7 @@ ${check?.project ? `<tr><th>project</th><td><code>${escapeHtml(check.project)}</
 <section><h3>Sync</h3>${sync}</section>
 <section><h3>What differs from the host</h3>${plan}</section>
 <section><h3>Containers</h3>${containers}</section>
-<section><h3>Files</h3>${files}
+<section><h3>Files</h3>${input.contentHidden ? `<p class="meta" id="content-hidden">Not shown: ${escapeHtml(input.contentHidden)}.</p>` : ''}${files}
 ${input.composeText !== undefined ? `<h4>${escapeHtml(stack.composeFile)}</h4><pre class="compose">${escapeHtml(input.composeText)}</pre>` : ''}</section>
 <section><h3>Sync history</h3>${history}</section>`,
   })

@@ -29,8 +29,10 @@ t.test('the document validates and covers the API', async (t) => {
     '/api/refresh-status': { get: ['200', '500'] },
     '/api/stacks': { get: ['200', '500'] },
     '/api/stacks/{name}': { get: ['200', '400', '404', '500'] },
-    '/api/stacks/{name}/compose': { get: ['200', '304', '400', '404', '500'] },
-    '/api/stacks/{name}/archive': { get: ['200', '304', '400', '404', '429', '500', '503'] },
+    '/api/stacks/{name}/compose': { get: ['200', '304', '400', '403', '404', '500'] },
+    '/api/stacks/{name}/archive': {
+      get: ['200', '304', '400', '403', '404', '429', '500', '503'],
+    },
     '/api/events': { get: ['200', '429', '503'] },
     '/readyz': { get: ['200', '503'] },
     '/metrics': { get: ['200'] },
@@ -76,8 +78,12 @@ t.test('the docs UI is served, its files on demand', async (t) => {
     const res = await app.inject(url)
     t.equal(res.statusCode, 200)
     t.match(res.headers['content-type'], /text\/html/)
-    t.match(res.body, /SwaggerUIBundle\(\{\s*url: '\/openapi.json'/)
+    t.match(res.body, /<script src="\/docs\/init.js">/)
   }
+  // Its own file: the Content-Security-Policy runs no inline script.
+  const init = await app.inject('/docs/init.js')
+  t.match(init.headers['content-type'], /javascript/)
+  t.match(init.body, /SwaggerUIBundle\(\{\s*url: '\/openapi.json'/)
   const bundle = await app.inject('/docs/static/swagger-ui-bundle.js')
   t.equal(bundle.statusCode, 200)
   t.match(bundle.headers['content-type'], /javascript/)
