@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { INTERNAL_DIR } from '../../services/base/index.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
 import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
@@ -19,6 +19,15 @@ const isRoot = process.getuid?.() === 0
 const sudoWorks = () => spawnSync('sudo', ['-n', 'true']).status === 0
 const unavailable =
   hostUnavailable() ?? (isRoot || sudoWorks() ? undefined : 'mounting a tmpfs needs root')
+/** A 2 MiB tmpfs for STACKS_DIR, unmounted with the test. */
+function smallVolume(t: Test): string {
+  const dir = join(tempDir('docker-cd-disk-'), 'stacks')
+  mkdirSync(dir)
+  asRoot('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', dir])
+  t.teardown(() => asRoot('umount', ['-l', dir]))
+  return dir
+}
+
 /** mount/umount as root (directly, or through passwordless sudo). */
 const asRoot = (command: string, args: string[]) =>
   isRoot ? execFileSync(command, args) : execFileSync('sudo', ['-n', command, ...args])
@@ -40,10 +49,7 @@ t.test(
       .writeFile('web/html/style.css', 'v1\n')
     repo.commitAndPush('first')
 
-    const stacksDir = join(tempDir('docker-cd-disk-'), 'stacks')
-    mkdirSync(stacksDir)
-    asRoot('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
-    t.teardown(() => asRoot('umount', ['-l', stacksDir]))
+    const stacksDir = smallVolume(t)
 
     const app = await build(
       t,
@@ -104,10 +110,7 @@ t.test(
       )
       .writeFile(`${project}/html/index.html`, 'v1\n')
     repo.commitAndPush('first')
-    const stacksDir = join(tempDir('docker-cd-disk-'), 'stacks')
-    mkdirSync(stacksDir)
-    asRoot('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', stacksDir])
-    t.teardown(() => asRoot('umount', ['-l', stacksDir]))
+    const stacksDir = smallVolume(t)
     const app = await build(
       t,
       configFor(server, repo.url, {
