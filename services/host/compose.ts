@@ -206,6 +206,10 @@ export function createCompose(options: {
       }
       child.stdout.on('data', collect(out))
       child.stderr.on('data', collect(err))
+      // A broken pipe must not be an uncaught exception: the exit status
+      // (and 'close') say how Compose ended.
+      child.stdout.on('error', () => {})
+      child.stderr.on('error', () => {})
       const stop = (why: 'timeout' | 'shutdown' | 'output') => {
         stopped ??= why
         return terminate(child, killGraceMs)
