@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { isAbsolute, relative, resolve } from 'node:path'
+import { COMPOSE_FILE_NAMES } from '../refresh/index.js'
 
 // Compose quotes the files it reads in its messages: a `.env` line it cannot
 // parse comes back whole (`unexpected character "!" in variable name
@@ -17,7 +18,6 @@ import { isAbsolute, relative, resolve } from 'node:path'
 const MIN_SCRUBBED = 4
 /** Larger files are not env files anyone writes by hand; reading stops there. */
 const MAX_ENV_FILE_BYTES = 1024 * 1024
-const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml']
 
 const unquote = (text: string) => text.trim().replace(/^["']|["']$/g, '')
 
@@ -84,7 +84,7 @@ export function envFileValues(text: string): string[] {
 /** Cuts the values of the env files of the stack in `dir` out of `text`. */
 export function scrubEnvFileValues(dir: string, text: string): string {
   const files = ['.env']
-  for (const name of COMPOSE_FILES) files.push(...envFilesNamed(readInside(dir, name)))
+  for (const name of COMPOSE_FILE_NAMES) files.push(...envFilesNamed(readInside(dir, name)))
   const values = [...new Set(files.flatMap((file) => envFileValues(readInside(dir, file))))]
     .filter((value) => value.length >= MIN_SCRUBBED)
     // Longest first: a value that contains another is cut whole.

@@ -5,7 +5,7 @@ import { isRegularFile, TREE_MODE, type TreeEntry, unsafeName } from '../git/ind
 // Pure: the git reader feeds it tree listings.
 
 /** Compose's own lookup order: the first present wins. */
-const COMPOSE_FILE_NAMES = [
+export const COMPOSE_FILE_NAMES = [
   'compose.yaml',
   'compose.yml',
   'docker-compose.yml',
