@@ -396,14 +396,42 @@ export function terminate(child: ChildProcess, graceMs: number): Promise<void> {
       child.kill(name)
     }
   }
+  const deadline = Date.now() + graceMs
   return new Promise<void>((resolve) => {
     const killer = setTimeout(() => signal('SIGKILL'), graceMs)
     child.once('exit', () => {
       clearTimeout(killer)
-      resolve()
+      // The leader is gone; what it started may not be yet (a signal to a
+      // group is delivered to each member on its own). Resolved only once
+      // the group is empty: the rest get SIGKILL when the grace is over.
+      void groupGone(child.pid, deadline).then(resolve)
     })
     signal('SIGTERM')
   })
+}
+
+/** Waits until no process of the group `pgid` is left (SIGKILL past `deadline`, bounded after). */
+async function groupGone(pgid: number | undefined, deadline: number): Promise<void> {
+  if (!pgid) return
+  const exists = () => {
+    try {
+      process.kill(-pgid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  let killed = false
+  // A member that is a zombie until reaped still counts: the wait is bounded.
+  for (let spin = 0; exists() && spin < 500; spin++) {
+    if (!killed && Date.now() >= deadline) {
+      killed = true
+      try {
+        process.kill(-pgid, 'SIGKILL')
+      } catch {}
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 export type Compose = ReturnType<typeof createCompose>
