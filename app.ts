@@ -13,7 +13,7 @@ import errorHandlerPlugin, { sendError } from './plugins/error-handler.js'
 import eventFeedPlugin from './plugins/event-feed.js'
 import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
-import hostPlugin from './plugins/host.js'
+import hostPlugin, { type HostPluginOptions } from './plugins/host.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
@@ -22,7 +22,7 @@ import routeTablePlugin from './plugins/route-table.js'
 import securityHeadersPlugin from './plugins/security-headers.js'
 import sensiblePlugin from './plugins/sensible.js'
 import streamLimitsPlugin, { type StreamLimitOptions } from './plugins/stream-limits.js'
-import syncPlugin, { type SyncPluginOptions } from './plugins/sync.js'
+import syncPlugin from './plugins/sync.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
 import hostRoutes from './routes/host.js'
@@ -63,7 +63,7 @@ export type AppOptions = {
   /** Bounds on archive downloads and event subscriptions (defaults in plugins/stream-limits.ts). */
   streamLimits?: StreamLimitOptions
   /** Back-offs of self-heal and engine retries (defaults in services/sync/reconciler.ts; tests shorten them). */
-  sync?: SyncPluginOptions
+  sync?: Omit<HostPluginOptions, 'composeCommand'>
   /** The Compose binary (tests: a wrapper that records argv and environment). */
   composeCommand?: string
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
@@ -137,11 +137,11 @@ export async function buildApp(options: AppOptions) {
   await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
   await app.register(eventFeedPlugin)
   await app.register(dockerEnginePlugin)
-  await app.register(
-    hostPlugin,
-    options.composeCommand ? { composeCommand: options.composeCommand } : {},
-  )
-  await app.register(syncPlugin, options.sync ?? {})
+  await app.register(hostPlugin, {
+    ...(options.composeCommand ? { composeCommand: options.composeCommand } : {}),
+    ...options.sync,
+  })
+  await app.register(syncPlugin)
 
   await app.register(statusPageRoutes)
   await app.register(webhookRoutes)

@@ -105,17 +105,21 @@ const deployDir = z
     return normalised === '.' ? '' : normalised
   })
 
-const port = z
-  .string()
-  .default('8080')
-  .transform((text, ctx) => {
-    const value = Number(text)
-    if (!/^\d+$/.test(text.trim()) || value < 1 || value > 65535) {
-      ctx.addIssue({ code: 'custom', message: 'must be a port number between 1 and 65535' })
-      return z.NEVER
-    }
-    return value
-  })
+/** A whole number in [min, max], with what it is in the message. */
+const wholeNumber = (fallback: string, min: number, max: number, what: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const value = Number(text)
+      if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be ${what} between ${min} and ${max}` })
+        return z.NEVER
+      }
+      return value
+    })
+
+const port = wholeNumber('8080', 1, 65535, 'a port number')
 
 // A byte size: `512MiB`, `2GiB`, `1073741824`; `0` switches the limit off.
 const UNITS: Record<string, number> = { '': 1, b: 1, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30 }
@@ -252,6 +256,7 @@ export const configEnvSchema = z.object({
   SYNC_TIMEOUT: duration('5m', { allowZero: false }).refine((ms) => ms >= 1000, {
     message: 'must be at least 1s (it is passed to Compose as --wait-timeout in seconds)',
   }),
+  SYNC_CONCURRENCY: wholeNumber('4', 1, 64, 'a number of stacks deployed at once'),
   SYNC_PRUNE: flag,
   SYNC_SELF_HEAL: flag,
   SYNC_ADOPT: flag,
@@ -294,6 +299,8 @@ export type Config = {
   stacksDir: string
   /** Bound on one stack's health wait (`--wait-timeout`), ms. */
   syncTimeoutMs: number
+  /** Stacks deployed at the same time (1: one at a time, in name order). */
+  syncConcurrency: number
   /** Take down stacks docker-cd deployed that Git no longer has. */
   syncPrune: boolean
   /** Re-apply a stack whose host drifted from the tree docker-cd deployed. */

@@ -108,6 +108,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     syncMode: data.SYNC_MODE,
     stacksDir: data.STACKS_DIR ?? join(data.GIT_CACHE_DIR, 'stacks'),
     syncTimeoutMs: data.SYNC_TIMEOUT,
+    syncConcurrency: data.SYNC_CONCURRENCY,
     syncPrune: data.SYNC_PRUNE,
     syncSelfHeal: data.SYNC_SELF_HEAL,
     syncAdopt: data.SYNC_ADOPT,

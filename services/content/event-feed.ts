@@ -1,7 +1,8 @@
 import type { RefreshObserver } from '../refresh/index.js'
+import type { SyncObserver, SyncPhase, SyncRunRef, TreeRef } from '../sync/index.js'
 
-// The live change feed behind GET /api/events: every finished refresh and
-// every stack status change becomes an event with an increasing id, kept in
+// The live change feed behind GET /api/events: every finished refresh,
+// every stack status change and every phase of a sync run becomes an event with an increasing id, kept in
 // a bounded history so a client that reconnects with Last-Event-ID gets what
 // it missed, or a `reset` when that is no longer possible.
 //
@@ -120,12 +121,54 @@ export function createEventFeed(
     },
   }
 
+  /** One `sync` event: what the run is about, its phase, and what happened in words. */
+  const syncEvent = (
+    ref: SyncRunRef,
+    phase: SyncPhase,
+    message: string,
+    extra: { error?: string; rolledBackTo?: TreeRef } = {},
+  ) =>
+    publish('sync', {
+      stack: ref.stack,
+      phase,
+      trigger: ref.trigger,
+      revision: ref.revision,
+      treeHash: ref.treeHash,
+      message,
+      ...(extra.error ? { error: extra.error } : {}),
+      ...(extra.rolledBackTo ? { rolledBackTo: extra.rolledBackTo } : {}),
+    })
+
+  const syncObserver: SyncObserver = {
+    runQueued: (event) => syncEvent(event, 'queued', event.message),
+    phase: (event) => syncEvent(event, event.phase, event.message),
+    runFinished(event) {
+      syncEvent(event, event.result === 'completed' ? 'completed' : 'failed', event.message, {
+        ...(event.run.error ? { error: event.run.error } : {}),
+        ...(event.rolledBackTo ? { rolledBackTo: event.rolledBackTo } : {}),
+      })
+    },
+    stackRemoved(event) {
+      syncEvent(
+        {
+          stack: event.stack,
+          trigger: 'prune',
+          revision: event.revision,
+          treeHash: event.treeHash,
+        },
+        event.result,
+        event.message,
+        event.failure ? { error: event.failure.message } : {},
+      )
+    },
+  }
+
   return {
     replay,
     subscribe,
     observer,
-    /** A phase of a sync run (services/sync/), as `event: sync`. */
-    publishSync: (data: object) => publish('sync', data),
+    /** Feeds the stream from the reconciler: each phase of a sync run is an `event: sync`. */
+    syncObserver,
     subscriberCount: () => subscribers.size,
     /** Ends every subscription (shutdown). */
     close() {

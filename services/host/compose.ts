@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { scrubEnvFileValues } from './env-scrub.js'
+import { EXTENSION_KEY } from './stack-settings.js'
 
 // The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
 // for what only Compose knows: the project name it picks for a directory,
@@ -105,7 +106,16 @@ export type ComposeService = {
   build?: true
 }
 
-export type ComposeModel = { name: string; services: Record<string, ComposeService> }
+export type ComposeModel = {
+  name: string
+  services: Record<string, ComposeService>
+  /**
+   * The top-level `x-docker-cd` value (per-stack settings, stack-settings.ts);
+   * null when the file has none. A model remembered by an older docker-cd
+   * lacks the field and is asked again (drift.ts modelOf).
+   */
+  settings: unknown
+}
 
 /** Compose's progress lines (`Container web-1  Started`), not a reason. */
 const PROGRESS =
@@ -274,9 +284,10 @@ export function createCompose(options: {
     options.onRun?.('model')
     const { stdout } = await compose(dir, ['config', '--format', 'json'])
     // Only what is used: the rendered file holds interpolated values (.env).
-    const full = JSON.parse(stdout) as ComposeModel
+    const full = JSON.parse(stdout) as Omit<ComposeModel, 'settings'> & Record<string, unknown>
     return {
       name: full.name,
+      settings: full[EXTENSION_KEY] ?? null,
       services: Object.fromEntries(
         Object.entries(full.services ?? {}).map(([service, spec]) => [
           service,

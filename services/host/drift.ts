@@ -7,6 +7,7 @@ import {
   type PlanEntry,
 } from './compose.js'
 import { type Engine, type EngineContainer, EngineUnavailable } from './docker-engine.js'
+import { readStackSettings, type StackSettings } from './stack-settings.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
 // differs? Compose decides (its dry-run `up` plan); the engine tells the
@@ -26,6 +27,8 @@ export type StackHostState = {
   project?: string
   plan: PlanEntry[]
   containers: EngineContainer[]
+  /** The stack's `x-docker-cd` settings, once its model was read. */
+  settings?: StackSettings
 }
 
 const ACTION_WORDS: Record<PlanEntry['action'], string> = {
@@ -80,7 +83,9 @@ export async function modelOf(options: {
   compose: Pick<Compose, 'model'>
   modelCache?: Remembered<ComposeModel>
 }): Promise<ComposeModel> {
-  const cached = await options.modelCache?.get()
+  const remembered = await options.modelCache?.get()
+  // Remembered by a docker-cd that did not read settings yet: asked again.
+  const cached = remembered && 'settings' in remembered ? remembered : undefined
   const model = cached ?? (await options.compose.model(options.dir))
   if (!cached) await options.modelCache?.set(model)
   return model
@@ -123,6 +128,15 @@ export async function checkStack(options: {
       containers: [],
     }
   }
+  const settings = readStackSettings(model.settings)
+  return { ...(await projectState(options, model)), settings }
+}
+
+/** The check once Compose's model is known: the project's containers and Compose's plan. */
+async function projectState(
+  options: Parameters<typeof checkStack>[0],
+  model: ComposeModel,
+): Promise<StackHostState> {
   const project = model.name
   const others = options.claim?.(project) ?? []
   if (others.length > 0)

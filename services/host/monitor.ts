@@ -1,7 +1,6 @@
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
-import type { Compose } from './compose.js'
-import type { Engine } from './docker-engine.js'
-import { checkStack, modelOf, type StackHostState, sharedProjectReason } from './drift.js'
+import { modelOf, type StackHostState, sharedProjectReason } from './drift.js'
+import type { StackRuntime } from './runtime.js'
 import { WorkTreeError, type WorkTrees } from './work-trees.js'
 
 // Keeps each stack's host state current, proportional to change: after the
@@ -28,15 +27,16 @@ export function hostDetail(check: HostCheck) {
 
 export function createHostMonitor(options: {
   workTrees: WorkTrees
-  compose: Compose
-  engine: Pick<Engine, 'projectContainers'>
+  /** What runs the stacks (runtime.ts): its model and its check of a stack. */
+  runtime: Pick<StackRuntime, 'model' | 'check'>
   current: () => Snapshot
   /** Each new check of a stack (already kept here): the status owner turns it into the stack's status. */
   onState: (path: string, check: HostCheck) => void
   /**
-   * The tree to check a stack against: the snapshot's by default; the
-   * reconciler answers the tree it rolled back to while the snapshot's tree
-   * is one that failed (the host is compared with what it runs on purpose).
+   * The tree to check a stack against: the snapshot's by default; the tree
+   * a failed deploy rolled back to while the snapshot's tree is the one that
+   * failed (the host is compared with what it runs on purpose; see
+   * services/sync/records.ts comparedTree).
    */
   treeFor?: (path: string, snapshotTree: string) => string
   /** Every finished check (metrics). */
@@ -130,7 +130,7 @@ export function createHostMonitor(options: {
             const tree = await options.workTrees.ensure(path, treeOid)
             const model = await modelOf({
               dir: tree.dir,
-              compose: options.compose,
+              compose: options.runtime,
               modelCache: options.workTrees.treeRecord(path, treeOid, 'model'),
             })
             claim(path, model.name)
@@ -204,10 +204,8 @@ export function createHostMonitor(options: {
         throw error
       })
       clearRetry(path)
-      const state = await checkStack({
+      const state = await options.runtime.check({
         dir: tree.dir,
-        compose: options.compose,
-        engine: options.engine,
         claim: (project) => claim(path, project),
         modelCache: options.workTrees.treeRecord(path, treeOid, 'model'),
         lastCheck: options.workTrees.treeRecord(path, treeOid, 'check'),

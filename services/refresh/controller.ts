@@ -1,6 +1,7 @@
 import type { RefreshTrigger, RefType } from '../../schemas/refresh.js'
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
-import { createObserverList, type RefreshObserver } from './observers.js'
+import { createObserverList } from '../base/index.js'
+import type { RefreshObserver } from './observers.js'
 import { buildOutcome, failedOutcome, failureOf, type RefreshOutcome } from './outcome.js'
 import { createRefreshPacer, type RefreshRate } from './pacer.js'
 import { createRefreshQueue } from './queue.js'
@@ -48,7 +49,10 @@ type RefreshControllerOptions = {
 
 export function createRefreshController(options: RefreshControllerOptions) {
   const now = options.now ?? (() => new Date())
-  const observers = createObserverList(options.observers ?? [], options.onObserverError)
+  const observers = createObserverList<RefreshObserver>(
+    options.observers ?? [],
+    options.onObserverError,
+  )
   const notify = observers.notify
   let snapshot = initialSnapshot(options.ref, options.refType)
   let last: RefreshOutcome | undefined

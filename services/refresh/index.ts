@@ -5,6 +5,7 @@
 export * from './controller.js'
 export * from './desired-state.js'
 export * from './refresh-log.js'
+export { backoffDelay, type Timers, unrefTimers } from './scheduler.js'
 export * from './snapshot.js'
 export { COMPOSE_FILE_NAMES } from './stack-discovery.js'
 export { repositoryKey } from './stack-history.js'

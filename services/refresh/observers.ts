@@ -3,9 +3,8 @@ import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 import type { RefreshOutcome } from './outcome.js'
 import type { Snapshot } from './snapshot.js'
 
-// Who hears about refreshes (event feed, metrics, logs): each observer is
-// called in turn, and one that throws is reported, never allowed to stall
-// the lifecycle or a waiter.
+// Who hears about refreshes (event feed, metrics, logs), through the
+// observer list every lifecycle uses (services/base/observer-list.ts).
 
 /** Told about every refresh; a throwing observer is reported, never allowed to stall a waiter. */
 export type RefreshObserver = {
@@ -20,31 +19,4 @@ export type RefreshObserver = {
     /** The stack's health after the change, when the host reported one. */
     health?: StackHealth
   }): void
-}
-
-export function createObserverList(
-  initial: readonly RefreshObserver[],
-  onError?: (error: unknown) => void,
-) {
-  const observers = [...initial]
-  return {
-    add(observer: RefreshObserver) {
-      observers.push(observer)
-    },
-    /** Calls every observer (or only `only`); failures go to `onError`. */
-    notify(call: (observer: RefreshObserver) => void, only?: RefreshObserver) {
-      for (const observer of observers) {
-        if (only && observer !== only) continue
-        try {
-          call(observer)
-        } catch (error) {
-          try {
-            onError?.(error)
-          } catch {
-            // A broken error sink must not break the lifecycle either.
-          }
-        }
-      }
-    },
-  }
 }

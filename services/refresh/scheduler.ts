@@ -19,6 +19,16 @@ type SchedulerOptions = {
   timers?: Timers
 }
 
+/** Node's timers, unref'd: a pending retry or poll never keeps the process alive. */
+export const unrefTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const handle = setTimeout(fn, ms)
+    handle.unref()
+    return handle
+  },
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+}
+
 export function jitter(intervalMs: number, random: () => number): number {
   return Math.round(intervalMs * (0.9 + 0.2 * random()))
 }
@@ -29,14 +39,7 @@ export function backoffDelay(failures: number, initialMs: number, maxMs: number)
 
 export function createRefreshScheduler(options: SchedulerOptions) {
   const random = options.random ?? Math.random
-  const timers: Timers = options.timers ?? {
-    setTimeout: (fn, ms) => {
-      const handle = setTimeout(fn, ms)
-      handle.unref()
-      return handle
-    },
-    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-  }
+  const timers = options.timers ?? unrefTimers
   const initial = options.backoffInitialMs ?? 5_000
   // Never back off past the poll interval (when polling), nor past 5 minutes.
   const max = Math.min(

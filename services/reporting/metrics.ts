@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { STACK_STATUSES } from '../../schemas/stack.js'
 import type { FeedSink } from '../content/index.js'
 import type { RefreshObserver } from '../refresh/index.js'
+import type { SyncObserver } from '../sync/index.js'
 
 // Prometheus metrics. One registry per app instance, so tests can build many.
 export function createMetrics() {
@@ -104,9 +105,9 @@ export function createMetrics() {
     help: 'Failed deploys after which the last good tree was re-applied',
     registers: [registry],
   })
-  /** Counts what applying does (services/sync/). */
-  const syncSink = {
-    finished(run: { trigger: string; result: string; durationMs: number; rolledBackTo?: unknown }) {
+  /** Counts what applying does (services/sync/), as one of its observers. */
+  const syncObserver: SyncObserver = {
+    runFinished({ run }) {
       syncRuns.inc({ trigger: run.trigger, result: run.result })
       syncDuration.observe(run.durationMs / 1000)
       if (run.rolledBackTo) rollbacks.inc()
@@ -146,7 +147,7 @@ export function createMetrics() {
     refreshObserver,
     feedSink,
     hostSink,
-    syncSink,
+    syncObserver,
     /** Where the stacks-by-status gauge reads, at each scrape. */
     countStacksFrom(stacks: () => readonly { status: string }[]) {
       stacksNow = stacks

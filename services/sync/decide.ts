@@ -1,5 +1,5 @@
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
-import type { HostCheck } from '../host/index.js'
+import type { DeployedFrom, HostCheck } from '../host/index.js'
 import type { DeployRecord, SyncTrigger } from './records.js'
 
 // What the reconciler does about one stack, and what its status says — pure
@@ -29,23 +29,17 @@ export type Owner =
   | { kind: 'foreign'; workingDir: string }
 
 /**
- * docker-cd owns a project it has a deploy record for, or whose containers
- * Compose labelled with docker-cd's own work tree as working directory (it
- * ran there: the record may have been lost with the cache dir). Containers
- * from any other directory were deployed by someone else.
+ * docker-cd owns a project it has a deploy record for, or whose workloads
+ * the runtime says were deployed from docker-cd's own work tree (it ran
+ * there: the record may have been lost with the cache dir). Workloads from
+ * any other directory were deployed by someone else.
  */
-export function ownerOf(
-  check: Pick<HostCheck, 'containers'>,
-  record: DeployRecord | undefined,
-  workTree: string,
-): Owner {
+export function ownerOf(record: DeployRecord | undefined, deployedFrom: DeployedFrom): Owner {
   if (record?.deployedTreeHash || record?.lastResult || record?.inProgress)
     return { kind: 'docker-cd' }
-  if (check.containers.length === 0) return { kind: 'nobody' }
-  if (check.containers.some((container) => container.workingDir === workTree))
-    return { kind: 'docker-cd' }
-  const elsewhere = check.containers.find((container) => container.workingDir)?.workingDir
-  return { kind: 'foreign', workingDir: elsewhere ?? 'an unknown directory' }
+  if (deployedFrom.kind === 'nothing') return { kind: 'nobody' }
+  if (deployedFrom.kind === 'this-tree') return { kind: 'docker-cd' }
+  return { kind: 'foreign', workingDir: deployedFrom.workingDir }
 }
 
 export const notManagedReason = (owner: { workingDir: string }) =>

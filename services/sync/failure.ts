@@ -24,6 +24,45 @@ import {
 
 export type FailureKind = 'tree' | 'unreachable' | 'local'
 
+/**
+ * What failed, as whoever is told about a run reads it (observers, the
+ * event feed, later notifications): the step that failed when it is the
+ * tree's failure — `validation` (Compose or docker-cd refuses the stack),
+ * `pull`, `up`, `health` (the wait for healthy services, or the read-back)
+ * —, `engine` when the engine did not answer, `local` for docker-cd's own
+ * side, `interrupted` by a shutdown, `down` for a take-down (prune).
+ */
+export type SyncFailureKind =
+  | 'validation'
+  | 'pull'
+  | 'up'
+  | 'health'
+  | 'engine'
+  | 'local'
+  | 'interrupted'
+  | 'down'
+
+/** A step of a run that can fail for the tree's own reason. */
+export type FailedStep = 'validation' | 'pull' | 'up' | 'health'
+
+export type SyncFailure = Readonly<{ kind: SyncFailureKind; message: string }>
+
+/** The typed failure of a run: from whose failure it was and the step that failed. */
+export function failureOf(outcome: {
+  result: 'completed' | 'failed' | 'interrupted'
+  failure?: FailureKind
+  step?: FailedStep
+  reason: string
+  error?: string
+}): SyncFailure | undefined {
+  if (outcome.result === 'completed') return undefined
+  const message = outcome.error ?? outcome.reason
+  if (outcome.result === 'interrupted') return { kind: 'interrupted', message }
+  if (outcome.failure === 'unreachable') return { kind: 'engine', message }
+  if (outcome.failure === 'local' || !outcome.step) return { kind: 'local', message }
+  return { kind: outcome.step, message }
+}
+
 /** The docker CLI's own words when it cannot reach the engine at all (not about a registry). */
 const CLI_NO_ENGINE = /Cannot connect to the Docker daemon|Is the docker daemon running/i
 

@@ -1,29 +1,43 @@
 import { join } from 'node:path'
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
+import { createObserverList } from '../base/index.js'
 import type { GitReader } from '../git/index.js'
-import type { Compose, Engine, HostCheck, HostMonitor, WorkTrees } from '../host/index.js'
-import type { RefreshObserver, Snapshot } from '../refresh/index.js'
-import { type Activity, decide, failureReason, ownerOf, statusOf } from './decide.js'
+import type { HostCheck, HostMonitor, StackRuntime, WorkTrees } from '../host/index.js'
+import type { RefreshObserver, Snapshot, Timers } from '../refresh/index.js'
+import { type Activity, decide, ownerOf, short, statusOf } from './decide.js'
+import type { SyncObserver, SyncRunRef } from './observers.js'
+import { type DependencyState, orderBlock } from './order.js'
 import {
-  type DeployInProgress,
+  interruptedRunFinished,
+  type RunStart,
+  type SettledRun,
+  type SyncAnswer,
+  settleRun,
+} from './outcome.js'
+import { createSyncQueue } from './queue.js'
+import {
   type DeployRecords,
-  type SyncRun,
   type SyncTrigger,
   type TreeRef,
   withInterruptedRun,
-  withRun,
 } from './records.js'
 import { createSyncSteps, type SyncOutcome, type SyncPhase } from './steps.js'
+import { type Backoff, createSyncTiming } from './timing.js'
+
+export type { SyncAnswer } from './outcome.js'
 
 // The one owner of applying, in the manner of Flux's kustomize-controller:
 // host checks (services/host/monitor.ts) come in, a decision is taken per
 // stack (decide.ts: only what Git changed, only what docker-cd owns), and
-// deploys run one at a time — stacks in name order, a failure of one never
-// stopping the next — as a short list of named steps in the stack's work
-// tree: validate → pull → up (and wait) → read back, with rollback to the
-// last good tree when `up` or the health wait fails. Every stack's status
-// is written in exactly one place (publish), every decision and failure
-// carries a reason, and every run lands in the stack's deploy record.
+// the queue (queue.ts) runs deploys — up to SYNC_CONCURRENCY at a time, in
+// the order stacks declare (order.ts), a failure of one never stopping the
+// others — as named steps in the stack's work tree (steps.ts: validate →
+// pull → up → read back, rollback to the last good tree). Timing (self-heal
+// and engine-retry back-off) is timing.ts; what a finished run changes is
+// built once in outcome.ts. This file decides and publishes: every stack's
+// status, reason and health is written in exactly one place (publish), and
+// what happens is told to the observers (observers.ts: event feed, metrics,
+// log), never through a side door.
 //
 // A run writes its deploy down as in progress before `up`; a deploy found
 // in progress at startup was interrupted (docker-cd was killed): it lands
@@ -33,28 +47,6 @@ import { createSyncSteps, type SyncOutcome, type SyncPhase } from './steps.js'
 //
 // With SYNC_MODE=detect nothing is decided: only manual syncs run, and the
 // recovery of a deploy docker-cd itself left half-done.
-
-/** `event: sync` of the event feed: one per phase of a run. */
-export type SyncEvent = {
-  stack: string
-  phase: SyncPhase
-  trigger: SyncTrigger
-  revision: string
-  treeHash: string
-  message: string
-  error?: string
-  rolledBackTo?: TreeRef
-}
-
-/** What a finished run answers to whoever asked for it. */
-export type SyncAnswer = {
-  status: 'completed' | 'failed'
-  revision: string
-  treeHash: string
-  message: string
-  error?: string
-  rolledBackTo?: TreeRef
-}
 
 export type SyncLog = {
   info(details: object, message: string): void
@@ -70,72 +62,88 @@ export type RemovedStack = {
   reason: string
 }
 
-export function createSyncReconciler(options: {
+export type SyncReconcilerOptions = {
   mode: 'detect' | 'apply'
   selfHeal: boolean
   adopt: boolean
   prune: boolean
   /** SYNC_TIMEOUT in seconds (`--wait-timeout`). */
   waitSeconds: number
+  /** SYNC_CONCURRENCY: deploys at the same time (default 4; 1 = one at a time, by name). */
+  concurrency?: number
   stacksDir: string
   current: () => Snapshot
   monitor: Pick<HostMonitor, 'exclusive' | 'state' | 'idle'>
   workTrees: Pick<WorkTrees, 'ensure' | 'treeRecord'>
-  compose: Pick<Compose, 'validate' | 'model' | 'pull' | 'up' | 'down'>
-  engine: Pick<Engine, 'imagePresent' | 'ping' | 'inspectProject'>
+  runtime: Pick<
+    StackRuntime,
+    | 'validate'
+    | 'model'
+    | 'imagesToPull'
+    | 'pull'
+    | 'apply'
+    | 'inspect'
+    | 'ping'
+    | 'takeDown'
+    | 'deployedFrom'
+  >
   records: DeployRecords
   git: Pick<GitReader, 'keepTree' | 'releaseTree'>
+  /** The refresh controller's writer: the only way a stack's status, reason and health change. */
   setStatus: (path: string, status: StackStatus, reason: string, health?: StackHealth) => void
-  onEvent: (event: SyncEvent) => void
+  /** Told about every run (event feed, metrics, log). */
+  observers?: SyncObserver[]
+  onObserverError?: (error: unknown) => void
+  /** Decisions and what broke (the observers log the runs). */
   log: SyncLog
-  /** Metrics: every finished run. */
-  onFinished?: (run: SyncRun) => void
   /** Self-heal back-off: the first re-apply at once, then this, doubling, up to `max` (ms). */
-  healBackoff?: { initialMs: number; maxMs: number }
+  healBackoff?: Backoff
   /** Retry of an engine failure: this, doubling, up to `max` (ms). */
-  retryBackoff?: { initialMs: number; maxMs: number }
+  retryBackoff?: Backoff
   /** On shutdown, how long a running deploy may finish before Compose is stopped. */
   shutdownGraceMs?: number
   now?: () => Date
-}) {
-  const now = options.now ?? (() => new Date())
-  const healBackoff = options.healBackoff ?? { initialMs: 30_000, maxMs: 10 * 60_000 }
-  const retryBackoff = options.retryBackoff ?? { initialMs: 10_000, maxMs: 5 * 60_000 }
-  const { records } = options
-  const workTreeOf = (path: string) => join(options.stacksDir, path)
+  timers?: Timers
+}
 
-  /** Stacks waiting for their run, by the trigger that asked (a manual request wins). */
-  const pending = new Map<string, SyncTrigger>()
-  /** Removed stacks waiting to be taken down. */
-  const pendingPrune = new Set<string>()
-  /** Who waits for the next run of a stack (manual syncs with ?wait=true). */
-  const waiters = new Map<string, ((answer: SyncAnswer) => void)[]>()
-  let running: { stack: string; activity: Activity } | undefined
-  /** The run in progress, for close(). */
-  let active: Promise<void> | undefined
-  /** Who waits for no run to be in progress or waiting. */
-  const idleWaiters: (() => void)[] = []
-  /** Why nothing is done about a stack (apply mode), shown with its status. */
-  const waiting = new Map<string, string>()
-  /** When each stack was last re-applied by self-heal (the last hour). */
-  const heals = new Map<string, number[]>()
-  /** The tree each stack waits to retry after an engine failure (nothing else starts it meanwhile). */
-  const retrying = new Map<string, string>()
-  /** Engine failures in a row, per stack (retry back-off). */
-  const retries = new Map<string, number>()
-  const timers = new Map<string, NodeJS.Timeout>()
+export function createSyncReconciler(options: SyncReconcilerOptions) {
+  const now = options.now ?? (() => new Date())
+  const { records, monitor } = options
+  const workTreeOf = (path: string) => join(options.stacksDir, path)
+  const observers = createObserverList<SyncObserver>(
+    options.observers ?? [],
+    options.onObserverError,
+  )
+  const notify = observers.notify
   const stop = new AbortController()
-  const steps = createSyncSteps({
-    workTrees: options.workTrees,
-    compose: options.compose,
-    engine: options.engine,
-    stacksDir: options.stacksDir,
-    waitSeconds: options.waitSeconds,
-    signal: stop.signal,
+  const steps = createSyncSteps({ ...options, signal: stop.signal })
+  const timing = createSyncTiming({
+    heal: options.healBackoff ?? { initialMs: 30_000, maxMs: 10 * 60_000 },
+    retry: options.retryBackoff ?? { initialMs: 10_000, maxMs: 5 * 60_000 },
+    now,
+    ...(options.timers ? { timers: options.timers } : {}),
   })
+  const queue = createSyncQueue({
+    concurrency: options.concurrency ?? 4,
+    firstPicture: () => monitor.idle(),
+    blocked: heldBack,
+    run,
+    takeDown,
+    onError: (error, stack) => options.log.error({ err: error, stack }, 'sync run broke'),
+  })
+  /** Runs in progress, by stack: their phase shows in the status. */
+  const activities = new Map<string, Activity>()
+  /** Why nothing is done about a stack (a decision, a back-off, its declared order), shown with its status. */
+  const waiting = new Map<string, string>()
+  /** What was last published per stack: a change wakes the stacks that wait on it. */
+  const published = new Map<string, string>()
+  /** Settings warnings already logged, per stack and tree. */
+  const warned = new Map<string, string>()
+  let seenFirst = false
   let closed = false
 
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
+  const revisionNow = () => options.current().revision ?? ''
 
   // Deploys a killed docker-cd left in progress: into the history at once,
   // with why (the recovery run follows each stack's first host check).
@@ -147,56 +155,35 @@ export function createSyncReconciler(options: {
       )
       void records.set(record.stack, (r) => withInterruptedRun(r, now()))
       const run = records.get(record.stack)?.history[0]
-      if (run) options.onFinished?.(run)
+      if (run) notify((o) => o.runFinished?.(interruptedRunFinished(record.stack, run)))
     }
 
   /** The only place a stack's status is written while the reconciler runs. */
   function publish(path: string) {
-    const status = currentStatus(path)
-    if (status) options.setStatus(path, status.status, status.reason, status.health)
-  }
-
-  function currentStatus(path: string) {
     const stack = stackOf(path)
-    if (!stack) return undefined
-    return statusOf({
+    if (!stack) return
+    const status = statusOf({
       tree: stack.treeOid,
-      check: options.monitor.state(path),
+      check: monitor.state(path),
       record: records.get(path),
-      activity: running?.stack === path ? running.activity : undefined,
+      activity: activities.get(path),
       ...(waiting.has(path) ? { waiting: waiting.get(path) } : {}),
     })
-  }
-
-  function later(path: string, delayMs: number, then: () => void) {
-    clearTimeout(timers.get(path))
-    const timer = setTimeout(() => {
-      timers.delete(path)
-      if (!closed) then()
-    }, delayMs)
-    timer.unref()
-    timers.set(path, timer)
-  }
-
-  /** The self-heal gate: at once the first time, then backing off while the stack keeps drifting. */
-  function healAllowed(path: string): { until: Date; count: number } | undefined {
-    const hour = now().getTime() - 3_600_000
-    const times = (heals.get(path) ?? []).filter((time) => time > hour)
-    heals.set(path, times)
-    const last = times.at(-1)
-    if (last === undefined) return undefined
-    const delay = Math.min(healBackoff.initialMs * 2 ** (times.length - 1), healBackoff.maxMs)
-    const until = last + delay
-    return until > now().getTime() ? { until: new Date(until), count: times.length } : undefined
+    if (!status) return
+    options.setStatus(path, status.status, status.reason, status.health)
+    const key = `${status.status}\0${status.health}\0${status.reason}`
+    if (published.get(path) === key) return
+    published.set(path, key)
+    queue.wake() // a stack that waits for this one may go now
   }
 
   /** Apply mode: what to do about a stack after its host check. */
   function consider(path: string) {
-    if (closed || running?.stack === path || pending.has(path)) return
+    if (closed || activities.has(path) || queue.isPending(path)) return
     const stack = stackOf(path)
-    const check = options.monitor.state(path)
+    const check = monitor.state(path)
     if (!stack || !check) return
-    if (retrying.get(path) === stack.treeOid) return
+    if (timing.waitsForRetry(path, stack.treeOid)) return
     const record = records.get(path)
     // SYNC_MODE=detect decides nothing, except finishing a deploy docker-cd itself left half-done.
     if (options.mode !== 'apply' && record?.inProgress?.toTree !== stack.treeOid) return
@@ -204,7 +191,7 @@ export function createSyncReconciler(options: {
       tree: stack.treeOid,
       check,
       record,
-      owner: ownerOf(check, record, workTreeOf(path)),
+      owner: ownerOf(record, options.runtime.deployedFrom(check, workTreeOf(path))),
       selfHeal: options.selfHeal,
       adopt: options.adopt,
     })
@@ -220,20 +207,20 @@ export function createSyncReconciler(options: {
       return
     }
     if (decision.trigger === 'self-heal') {
-      const blocked = healAllowed(path)
+      const blocked = timing.healBlocked(path)
       if (blocked) {
         waiting.set(
           path,
           `${decision.why}; self-heal backs off until ${blocked.until.toISOString()} (${blocked.count} re-apply${blocked.count === 1 ? '' : 's'} in the last hour)`,
         )
-        later(path, blocked.until.getTime() - now().getTime() + 10, () => {
+        timing.later(path, blocked.until.getTime() - now().getTime() + 10, () => {
           waiting.delete(path)
           consider(path)
           publish(path)
         })
         return
       }
-      heals.get(path)?.push(now().getTime()) ?? heals.set(path, [now().getTime()])
+      timing.healed(path)
     }
     options.log.info(
       { stack: path, trigger: decision.trigger, reason: decision.why },
@@ -244,7 +231,7 @@ export function createSyncReconciler(options: {
 
   /** The host already runs this tree from docker-cd's work tree: the record says so now. */
   async function noteDeployed(path: string, tree: string, check: HostCheck) {
-    const revision = options.current().revision ?? ''
+    const revision = revisionNow()
     // Only the deployed tree is said; no earlier run's result, error or rollback stays beside it.
     await records.set(path, (record) => {
       const { error: _e, rolledBackTo: _r, failedTreeHash: _f, ...rest } = record
@@ -258,69 +245,70 @@ export function createSyncReconciler(options: {
       }
     })
     await options.git.keepTree(path, tree).catch(() => {})
+    publish(path) // a stack that waits for this one may go now
   }
 
   function enqueue(path: string, trigger: SyncTrigger): 'syncing' | 'queued' {
-    if (pending.get(path) !== 'manual') pending.set(path, trigger)
+    const answer = queue.enqueue(path, trigger)
     const stack = stackOf(path)
     if (stack)
-      options.onEvent({
-        stack: path,
-        phase: 'queued',
-        trigger,
-        revision: options.current().revision ?? '',
-        treeHash: stack.treeOid,
-        message: running ? `waiting for ${running.stack} to finish` : 'starting',
-      })
-    const answer = running ? 'queued' : 'syncing'
-    queueMicrotask(pump)
+      notify((o) =>
+        o.runQueued?.({
+          stack: path,
+          trigger,
+          revision: revisionNow(),
+          treeHash: stack.treeOid,
+          message: queue.waitsFor(path),
+        }),
+      )
     return answer
   }
 
-  /** Starts the next run: removed stacks first (they free their names), then stacks by name. */
-  /** The first run waits for the host's first full picture, so that the queue is in name order. */
-  let firstPicture: 'waiting' | 'done' | undefined
-
-  function pump() {
-    if (running || closed || firstPicture === 'waiting') return
-    if (firstPicture === undefined) {
-      firstPicture = 'waiting'
-      void options.monitor.idle().then(() => {
-        firstPicture = 'done'
-        pump()
-      })
-      return
+  /** Why a queued stack may not start yet: its settings, its declared order (a manual sync is not held). */
+  function heldBack(path: string, trigger: SyncTrigger): string | undefined {
+    if (trigger === 'manual') return undefined
+    const settings = monitor.state(path)?.settings
+    const why = settings?.problems.length
+      ? `not deployed: ${settings.problems.join('; ')}`
+      : orderBlock(path, {
+          stacks: new Set(options.current().stacks.map((stack) => stack.path)),
+          dependsOn: (stack) => monitor.state(stack)?.settings?.dependsOn ?? [],
+          state: dependencyState,
+        })
+    if (why !== undefined && waiting.get(path) !== why) {
+      waiting.set(path, why)
+      publish(path)
     }
-    const prune = [...pendingPrune].sort()[0]
-    const next = prune ?? [...pending.keys()].sort()[0]
-    if (next === undefined) {
-      for (const resolve of idleWaiters.splice(0)) resolve()
-      return
-    }
-    active = (prune !== undefined ? takeDown(prune) : run(next))
-      .catch((error) => options.log.error({ err: error, stack: next }, 'sync run broke'))
-      .finally(() => {
-        running = undefined
-        active = undefined
-        pump()
-      })
+    return why
   }
 
-  /** Takes the waiters of a stack's next run (the one starting now). */
-  function takeWaiters(path: string) {
-    const taken = waiters.get(path) ?? []
-    waiters.delete(path)
-    return (result: SyncAnswer) => {
-      for (const resolve of taken) resolve(result)
-    }
-  }
-
-  async function run(path: string) {
-    const trigger = pending.get(path) ?? 'git'
-    pending.delete(path)
-    const answer = takeWaiters(path)
+  /** How a stack stands for the stacks that declare they need it. */
+  function dependencyState(path: string): DependencyState {
     const stack = stackOf(path)
-    const revision = options.current().revision ?? ''
+    const check = monitor.state(path)
+    const record = records.get(path)
+    if (!stack) return { kind: 'waiting', why: 'not in Git' }
+    if (record?.failedTreeHash === stack.treeOid && record.lastResult === 'failed')
+      return { kind: 'failed', why: `failed to deploy tree ${short(stack.treeOid)}` }
+    if (check?.status === 'failed') return { kind: 'failed', why: `is failed: ${check.reason}` }
+    if (activities.has(path)) return { kind: 'waiting', why: 'deploying' }
+    if (queue.isPending(path)) return { kind: 'waiting', why: 'queued to deploy' }
+    if (!check) return { kind: 'waiting', why: 'not checked yet' }
+    if (record?.deployedTreeHash !== stack.treeOid)
+      return {
+        kind: 'waiting',
+        why: `its tree ${short(stack.treeOid)} is not deployed by docker-cd yet: ${check.reason}`,
+      }
+    if (check.status !== 'synced')
+      return { kind: 'waiting', why: `${check.status}: ${check.reason}` }
+    if (check.health !== 'healthy')
+      return { kind: 'waiting', why: `synced, ${check.health ?? 'health unknown'}` }
+    return { kind: 'ready' }
+  }
+
+  async function run(path: string, trigger: SyncTrigger, answer: (answer: SyncAnswer) => void) {
+    const stack = stackOf(path)
+    const revision = revisionNow()
     if (!stack) {
       answer({
         status: 'failed',
@@ -332,68 +320,47 @@ export function createSyncReconciler(options: {
     }
     const tree = stack.treeOid
     const before = records.get(path)
-    const checkBefore = options.monitor.state(path)
-    const activity: Activity = { phase: 'validate', tree, revision, trigger }
-    running = { stack: path, activity }
-    const started = now()
-    const event = (phase: SyncPhase, message: string, extra: Partial<SyncEvent> = {}) =>
-      options.onEvent({ stack: path, phase, trigger, revision, treeHash: tree, message, ...extra })
-    const phase = (name: SyncPhase, message: string) => {
-      activity.phase = name
-      event(name, message)
-      publish(path)
-    }
-    options.log.info(
-      { stack: path, trigger, fromTree: before?.deployedTreeHash, toTree: tree, revision },
-      'sync started',
-    )
     // The good tree to return to: the one recorded when an interrupted deploy started, else the deployed one.
     const rollbackTo: TreeRef | undefined =
       before?.inProgress?.previous ??
       (before?.deployedTreeHash
         ? { revision: before.deployedRevision ?? '', treeHash: before.deployedTreeHash }
         : undefined)
-    const writeInProgress = () =>
-      records.set(
+    const start: RunStart = {
+      stack: path,
+      trigger,
+      revision,
+      tree,
+      startedAt: now(),
+      ...(rollbackTo ? { rollbackTo } : {}),
+    }
+    const ref: SyncRunRef = { stack: path, trigger, revision, treeHash: tree }
+    const activity: Activity = { phase: 'validate', tree, revision, trigger }
+    activities.set(path, activity)
+    waiting.delete(path)
+    notify((o) =>
+      o.runStarted?.({ ...ref, ...(rollbackTo ? { fromTree: rollbackTo.treeHash } : {}) }),
+    )
+    const phase = (name: SyncPhase, message: string) => {
+      activity.phase = name
+      notify((o) => o.phase?.({ ...ref, phase: name, message }))
+      publish(path)
+    }
+    const checkBefore = monitor.state(path)
+    const { result } = await monitor.exclusive(path, async () => {
+      const outcome = await steps.run({
         path,
-        (record) => ({
-          ...record,
-          inProgress: {
-            toTree: tree,
-            revision,
-            ...(rollbackTo ? { previous: rollbackTo } : {}),
-            startedAt: started.toISOString(),
-            trigger,
-          },
-        }),
-        // Not on disk: a kill during `up` would leave no trace of the rollback target.
-        { durable: true },
-      )
-    const { result: outcome } = await options.monitor.exclusive(path, async () => {
-      const outcome = await steps.run(path, tree, rollbackTo, checkBefore, phase, writeInProgress)
+        tree,
+        rollbackTo,
+        checkBefore,
+        phase,
+        beforeUp: () => writeInProgress(start),
+      })
       // Written before the stack is read back, so the check that follows sees it.
-      const finished = now()
-      const history: SyncRun = {
-        trigger,
-        startedAt: started.toISOString(),
-        finishedAt: finished.toISOString(),
-        durationMs: finished.getTime() - started.getTime(),
-        ...(rollbackTo ? { fromTree: rollbackTo.treeHash } : {}),
-        toTree: tree,
-        revision,
-        result: outcome.result,
-        servicesChanged: outcome.servicesChanged,
-        reason: outcome.reason,
-        ...(outcome.error ? { error: outcome.error } : {}),
-        ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
-      }
-      await records.set(path, (record) => {
-        const next = withRun(record, history, {
-          ...(outcome.project ? { project: outcome.project } : {}),
-          treeFailed: outcome.failure === 'tree',
-        })
-        const deploy = stillInProgress(record.inProgress, started.toISOString(), outcome)
-        return deploy ? { ...next, inProgress: deploy } : next
+      let settled: SettledRun | undefined
+      await records.set(path, (current) => {
+        settled = settleRun(start, outcome, now(), current)
+        return settled.record
       })
       if (outcome.result === 'completed')
         await options.git
@@ -401,119 +368,74 @@ export function createSyncReconciler(options: {
           .catch((error) =>
             options.log.warn({ err: error, stack: path }, 'could not keep the deployed tree'),
           )
-      options.onFinished?.(history)
-      return outcome
+      return { outcome, settled: settled as SettledRun }
     })
-    running = undefined
-    const record = records.get(path)
-    const details = { stack: path, trigger, toTree: tree, revision, result: outcome.result }
-    if (outcome.result === 'completed') {
-      retries.delete(path)
-      options.log.info(
-        { ...details, durationMs: now().getTime() - started.getTime() },
-        'sync finished',
-      )
-      event('completed', outcome.reason)
-    } else {
-      const message = record && outcome.failure === 'tree' ? failureReason(record) : outcome.reason
-      options.log.error({ ...details, reason: message }, 'sync failed')
-      event('failed', message, {
-        ...(outcome.error ? { error: outcome.error } : {}),
-        ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
-      })
-      if (
-        outcome.result === 'failed' &&
-        outcome.failure !== 'tree' &&
-        !closed &&
-        options.mode === 'apply'
-      )
-        retryLater(path, tree, outcome.reason)
-    }
-    answer({
-      status: outcome.result === 'completed' ? 'completed' : 'failed',
-      revision,
-      treeHash: tree,
-      message:
-        outcome.result !== 'completed' && record && outcome.failure === 'tree'
-          ? failureReason(record)
-          : outcome.reason,
-      ...(outcome.error ? { error: outcome.error } : {}),
-      ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
-    })
+    activities.delete(path)
+    notify((o) => o.runFinished?.(result.settled.finished))
+    if (result.outcome.result === 'completed') timing.succeeded(path)
+    else if (result.settled.retry && !closed && options.mode === 'apply')
+      retryLater(path, tree, result.outcome)
+    answer(result.settled.answer)
     consider(path)
     publish(path)
   }
 
-  /**
-   * Whether a deploy stays recorded as in progress after a run. This run's
-   * own mark, when `up` began and the run did not settle the host (stopped
-   * at shutdown, or the engine went away): the host may be half-changed, so
-   * the retry or the restart finishes or rolls it back (its run is in the
-   * history already: noted). An earlier run's mark (an interrupted deploy
-   * this run was to recover) unless this run settled the host: completed,
-   * or rolled back to the good tree; a run that failed before `up` (the engine
-   * down, say) changed nothing, and the host still holds the half-done deploy.
-   */
-  function stillInProgress(
-    deploy: DeployInProgress | undefined,
-    startedAt: string,
-    outcome: SyncOutcome,
-  ): DeployInProgress | undefined {
-    if (!deploy) return undefined
-    if (deploy.startedAt === startedAt)
-      return outcome.result === 'interrupted' ||
-        (outcome.result === 'failed' && outcome.failure !== 'tree' && !outcome.rolledBackTo)
-        ? { ...deploy, noted: true }
-        : undefined
-    return outcome.result === 'completed' || outcome.rolledBackTo ? undefined : deploy
+  /** The deploy is written down before `up` changes the host (on disk: a kill during `up` must leave the rollback target). */
+  function writeInProgress(start: RunStart) {
+    return records.set(
+      start.stack,
+      (record) => ({
+        ...record,
+        inProgress: {
+          toTree: start.tree,
+          revision: start.revision,
+          ...(start.rollbackTo ? { previous: start.rollbackTo } : {}),
+          startedAt: start.startedAt.toISOString(),
+          trigger: start.trigger,
+        },
+      }),
+      { durable: true },
+    )
   }
 
   /** An engine failure: the same tree is tried again, backing off. */
-  function retryLater(path: string, tree: string, reason: string) {
-    retrying.set(path, tree)
-    const count = (retries.get(path) ?? 0) + 1
-    retries.set(path, count)
-    const delay = Math.min(retryBackoff.initialMs * 2 ** (count - 1), retryBackoff.maxMs)
-    waiting.set(path, `${reason}; retried in ${Math.round(delay / 1000)}s`)
-    later(path, delay, () => {
-      retrying.delete(path)
+  function retryLater(path: string, tree: string, outcome: SyncOutcome) {
+    const delay = timing.retryLater(path, tree)
+    waiting.set(path, `${outcome.reason}; retried in ${Math.round(delay / 1000)}s`)
+    timing.later(path, delay, () => {
+      timing.retryDue(path)
       waiting.delete(path)
       enqueue(path, 'retry')
     })
   }
 
-  /** SYNC_PRUNE: a stack docker-cd deployed left Git: `down --remove-orphans`, volumes kept. */
+  /** SYNC_PRUNE: a stack docker-cd deployed left Git: its project goes, volumes kept. */
   async function takeDown(path: string) {
-    pendingPrune.delete(path)
     const record = records.get(path)
-    if (!record?.project || stackOf(path)) return
-    const revision = options.current().revision ?? ''
-    const tree = record.deployedTreeHash ?? ''
-    running = { stack: path, activity: { phase: 'deleting', tree, revision, trigger: 'prune' } }
-    const event = (phase: SyncPhase, message: string, extra: Partial<SyncEvent> = {}) =>
-      options.onEvent({
-        stack: path,
-        phase,
-        trigger: 'prune',
-        revision,
-        treeHash: tree,
-        message,
-        ...extra,
-      })
-    event(
-      'deleting',
-      `docker compose down --remove-orphans of project ${record.project} (volumes kept)`,
+    const project = record?.project
+    if (!project || stackOf(path)) return
+    const revision = revisionNow()
+    const treeHash = record.deployedTreeHash ?? ''
+    const ref: SyncRunRef = { stack: path, trigger: 'prune', revision, treeHash }
+    notify((o) =>
+      o.phase?.({
+        ...ref,
+        phase: 'deleting',
+        message: `docker compose down --remove-orphans of project ${project} (volumes kept)`,
+      }),
     )
-    options.log.info(
-      { stack: path, project: record.project },
-      'taking down a stack removed from Git',
-    )
+    const removed = { stack: path, project, revision, treeHash }
     try {
-      await options.compose.down(options.stacksDir, record.project, stop.signal)
+      await steps.takeDown(project)
       await records.delete(path)
       await options.git.releaseTree(path).catch(() => {})
-      event('deleted', `project ${record.project} taken down`)
-      options.log.info({ stack: path, project: record.project }, 'stack taken down')
+      notify((o) =>
+        o.stackRemoved?.({
+          ...removed,
+          result: 'deleted',
+          message: `project ${project} taken down`,
+        }),
+      )
     } catch (error) {
       const message = (error as Error).message
       await records.set(path, (r) => ({
@@ -521,12 +443,17 @@ export function createSyncReconciler(options: {
         lastResult: 'failed',
         error: `down failed: ${message}`,
       }))
-      event('failed', `down failed: ${message}`, { error: message })
-      options.log.error({ stack: path, reason: message }, 'taking down failed')
+      notify((o) =>
+        o.stackRemoved?.({
+          ...removed,
+          result: 'failed',
+          message: `down failed: ${message}`,
+          failure: { kind: 'down', message },
+        }),
+      )
     }
   }
 
-  let seenFirst = false
   const observer: RefreshObserver = {
     refreshFinished(outcome, snapshot) {
       if (outcome.status !== 'completed') return
@@ -539,42 +466,57 @@ export function createSyncReconciler(options: {
       }
       for (const path of removed) {
         waiting.delete(path)
-        pending.delete(path)
-        if (options.mode === 'apply' && options.prune && records.get(path)?.project) {
-          pendingPrune.add(path)
-          queueMicrotask(pump)
-        }
+        published.delete(path)
+        timing.forget(path)
+        queue.drop(path, {
+          status: 'failed',
+          revision: snapshot.revision ?? '',
+          treeHash: '',
+          message: `stack ${path} is no longer in Git`,
+        })
+        if (options.mode === 'apply' && options.prune && records.get(path)?.project)
+          queue.takeDown(path)
       }
     },
+  }
+
+  /** Unknown `x-docker-cd` keys: logged once per tree. */
+  function warnSettings(path: string, check: HostCheck) {
+    const warnings = check.settings?.warnings ?? []
+    const tree = stackOf(path)?.treeOid ?? ''
+    if (warnings.length === 0 || warned.get(path) === tree) return
+    warned.set(path, tree)
+    for (const warning of warnings) options.log.warn({ stack: path, tree }, warning)
   }
 
   return {
     observer,
     /** The host monitor's hook: a new check of a stack. */
-    hostChecked(path: string, _check: HostCheck) {
-      if (running?.stack !== path) consider(path)
+    hostChecked(path: string, check: HostCheck) {
+      warnSettings(path, check)
+      if (!activities.has(path)) consider(path)
       publish(path)
     },
-    /** The tree to compare the host with: the rolled-back one while the snapshot's tree is a failed one. */
-    treeFor(path: string, snapshotTree: string): string {
-      const record = records.get(path)
-      return record?.failedTreeHash === snapshotTree && record.rolledBackTo
-        ? record.rolledBackTo.treeHash
-        : snapshotTree
-    },
-    /** A manual sync (the operator hands the stack over): starts now or after the running one. */
+    /** A manual sync (the operator hands the stack over): starts now, or once a slot is free. */
     requestSync(path: string): { status: 'syncing' | 'queued'; done: Promise<SyncAnswer> } {
-      const done = new Promise<SyncAnswer>((resolve) =>
-        waiters.set(path, [...(waiters.get(path) ?? []), resolve]),
-      )
-      const busy = running !== undefined
-      enqueue(path, 'manual')
-      return { status: busy ? 'queued' : 'syncing', done }
+      const done = queue.nextRun(path)
+      return { status: enqueue(path, 'manual'), done }
+    },
+    /** Why the stack has its status, as published (until the routes read it from the snapshot). */
+    reasonOf(path: string): string | undefined {
+      const stack = stackOf(path)
+      return stack
+        ? statusOf({
+            tree: stack.treeOid,
+            check: monitor.state(path),
+            record: records.get(path),
+            activity: activities.get(path),
+            ...(waiting.has(path) ? { waiting: waiting.get(path) } : {}),
+          })?.reason
+        : undefined
     },
     /** A stack's deploy record, for its detail. */
     record: (path: string) => records.get(path),
-    /** Why the stack has its status, as published (the check's reason with the reconciler's). */
-    reasonOf: (path: string): string | undefined => currentStatus(path)?.reason,
     /** Stacks docker-cd deployed that Git no longer has (kept without SYNC_PRUNE, or being taken down). */
     removed(): RemovedStack[] {
       const inGit = new Set(options.current().stacks.map((stack) => stack.path))
@@ -584,7 +526,7 @@ export function createSyncReconciler(options: {
         .map((record) => ({
           stack: record.stack,
           ...(record.project ? { project: record.project } : {}),
-          status: (running?.stack === record.stack || pendingPrune.has(record.stack)
+          status: (queue.isTakingDown(record.stack)
             ? 'deleting'
             : 'kept') as RemovedStack['status'],
           reason:
@@ -596,42 +538,31 @@ export function createSyncReconciler(options: {
         }))
         .sort((a, b) => (a.stack < b.stack ? -1 : 1))
     },
-    /** Resolves when no run is in progress or waiting (tests, benchmarks). */
-    idle: (): Promise<void> =>
-      !active && pending.size === 0 && pendingPrune.size === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => idleWaiters.push(resolve)),
+    /** Resolves when no run is in progress and none waiting could start (tests, benchmarks). */
+    idle: (): Promise<void> => queue.idle(),
     /**
-     * Shutdown: nothing new starts; a running deploy may finish within the
+     * Shutdown: nothing new starts; running deploys may finish within the
      * grace period, then Compose is stopped (SIGTERM: it ends cleanly) and
-     * the run is recorded as interrupted (tried again after the restart).
+     * the runs are recorded as interrupted (tried again after the restart).
      */
     async close() {
       closed = true
-      for (const timer of timers.values()) clearTimeout(timer)
-      timers.clear()
-      for (const path of pending.keys())
-        takeWaiters(path)({
-          status: 'failed',
-          revision: '',
-          treeHash: '',
-          message: 'docker-cd is shutting down',
-        })
-      pending.clear()
-      pendingPrune.clear()
-      const inProgress = active
-      if (inProgress) {
-        let graceTimer: NodeJS.Timeout | undefined
-        const grace = new Promise<'grace'>((resolve) => {
-          graceTimer = setTimeout(() => resolve('grace'), options.shutdownGraceMs ?? 7000)
-        })
-        if ((await Promise.race([inProgress.then(() => 'done' as const), grace])) === 'grace')
-          stop.abort()
-        clearTimeout(graceTimer)
-        await inProgress
-      }
+      timing.close()
+      const running = queue.close({
+        status: 'failed',
+        revision: '',
+        treeHash: '',
+        message: 'docker-cd is shutting down',
+      })
+      let graceTimer: NodeJS.Timeout | undefined
+      const grace = new Promise<'grace'>((resolve) => {
+        graceTimer = setTimeout(() => resolve('grace'), options.shutdownGraceMs ?? 7000)
+      })
+      if ((await Promise.race([running.then(() => 'done' as const), grace])) === 'grace')
+        stop.abort()
+      clearTimeout(graceTimer)
+      await running
       await records.flush()
-      for (const resolve of idleWaiters.splice(0)) resolve()
     },
   }
 }

@@ -141,6 +141,17 @@ export function withInterruptedRun(record: DeployRecord, at: Date): DeployRecord
   return { ...rest, inProgress: { ...deploy, noted: true } }
 }
 
+/**
+ * The tree the host is compared with: the snapshot's, except while the
+ * snapshot's tree is one that failed and the last good tree was put back
+ * (then the host runs that one on purpose, and drift is measured from it).
+ */
+export function comparedTree(record: DeployRecord | undefined, snapshotTree: string): string {
+  return record?.failedTreeHash === snapshotTree && record.rolledBackTo
+    ? record.rolledBackTo.treeHash
+    : snapshotTree
+}
+
 type RecordFile = { version: 1; record: DeployRecord }
 
 export function createDeployRecords(dir: string, onError: (error: unknown) => void = () => {}) {

@@ -76,10 +76,12 @@ t.test('Compose at the shutdown deadline (abort) is killed', async (t) => {
 t.test('close() stops every Compose still running', async (t) => {
   const child = stubborn()
   const compose = createCompose({ command: child.program, killGraceMs: 300 })
-  const result = compose.plan(tempDir('docker-cd-stack-'), { name: 'x', services: {} }).then(
-    () => 'resolved',
-    (error: Error) => error.message,
-  )
+  const result = compose
+    .plan(tempDir('docker-cd-stack-'), { name: 'x', services: {}, settings: null })
+    .then(
+      () => 'resolved',
+      (error: Error) => error.message,
+    )
   const pids = await started(child.pids)
   await compose.close()
   t.ok(

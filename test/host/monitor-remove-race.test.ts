@@ -52,12 +52,11 @@ t.test(
     const snapshot = () => ({ ...app.desiredState.current(), stacks })
     const monitor = createHostMonitor({
       workTrees: trees,
-      compose: {
+      runtime: {
         model: async () => {
           throw new Error('no compose in this test')
         },
       } as never,
-      engine: { projectContainers: async () => [] } as never,
       current: snapshot as never,
       onState: () => {},
     })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { HostCheck } from '../../services/host/index.js'
+import { composeDeployedFrom, type HostCheck } from '../../services/host/index.js'
 import {
   type DeployRecord,
   decide,
@@ -48,23 +48,31 @@ const decideFor = (
     tree: flags.tree ?? TREE,
     check: c,
     record: r,
-    owner: ownerOf(c, r, WORK_TREE),
+    owner: ownerOf(r, composeDeployedFrom(c, WORK_TREE)),
     selfHeal: flags.selfHeal ?? false,
     adopt: flags.adopt ?? false,
   })
 
 t.test('who owns a project', async (t) => {
-  t.same(ownerOf(check('missing'), undefined, WORK_TREE), { kind: 'nobody' })
-  t.same(ownerOf(check('synced', '/srv/web'), undefined, WORK_TREE), {
+  t.same(ownerOf(undefined, composeDeployedFrom(check('missing'), WORK_TREE)), { kind: 'nobody' })
+  t.same(ownerOf(undefined, composeDeployedFrom(check('synced', '/srv/web'), WORK_TREE)), {
     kind: 'foreign',
     workingDir: '/srv/web',
   })
-  t.same(ownerOf(check('synced', WORK_TREE), undefined, WORK_TREE), { kind: 'docker-cd' })
-  t.same(ownerOf(check('synced', '/srv/web'), record({ deployedTreeHash: OLD }), WORK_TREE), {
+  t.same(ownerOf(undefined, composeDeployedFrom(check('synced', WORK_TREE), WORK_TREE)), {
     kind: 'docker-cd',
   })
   t.same(
-    ownerOf(check('synced', '/srv/web'), record(), WORK_TREE).kind,
+    ownerOf(
+      record({ deployedTreeHash: OLD }),
+      composeDeployedFrom(check('synced', '/srv/web'), WORK_TREE),
+    ),
+    {
+      kind: 'docker-cd',
+    },
+  )
+  t.same(
+    ownerOf(record(), composeDeployedFrom(check('synced', '/srv/web'), WORK_TREE)).kind,
     'foreign',
     'an empty record claims nothing',
   )
@@ -202,7 +210,10 @@ t.test('a deploy interrupted by a stop of docker-cd', async (t) => {
     'a newer tree in Git: deployed (the interrupted tree is history)',
   )
   t.match(
-    ownerOf(check('missing'), record({ inProgress: interrupted.inProgress }), WORK_TREE),
+    ownerOf(
+      record({ inProgress: interrupted.inProgress }),
+      composeDeployedFrom(check('missing'), WORK_TREE),
+    ),
     { kind: 'docker-cd' },
     'an interrupted first deploy is docker-cd’s',
   )

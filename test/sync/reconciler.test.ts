@@ -1,5 +1,10 @@
 import t from 'tap'
-import { ComposeError, type HostCheck } from '../../services/host/index.js'
+import {
+  type Compose,
+  ComposeError,
+  createComposeRuntime,
+  type HostCheck,
+} from '../../services/host/index.js'
 import type { Snapshot } from '../../services/refresh/index.js'
 import {
   createDeployRecords,
@@ -51,6 +56,8 @@ function harness(options: {
   for (const record of options.records ?? []) void records.set(record.stack, () => record)
   const reconciler = createSyncReconciler({
     mode: 'apply',
+    // One at a time, by name: the order these tests assert (deploys in parallel: test/sync/order.test.ts).
+    concurrency: 1,
     selfHeal: false,
     adopt: false,
     prune: false,
@@ -70,43 +77,46 @@ function harness(options: {
       ensure: async (stack) => ({ dir: `/stacks/${stack}`, written: false, skipped: [] }),
       treeRecord: () => ({ get: async () => undefined, set: async () => {} }),
     },
-    compose: {
-      validate: async () => {},
-      model: async (dir) => ({
-        name: dir.split('/').at(-1) as string,
-        services: options.services ?? { app: {} },
-      }),
-      pull: async (_dir, services) => {
-        pulls.push([...services])
+    runtime: createComposeRuntime({
+      compose: {
+        validate: async () => {},
+        model: async (dir: string) => ({
+          name: dir.split('/').at(-1) as string,
+          services: options.services ?? { app: {} },
+          settings: null,
+        }),
+        pull: async (_dir: string, services: readonly string[]) => {
+          pulls.push([...services])
+        },
+        async up(dir: string, _wait: number, signal?: AbortSignal) {
+          ups.push(dir.split('/').at(-1) as string)
+          await (options.up?.(dir, signal) ?? Promise.resolve())
+          hostStatus.set(dir.split('/').at(-1) as string, 'synced')
+        },
+        down: async () => {},
+      } as unknown as Compose,
+      engine: {
+        imagePresent: async (image: string) => options.present?.(image) ?? true,
+        ping: options.ping ?? (async () => {}),
+        // Every service runs, once `up` ran: the read-back passes.
+        inspectProject: async (project: string) =>
+          hostStatus.get(project) === 'synced'
+            ? Object.keys(options.services ?? { app: {} }).map((service) => ({
+                id: `${project}-${service}`,
+                name: `${project}-${service}-1`,
+                service,
+                state: 'running',
+                restartCount: 0,
+                exitCode: 0,
+                restartPolicy: 'no',
+              }))
+            : [],
+        projectContainers: async () => ({ containers: [], fingerprint: '' }),
       },
-      async up(dir, _wait, signal) {
-        ups.push(dir.split('/').at(-1) as string)
-        await (options.up?.(dir, signal) ?? Promise.resolve())
-        hostStatus.set(dir.split('/').at(-1) as string, 'synced')
-      },
-      down: async () => {},
-    },
-    engine: {
-      imagePresent: async (image) => options.present?.(image) ?? true,
-      ping: options.ping ?? (async () => {}),
-      // Every service runs, once `up` ran: the read-back passes.
-      inspectProject: async (project) =>
-        hostStatus.get(project) === 'synced'
-          ? Object.keys(options.services ?? { app: {} }).map((service) => ({
-              id: `${project}-${service}`,
-              name: `${project}-${service}-1`,
-              service,
-              state: 'running',
-              restartCount: 0,
-              exitCode: 0,
-              restartPolicy: 'no',
-            }))
-          : [],
-    },
+    }),
     records,
     git: { keepTree: async () => {}, releaseTree: async () => {} },
     setStatus: (path, status, reason) => statuses.push([path, status, reason]),
-    onEvent: () => {},
     log: { info() {}, warn() {}, error() {} },
     retryBackoff: { initialMs: 20, maxMs: 20 },
     shutdownGraceMs: 50,

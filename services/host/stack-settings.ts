@@ -1,0 +1,56 @@
+// Per-stack settings live in Git, in the Compose file's top-level
+// `x-docker-cd` extension (Compose keeps top-level `x-` fields in
+// `docker compose config`, so they are read from Compose's own model, with
+// its interpolation and its `include`/override merging). One place for every
+// per-stack choice; later keys are added to KNOWN_KEYS and to the README's
+// table. A value of the wrong shape is a problem of the stack (it is not
+// deployed, with the reason); a key docker-cd does not know is a warning
+// (a typo, or a setting of a newer docker-cd).
+
+export type StackSettings = Readonly<{
+  /** Stacks (directory names) that must be synced and healthy before this one deploys. */
+  dependsOn: readonly string[]
+  /** Values docker-cd cannot use, in words: the stack is not deployed while any is there. */
+  problems: readonly string[]
+  /** Keys docker-cd does not know, in words (logged). */
+  warnings: readonly string[]
+}>
+
+export const EXTENSION_KEY = 'x-docker-cd'
+
+const KNOWN_KEYS = ['depends_on'] as const
+
+export const NO_SETTINGS: StackSettings = Object.freeze({
+  dependsOn: Object.freeze([]),
+  problems: Object.freeze([]),
+  warnings: Object.freeze([]),
+})
+
+/** The settings in a stack's `x-docker-cd` value (undefined: none given). */
+export function readStackSettings(raw: unknown): StackSettings {
+  if (raw === undefined || raw === null) return NO_SETTINGS
+  if (typeof raw !== 'object' || Array.isArray(raw))
+    return { ...NO_SETTINGS, problems: [`${EXTENSION_KEY} must be a mapping of settings`] }
+  const fields = raw as Record<string, unknown>
+  const problems: string[] = []
+  const warnings = Object.keys(fields)
+    .filter((key) => !(KNOWN_KEYS as readonly string[]).includes(key))
+    .sort()
+    .map(
+      (key) =>
+        `${EXTENSION_KEY}.${key} is not a setting docker-cd knows (ignored); known: ${KNOWN_KEYS.join(', ')}`,
+    )
+  const dependsOn = readNames(fields.depends_on, `${EXTENSION_KEY}.depends_on`, problems)
+  return { dependsOn, problems, warnings }
+}
+
+/** A list of stack names (one name alone is taken as a list of one). */
+function readNames(value: unknown, key: string, problems: string[]): string[] {
+  if (value === undefined || value === null) return []
+  const list = typeof value === 'string' ? [value] : value
+  if (!Array.isArray(list) || list.some((name) => typeof name !== 'string' || name === '')) {
+    problems.push(`${key} must be a list of stack names (directory names)`)
+    return []
+  }
+  return [...new Set(list as string[])].sort()
+}

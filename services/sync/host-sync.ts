@@ -1,0 +1,143 @@
+import { join } from 'node:path'
+import type { Config } from '../../schemas/config.js'
+import { scrubSecrets } from '../base/index.js'
+import type { GitReader } from '../git/index.js'
+import {
+  type ComposeAsk,
+  createCompose,
+  createComposeRuntime,
+  createEngineWatch,
+  createHostMonitor,
+  createWorkTrees,
+  type Engine,
+  type StackHostState,
+} from '../host/index.js'
+import { type RefreshObserver, repositoryKey, type Snapshot } from '../refresh/index.js'
+import type { SyncObserver } from './observers.js'
+import { createSyncReconciler, type SyncLog } from './reconciler.js'
+import { comparedTree, createDeployRecords } from './records.js'
+import { createSyncLog } from './sync-log.js'
+import type { Backoff } from './timing.js'
+
+// Builds the host side from the configuration, without Fastify (as
+// services/refresh/desired-state.ts does for refresh): the runtime (Compose
+// v2 over the engine), the stacks' work trees, the deploy records, the host
+// monitor, the engine's event watch and the reconciler, wired to each other
+// here and nowhere else. The monitor's checks go straight to the reconciler
+// (it turns them into statuses), and the tree a stack is compared with comes
+// from its deploy record (records.ts comparedTree): no hand-over after the
+// fact. plugins/host.ts and plugins/sync.ts only decorate what this returns.
+
+export type HostSyncOptions = {
+  config: Config
+  engine: Engine
+  git: GitReader
+  current: () => Snapshot
+  /** The refresh controller's writer of a stack's status, reason and health. */
+  setStatus: Parameters<typeof createSyncReconciler>[0]['setStatus']
+  log: SyncLog
+  /** Told about every sync run (event feed, metrics); the log is added here. */
+  observers?: SyncObserver[]
+  /** Counters of the host side (metrics). */
+  sink?: {
+    composeRun?: (asked: ComposeAsk) => void
+    checked?: (state: StackHostState) => void
+    engineLost?: () => void
+  }
+  /** The Compose binary (tests: a wrapper that records argv and environment). */
+  composeCommand?: string
+  /** Tests: shorter back-offs than an operator wants. */
+  healBackoff?: Backoff
+  retryBackoff?: Backoff
+}
+
+export async function createHostSync(options: HostSyncOptions) {
+  const { config, log } = options
+  const compose = createCompose({
+    dockerHost: config.dockerHost,
+    ...(options.composeCommand ? { command: options.composeCommand } : {}),
+    onRun: (asked) => options.sink?.composeRun?.(asked),
+    scrub: scrubSecrets(config),
+  })
+  const runtime = createComposeRuntime({ compose, engine: options.engine })
+  const workTrees = createWorkTrees({ git: options.git, stacksDir: config.stacksDir })
+  // Beside the mirror, keyed by repository: a restart finds what it deployed.
+  const records = createDeployRecords(
+    join(
+      config.gitCacheDir,
+      `${repositoryKey(config.gitRepoUrl, config.gitDeployDir)}.deployments`,
+    ),
+    (error) => log.warn({ err: error }, 'deploy records'),
+  )
+  await records.load()
+  const monitor = createHostMonitor({
+    workTrees,
+    runtime,
+    current: options.current,
+    onState: (path, check) => reconciler.hostChecked(path, check),
+    treeFor: (path, tree) => comparedTree(records.get(path), tree),
+    onChecked: (state) => options.sink?.checked?.(state),
+    onError: (error, stack) => log.error({ err: error, stack }, 'host check failed'),
+  })
+  const reconciler = createSyncReconciler({
+    mode: config.syncMode === 'apply' ? 'apply' : 'detect',
+    selfHeal: config.syncSelfHeal,
+    adopt: config.syncAdopt,
+    prune: config.syncPrune,
+    waitSeconds: Math.max(1, Math.round(config.syncTimeoutMs / 1000)),
+    concurrency: config.syncConcurrency,
+    stacksDir: config.stacksDir,
+    current: options.current,
+    monitor,
+    workTrees,
+    runtime,
+    records,
+    git: options.git,
+    setStatus: options.setStatus,
+    observers: [createSyncLog(log), ...(options.observers ?? [])],
+    onObserverError: (error) => log.error({ err: error }, 'a sync observer failed'),
+    log,
+    ...(options.healBackoff ? { healBackoff: options.healBackoff } : {}),
+    ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
+  })
+  const watch = createEngineWatch({
+    engine: options.engine,
+    onProjects: (projects) => monitor.projectsChanged(projects),
+    onLost(reason) {
+      options.sink?.engineLost?.()
+      log.warn({}, `engine unreachable (${reason}): stacks are unknown until it answers again`)
+      monitor.engineLost(reason)
+    },
+    onReconnected() {
+      log.info({}, 'engine answers again: every stack is checked')
+      monitor.recheckAll()
+    },
+  })
+  runtime
+    .version()
+    .catch((error: Error) =>
+      log.warn(
+        {},
+        `SYNC_MODE=${config.syncMode}: ${error.message}; stacks read unknown until it is there`,
+      ),
+    )
+  /** In this order: the monitor learns of a refresh's stacks before the reconciler does. */
+  const refreshObservers: RefreshObserver[] = [monitor.observer, reconciler.observer]
+  return {
+    runtime,
+    workTrees,
+    monitor,
+    reconciler,
+    refreshObservers,
+    eventsConnected: watch.connected,
+    /** Shutdown: deploys end (or are stopped after the grace), then the watch, the checks, any Compose left. */
+    async close() {
+      await reconciler.close()
+      await watch.close()
+      // Any Compose still running (a check) is stopped, SIGKILLed after the grace: none outlives the service.
+      await Promise.all([monitor.close(), runtime.close()])
+    },
+  }
+}
+
+export type HostSync = Awaited<ReturnType<typeof createHostSync>>

@@ -1,0 +1,76 @@
+import { EXTENSION_KEY } from '../host/index.js'
+
+// The order stacks declare between them: `x-docker-cd: { depends_on: [db] }`
+// in a stack's Compose file means it deploys only once each stack named
+// there (by its directory name) is synced and healthy — the database before
+// the app that needs it. Pure functions of what the reconciler knows, so
+// every answer is unit-tested and says why in words:
+// - a name that is no stack in Git, or a cycle (a → b → a), is an error on
+//   the stacks involved, never a hang: they are not deployed, with the reason;
+// - a stack whose dependency is being deployed, or is not synced and healthy
+//   yet, waits (`waiting for db: …`);
+// - a stack whose dependency failed is held (`held: db failed …`) until that
+//   one is fixed.
+// A manual sync is the operator's explicit request: it is not held.
+
+/** How a dependency stands, as the reconciler sees it. */
+export type DependencyState =
+  | { kind: 'ready' }
+  | { kind: 'waiting'; why: string }
+  | { kind: 'failed'; why: string }
+
+export type OrderView = {
+  /** Every stack in Git. */
+  stacks: ReadonlySet<string>
+  /** The stacks a stack declares it needs (empty when unknown: not checked yet). */
+  dependsOn: (stack: string) => readonly string[]
+  /** How a stack stands as a dependency. */
+  state: (stack: string) => DependencyState
+}
+
+/** Why `stack` may not deploy yet, or undefined when its declared order allows it now. */
+export function orderBlock(stack: string, view: OrderView): string | undefined {
+  const needs = view.dependsOn(stack)
+  if (needs.length === 0) return undefined
+  const unknown = needs.filter((name) => !view.stacks.has(name))
+  if (unknown.length > 0)
+    return `${EXTENSION_KEY}.depends_on names ${unknown.map((name) => JSON.stringify(name)).join(', ')}, which ${unknown.length === 1 ? 'is' : 'are'} no stack in Git: not deployed until the name is fixed`
+  const cycle = cycleThrough(stack, view)
+  if (cycle)
+    return `${EXTENSION_KEY}.depends_on forms a cycle (${cycle.join(' → ')}): none of these stacks is deployed until it is broken`
+  const failed: string[] = []
+  const waiting: string[] = []
+  for (const name of needs) {
+    const state = view.state(name)
+    if (state.kind === 'failed') failed.push(`${name} ${state.why}`)
+    else if (state.kind === 'waiting') waiting.push(`${name} (${state.why})`)
+  }
+  if (failed.length > 0)
+    return `held: ${failed.join('; ')}; deploys once ${needs.length === 1 ? 'it is' : 'they are'} synced and healthy (${EXTENSION_KEY}.depends_on)`
+  if (waiting.length > 0) return `waiting for ${waiting.join(', ')}`
+  return undefined
+}
+
+/** A cycle of declared dependencies that passes through `stack`, as a path back to it. */
+export function cycleThrough(
+  stack: string,
+  view: Pick<OrderView, 'dependsOn'>,
+): string[] | undefined {
+  const seen = new Set<string>()
+  const path: string[] = [stack]
+  const walk = (from: string): boolean => {
+    for (const next of view.dependsOn(from)) {
+      if (next === stack) {
+        path.push(stack)
+        return true
+      }
+      if (seen.has(next)) continue
+      seen.add(next)
+      path.push(next)
+      if (walk(next)) return true
+      path.pop()
+    }
+    return false
+  }
+  return walk(stack) ? path : undefined
+}
