@@ -1,4 +1,6 @@
-import { EXTENSION_KEY } from '../host/index.js'
+import { EXTENSION_KEY, type HostCheck } from '../host/index.js'
+import { short } from './decide.js'
+import type { DeployRecord } from './records.js'
 
 // The order stacks declare between them: `x-docker-cd: { depends_on: [db] }`
 // in a stack's Compose file means it deploys only once each stack named
@@ -73,4 +75,32 @@ export function cycleThrough(
     return false
   }
   return walk(stack) ? path : undefined
+}
+
+/** How a stack stands for the stacks that declare they need it. */
+export function dependencyState(input: {
+  /** Its tree in Git; undefined when it is no stack in Git. */
+  tree: string | undefined
+  check: HostCheck | undefined
+  record: DeployRecord | undefined
+  deploying: boolean
+  queued: boolean
+}): DependencyState {
+  const { tree, check, record } = input
+  if (tree === undefined) return { kind: 'waiting', why: 'not in Git' }
+  if (record?.failedTreeHash === tree && record.lastResult === 'failed')
+    return { kind: 'failed', why: `failed to deploy tree ${short(tree)}` }
+  if (check?.status === 'failed') return { kind: 'failed', why: `is failed: ${check.reason}` }
+  if (input.deploying) return { kind: 'waiting', why: 'deploying' }
+  if (input.queued) return { kind: 'waiting', why: 'queued to deploy' }
+  if (!check) return { kind: 'waiting', why: 'not checked yet' }
+  if (record?.deployedTreeHash !== tree)
+    return {
+      kind: 'waiting',
+      why: `its tree ${short(tree)} is not deployed by docker-cd yet: ${check.reason}`,
+    }
+  if (check.status !== 'synced') return { kind: 'waiting', why: `${check.status}: ${check.reason}` }
+  if (check.health !== 'healthy')
+    return { kind: 'waiting', why: `synced, ${check.health ?? 'health unknown'}` }
+  return { kind: 'ready' }
 }

@@ -4,24 +4,21 @@ import { createObserverList } from '../base/index.js'
 import type { GitReader } from '../git/index.js'
 import type { HostCheck, HostMonitor, StackRuntime, WorkTrees } from '../host/index.js'
 import type { RefreshObserver, Snapshot, Timers } from '../refresh/index.js'
-import { type Activity, decide, ownerOf, short, statusOf } from './decide.js'
-import type { SyncObserver, SyncRunRef } from './observers.js'
-import { type DependencyState, orderBlock } from './order.js'
-import {
-  interruptedRunFinished,
-  type RunStart,
-  type SettledRun,
-  type SyncAnswer,
-  settleRun,
-} from './outcome.js'
+import { decide, ownerOf, statusOf } from './decide.js'
+import type { SyncObserver } from './observers.js'
+import { dependencyState, orderBlock } from './order.js'
+import { interruptedRunFinished, type SyncAnswer } from './outcome.js'
 import { createSyncQueue } from './queue.js'
 import {
   type DeployRecords,
+  type RemovedStack,
+  removedStacks,
   type SyncTrigger,
-  type TreeRef,
+  withDeployedTree,
   withInterruptedRun,
 } from './records.js'
-import { createSyncSteps, type SyncOutcome, type SyncPhase } from './steps.js'
+import { createSyncRunner } from './runner.js'
+import { createSyncSteps, type SyncOutcome } from './steps.js'
 import { type Backoff, createSyncTiming } from './timing.js'
 
 export type { SyncAnswer } from './outcome.js'
@@ -52,14 +49,6 @@ export type SyncLog = {
   info(details: object, message: string): void
   warn(details: object, message: string): void
   error(details: object, message: string): void
-}
-
-/** A stack docker-cd deployed that Git no longer has. */
-export type RemovedStack = {
-  stack: string
-  project?: string
-  status: 'deleting' | 'kept'
-  reason: string
 }
 
 export type SyncReconcilerOptions = {
@@ -109,14 +98,19 @@ export type SyncReconcilerOptions = {
 export function createSyncReconciler(options: SyncReconcilerOptions) {
   const now = options.now ?? (() => new Date())
   const { records, monitor } = options
-  const workTreeOf = (path: string) => join(options.stacksDir, path)
-  const observers = createObserverList<SyncObserver>(
+  const { notify } = createObserverList<SyncObserver>(
     options.observers ?? [],
     options.onObserverError,
   )
-  const notify = observers.notify
   const stop = new AbortController()
-  const steps = createSyncSteps({ ...options, signal: stop.signal })
+  const runner = createSyncRunner({
+    ...options,
+    steps: createSyncSteps({ ...options, signal: stop.signal }),
+    notify,
+    onPhase: publish,
+    warn: (details, message) => options.log.warn(details, message),
+    now,
+  })
   const timing = createSyncTiming({
     heal: options.healBackoff ?? { initialMs: 30_000, maxMs: 10 * 60_000 },
     retry: options.retryBackoff ?? { initialMs: 10_000, maxMs: 5 * 60_000 },
@@ -128,11 +122,9 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     firstPicture: () => monitor.idle(),
     blocked: heldBack,
     run,
-    takeDown,
+    takeDown: runner.takeDown,
     onError: (error, stack) => options.log.error({ err: error, stack }, 'sync run broke'),
   })
-  /** Runs in progress, by stack: their phase shows in the status. */
-  const activities = new Map<string, Activity>()
   /** Why nothing is done about a stack (a decision, a back-off, its declared order), shown with its status. */
   const waiting = new Map<string, string>()
   /** What was last published per stack: a change wakes the stacks that wait on it. */
@@ -143,7 +135,6 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
   let closed = false
 
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
-  const revisionNow = () => options.current().revision ?? ''
 
   // Deploys a killed docker-cd left in progress: into the history at once,
   // with why (the recovery run follows each stack's first host check).
@@ -158,17 +149,23 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       if (run) notify((o) => o.runFinished?.(interruptedRunFinished(record.stack, run)))
     }
 
+  /** The stack's status, reason and health as they stand now. */
+  function statusNow(path: string) {
+    const stack = stackOf(path)
+    return stack
+      ? statusOf({
+          tree: stack.treeOid,
+          check: monitor.state(path),
+          record: records.get(path),
+          activity: runner.activity(path),
+          ...(waiting.has(path) ? { waiting: waiting.get(path) } : {}),
+        })
+      : undefined
+  }
+
   /** The only place a stack's status is written while the reconciler runs. */
   function publish(path: string) {
-    const stack = stackOf(path)
-    if (!stack) return
-    const status = statusOf({
-      tree: stack.treeOid,
-      check: monitor.state(path),
-      record: records.get(path),
-      activity: activities.get(path),
-      ...(waiting.has(path) ? { waiting: waiting.get(path) } : {}),
-    })
+    const status = statusNow(path)
     if (!status) return
     options.setStatus(path, status.status, status.reason, status.health)
     const key = `${status.status}\0${status.health}\0${status.reason}`
@@ -179,7 +176,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
 
   /** Apply mode: what to do about a stack after its host check. */
   function consider(path: string) {
-    if (closed || activities.has(path) || queue.isPending(path)) return
+    if (closed || runner.activity(path) || queue.isPending(path)) return
     const stack = stackOf(path)
     const check = monitor.state(path)
     if (!stack || !check) return
@@ -191,7 +188,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       tree: stack.treeOid,
       check,
       record,
-      owner: ownerOf(record, options.runtime.deployedFrom(check, workTreeOf(path))),
+      owner: ownerOf(record, options.runtime.deployedFrom(check, join(options.stacksDir, path))),
       selfHeal: options.selfHeal,
       adopt: options.adopt,
     })
@@ -206,22 +203,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       void noteDeployed(path, stack.treeOid, check)
       return
     }
-    if (decision.trigger === 'self-heal') {
-      const blocked = timing.healBlocked(path)
-      if (blocked) {
-        waiting.set(
-          path,
-          `${decision.why}; self-heal backs off until ${blocked.until.toISOString()} (${blocked.count} re-apply${blocked.count === 1 ? '' : 's'} in the last hour)`,
-        )
-        timing.later(path, blocked.until.getTime() - now().getTime() + 10, () => {
-          waiting.delete(path)
-          consider(path)
-          publish(path)
-        })
-        return
-      }
-      timing.healed(path)
-    }
+    if (decision.trigger === 'self-heal' && healBacksOff(path, decision.why)) return
     options.log.info(
       { stack: path, trigger: decision.trigger, reason: decision.why },
       'sync queued',
@@ -229,21 +211,36 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     enqueue(path, decision.trigger)
   }
 
+  /** Self-heal is backing off for this stack: it waits, with when, and looks again then. */
+  function healBacksOff(path: string, why: string): boolean {
+    const blocked = timing.healBlocked(path)
+    if (!blocked) {
+      timing.healed(path)
+      return false
+    }
+    waiting.set(
+      path,
+      `${why}; self-heal backs off until ${blocked.until.toISOString()} (${blocked.count} re-apply${blocked.count === 1 ? '' : 's'} in the last hour)`,
+    )
+    timing.later(path, blocked.until.getTime() - now().getTime() + 10, () => {
+      waiting.delete(path)
+      consider(path)
+      publish(path)
+    })
+    return true
+  }
+
   /** The host already runs this tree from docker-cd's work tree: the record says so now. */
   async function noteDeployed(path: string, tree: string, check: HostCheck) {
-    const revision = revisionNow()
-    // Only the deployed tree is said; no earlier run's result, error or rollback stays beside it.
-    await records.set(path, (record) => {
-      const { error: _e, rolledBackTo: _r, failedTreeHash: _f, ...rest } = record
-      return {
-        ...rest,
+    const revision = options.current().revision ?? ''
+    await records.set(path, (record) =>
+      withDeployedTree(record, {
+        tree,
+        revision,
+        at: now(),
         ...(check.project ? { project: check.project } : {}),
-        deployedTreeHash: tree,
-        deployedRevision: revision,
-        deployedAt: now().toISOString(),
-        lastResult: 'completed',
-      }
-    })
+      }),
+    )
     await options.git.keepTree(path, tree).catch(() => {})
     publish(path) // a stack that waits for this one may go now
   }
@@ -256,7 +253,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
         o.runQueued?.({
           stack: path,
           trigger,
-          revision: revisionNow(),
+          revision: options.current().revision ?? '',
           treeHash: stack.treeOid,
           message: queue.waitsFor(path),
         }),
@@ -273,7 +270,14 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       : orderBlock(path, {
           stacks: new Set(options.current().stacks.map((stack) => stack.path)),
           dependsOn: (stack) => monitor.state(stack)?.settings?.dependsOn ?? [],
-          state: dependencyState,
+          state: (stack) =>
+            dependencyState({
+              tree: stackOf(stack)?.treeOid,
+              check: monitor.state(stack),
+              record: records.get(stack),
+              deploying: runner.activity(stack) !== undefined,
+              queued: queue.isPending(stack),
+            }),
         })
     if (why !== undefined && waiting.get(path) !== why) {
       waiting.set(path, why)
@@ -282,34 +286,12 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     return why
   }
 
-  /** How a stack stands for the stacks that declare they need it. */
-  function dependencyState(path: string): DependencyState {
-    const stack = stackOf(path)
-    const check = monitor.state(path)
-    const record = records.get(path)
-    if (!stack) return { kind: 'waiting', why: 'not in Git' }
-    if (record?.failedTreeHash === stack.treeOid && record.lastResult === 'failed')
-      return { kind: 'failed', why: `failed to deploy tree ${short(stack.treeOid)}` }
-    if (check?.status === 'failed') return { kind: 'failed', why: `is failed: ${check.reason}` }
-    if (activities.has(path)) return { kind: 'waiting', why: 'deploying' }
-    if (queue.isPending(path)) return { kind: 'waiting', why: 'queued to deploy' }
-    if (!check) return { kind: 'waiting', why: 'not checked yet' }
-    if (record?.deployedTreeHash !== stack.treeOid)
-      return {
-        kind: 'waiting',
-        why: `its tree ${short(stack.treeOid)} is not deployed by docker-cd yet: ${check.reason}`,
-      }
-    if (check.status !== 'synced')
-      return { kind: 'waiting', why: `${check.status}: ${check.reason}` }
-    if (check.health !== 'healthy')
-      return { kind: 'waiting', why: `synced, ${check.health ?? 'health unknown'}` }
-    return { kind: 'ready' }
-  }
-
+  /** A queued run's turn: the runner deploys; the result decides what comes next. */
   async function run(path: string, trigger: SyncTrigger, answer: (answer: SyncAnswer) => void) {
-    const stack = stackOf(path)
-    const revision = revisionNow()
-    if (!stack) {
+    waiting.delete(path)
+    const result = await runner.run(path, trigger)
+    if (!result) {
+      const revision = options.current().revision ?? ''
       answer({
         status: 'failed',
         revision,
@@ -318,84 +300,12 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       })
       return
     }
-    const tree = stack.treeOid
-    const before = records.get(path)
-    // The good tree to return to: the one recorded when an interrupted deploy started, else the deployed one.
-    const rollbackTo: TreeRef | undefined =
-      before?.inProgress?.previous ??
-      (before?.deployedTreeHash
-        ? { revision: before.deployedRevision ?? '', treeHash: before.deployedTreeHash }
-        : undefined)
-    const start: RunStart = {
-      stack: path,
-      trigger,
-      revision,
-      tree,
-      startedAt: now(),
-      ...(rollbackTo ? { rollbackTo } : {}),
-    }
-    const ref: SyncRunRef = { stack: path, trigger, revision, treeHash: tree }
-    const activity: Activity = { phase: 'validate', tree, revision, trigger }
-    activities.set(path, activity)
-    waiting.delete(path)
-    notify((o) =>
-      o.runStarted?.({ ...ref, ...(rollbackTo ? { fromTree: rollbackTo.treeHash } : {}) }),
-    )
-    const phase = (name: SyncPhase, message: string) => {
-      activity.phase = name
-      notify((o) => o.phase?.({ ...ref, phase: name, message }))
-      publish(path)
-    }
-    const checkBefore = monitor.state(path)
-    const { result } = await monitor.exclusive(path, async () => {
-      const outcome = await steps.run({
-        path,
-        tree,
-        rollbackTo,
-        checkBefore,
-        phase,
-        beforeUp: () => writeInProgress(start),
-      })
-      // Written before the stack is read back, so the check that follows sees it.
-      let settled: SettledRun | undefined
-      await records.set(path, (current) => {
-        settled = settleRun(start, outcome, now(), current)
-        return settled.record
-      })
-      if (outcome.result === 'completed')
-        await options.git
-          .keepTree(path, tree)
-          .catch((error) =>
-            options.log.warn({ err: error, stack: path }, 'could not keep the deployed tree'),
-          )
-      return { outcome, settled: settled as SettledRun }
-    })
-    activities.delete(path)
-    notify((o) => o.runFinished?.(result.settled.finished))
     if (result.outcome.result === 'completed') timing.succeeded(path)
     else if (result.settled.retry && !closed && options.mode === 'apply')
-      retryLater(path, tree, result.outcome)
+      retryLater(path, result.settled.finished.treeHash, result.outcome)
     answer(result.settled.answer)
     consider(path)
     publish(path)
-  }
-
-  /** The deploy is written down before `up` changes the host (on disk: a kill during `up` must leave the rollback target). */
-  function writeInProgress(start: RunStart) {
-    return records.set(
-      start.stack,
-      (record) => ({
-        ...record,
-        inProgress: {
-          toTree: start.tree,
-          revision: start.revision,
-          ...(start.rollbackTo ? { previous: start.rollbackTo } : {}),
-          startedAt: start.startedAt.toISOString(),
-          trigger: start.trigger,
-        },
-      }),
-      { durable: true },
-    )
   }
 
   /** An engine failure: the same tree is tried again, backing off. */
@@ -407,51 +317,6 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       waiting.delete(path)
       enqueue(path, 'retry')
     })
-  }
-
-  /** SYNC_PRUNE: a stack docker-cd deployed left Git: its project goes, volumes kept. */
-  async function takeDown(path: string) {
-    const record = records.get(path)
-    const project = record?.project
-    if (!project || stackOf(path)) return
-    const revision = revisionNow()
-    const treeHash = record.deployedTreeHash ?? ''
-    const ref: SyncRunRef = { stack: path, trigger: 'prune', revision, treeHash }
-    notify((o) =>
-      o.phase?.({
-        ...ref,
-        phase: 'deleting',
-        message: `docker compose down --remove-orphans of project ${project} (volumes kept)`,
-      }),
-    )
-    const removed = { stack: path, project, revision, treeHash }
-    try {
-      await steps.takeDown(project)
-      await records.delete(path)
-      await options.git.releaseTree(path).catch(() => {})
-      notify((o) =>
-        o.stackRemoved?.({
-          ...removed,
-          result: 'deleted',
-          message: `project ${project} taken down`,
-        }),
-      )
-    } catch (error) {
-      const message = (error as Error).message
-      await records.set(path, (r) => ({
-        ...r,
-        lastResult: 'failed',
-        error: `down failed: ${message}`,
-      }))
-      notify((o) =>
-        o.stackRemoved?.({
-          ...removed,
-          result: 'failed',
-          message: `down failed: ${message}`,
-          failure: { kind: 'down', message },
-        }),
-      )
-    }
   }
 
   const observer: RefreshObserver = {
@@ -480,21 +345,12 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     },
   }
 
-  /** Unknown `x-docker-cd` keys: logged once per tree. */
-  function warnSettings(path: string, check: HostCheck) {
-    const warnings = check.settings?.warnings ?? []
-    const tree = stackOf(path)?.treeOid ?? ''
-    if (warnings.length === 0 || warned.get(path) === tree) return
-    warned.set(path, tree)
-    for (const warning of warnings) options.log.warn({ stack: path, tree }, warning)
-  }
-
   return {
     observer,
     /** The host monitor's hook: a new check of a stack. */
     hostChecked(path: string, check: HostCheck) {
       warnSettings(path, check)
-      if (!activities.has(path)) consider(path)
+      if (!runner.activity(path)) consider(path)
       publish(path)
     },
     /** A manual sync (the operator hands the stack over): starts now, or once a slot is free. */
@@ -503,41 +359,15 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       return { status: enqueue(path, 'manual'), done }
     },
     /** Why the stack has its status, as published (until the routes read it from the snapshot). */
-    reasonOf(path: string): string | undefined {
-      const stack = stackOf(path)
-      return stack
-        ? statusOf({
-            tree: stack.treeOid,
-            check: monitor.state(path),
-            record: records.get(path),
-            activity: activities.get(path),
-            ...(waiting.has(path) ? { waiting: waiting.get(path) } : {}),
-          })?.reason
-        : undefined
-    },
+    reasonOf: (path: string): string | undefined => statusNow(path)?.reason,
     /** A stack's deploy record, for its detail. */
     record: (path: string) => records.get(path),
     /** Stacks docker-cd deployed that Git no longer has (kept without SYNC_PRUNE, or being taken down). */
-    removed(): RemovedStack[] {
-      const inGit = new Set(options.current().stacks.map((stack) => stack.path))
-      return records
-        .all()
-        .filter((record) => !inGit.has(record.stack) && record.project)
-        .map((record) => ({
-          stack: record.stack,
-          ...(record.project ? { project: record.project } : {}),
-          status: (queue.isTakingDown(record.stack)
-            ? 'deleting'
-            : 'kept') as RemovedStack['status'],
-          reason:
-            options.mode === 'apply' && options.prune
-              ? record.error
-                ? `removed from Git; ${record.error}`
-                : 'removed from Git: being taken down'
-              : 'removed from Git; still running (SYNC_PRUNE is off: take it down by hand or set SYNC_PRUNE=true)',
-        }))
-        .sort((a, b) => (a.stack < b.stack ? -1 : 1))
-    },
+    removed: (): RemovedStack[] =>
+      removedStacks(records.all(), new Set(options.current().stacks.map((stack) => stack.path)), {
+        pruning: options.mode === 'apply' && options.prune,
+        takingDown: queue.isTakingDown,
+      }),
     /** Resolves when no run is in progress and none waiting could start (tests, benchmarks). */
     idle: (): Promise<void> => queue.idle(),
     /**
@@ -564,6 +394,15 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       await running
       await records.flush()
     },
+  }
+
+  /** Unknown `x-docker-cd` keys: logged once per tree. */
+  function warnSettings(path: string, check: HostCheck) {
+    const warnings = check.settings?.warnings ?? []
+    const tree = stackOf(path)?.treeOid ?? ''
+    if (warnings.length === 0 || warned.get(path) === tree) return
+    warned.set(path, tree)
+    for (const warning of warnings) options.log.warn({ stack: path, tree }, warning)
   }
 }
 

@@ -152,6 +152,51 @@ export function comparedTree(record: DeployRecord | undefined, snapshotTree: str
     : snapshotTree
 }
 
+/** The host already runs `tree` from docker-cd's work tree: the record says so, and nothing of an earlier run. */
+export function withDeployedTree(
+  record: DeployRecord,
+  deployed: { tree: string; revision: string; at: Date; project?: string },
+): DeployRecord {
+  const { error: _e, rolledBackTo: _r, failedTreeHash: _f, ...rest } = record
+  return {
+    ...rest,
+    ...(deployed.project ? { project: deployed.project } : {}),
+    deployedTreeHash: deployed.tree,
+    deployedRevision: deployed.revision,
+    deployedAt: deployed.at.toISOString(),
+    lastResult: 'completed',
+  }
+}
+
+/** A stack docker-cd deployed that Git no longer has. */
+export type RemovedStack = {
+  stack: string
+  project?: string
+  status: 'deleting' | 'kept'
+  reason: string
+}
+
+/** Stacks docker-cd deployed that Git no longer has (kept without SYNC_PRUNE, or being taken down). */
+export function removedStacks(
+  all: readonly DeployRecord[],
+  inGit: ReadonlySet<string>,
+  options: { pruning: boolean; takingDown: (stack: string) => boolean },
+): RemovedStack[] {
+  return all
+    .filter((record) => !inGit.has(record.stack) && record.project)
+    .map((record) => ({
+      stack: record.stack,
+      ...(record.project ? { project: record.project } : {}),
+      status: options.takingDown(record.stack) ? ('deleting' as const) : ('kept' as const),
+      reason: options.pruning
+        ? record.error
+          ? `removed from Git; ${record.error}`
+          : 'removed from Git: being taken down'
+        : 'removed from Git; still running (SYNC_PRUNE is off: take it down by hand or set SYNC_PRUNE=true)',
+    }))
+    .sort((a, b) => (a.stack < b.stack ? -1 : 1))
+}
+
 type RecordFile = { version: 1; record: DeployRecord }
 
 export function createDeployRecords(dir: string, onError: (error: unknown) => void = () => {}) {
