@@ -42,9 +42,13 @@ export function createSyncQueue(options: SyncQueueOptions) {
   let gate: 'closed' | 'opening' | 'open' = 'closed'
   let woken = false
   let closed = false
+  /** What close() answered: a waiter that comes later gets it at once, never hangs. */
+  let closedAnswer: SyncAnswer | undefined
 
   const full = () => running.size >= options.concurrency
   const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
+  /** Deploys wait while a removed stack is taken down (it frees its project name first). */
+  const takeDowns = () => [...new Set([...takingDown, ...prunes])].sort(byName)
 
   function start(stack: string, job: () => Promise<void>) {
     const done = Promise.resolve()
@@ -122,22 +126,30 @@ export function createSyncQueue(options: SyncQueueOptions) {
   return {
     /** Queues a run of the stack; answers whether it starts now (`syncing`) or waits (`queued`). */
     enqueue(stack: string, trigger: SyncTrigger): 'syncing' | 'queued' {
+      if (closed) return 'queued'
       if (pending.get(stack) !== 'manual') pending.set(stack, trigger)
       held.delete(stack)
       wake()
-      return running.has(stack) || full() || options.blocked(stack, trigger) !== undefined
+      return running.has(stack) ||
+        full() ||
+        takeDowns().length > 0 ||
+        options.blocked(stack, trigger) !== undefined
         ? 'queued'
         : 'syncing'
     },
     /** Why a queued stack waits, in words ('starting' when it does not). */
     waitsFor(stack: string): string {
       if (running.has(stack)) return `waiting for the running sync of ${stack} to finish`
+      const downs = takeDowns()
+      if (downs.length > 0)
+        return `waiting for the take-down of ${downs.join(', ')} (removed from Git) to finish`
       if (full())
         return `waiting for a free deploy slot (SYNC_CONCURRENCY=${options.concurrency}: ${[...running.keys()].sort(byName).join(', ')} running)`
       return options.blocked(stack, pending.get(stack) ?? 'git') ?? 'starting'
     },
     /** The next run of the stack answers this promise. */
     nextRun(stack: string): Promise<SyncAnswer> {
+      if (closedAnswer) return Promise.resolve(closedAnswer)
       return new Promise<SyncAnswer>((resolve) =>
         waiters.set(stack, [...(waiters.get(stack) ?? []), resolve]),
       )
@@ -165,6 +177,7 @@ export function createSyncQueue(options: SyncQueueOptions) {
     /** Nothing new starts; waiting runs are answered with `answer`; resolves when the running ones end. */
     async close(answer: SyncAnswer) {
       closed = true
+      closedAnswer = answer
       for (const stack of [...pending.keys(), ...waiters.keys()]) takeWaiters(stack)(answer)
       pending.clear()
       prunes.clear()
