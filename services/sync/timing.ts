@@ -80,8 +80,10 @@ export function createSyncTiming(options: {
     retryDue(path: string) {
       retrying.delete(path)
     },
-    /** A run completed: the retry back-off starts over. */
+    /** A run completed (a manual sync, say, before the retry's time): no retry is due, the back-off starts over. */
     succeeded(path: string) {
+      if (retrying.has(path)) cancel(path)
+      retrying.delete(path)
       failures.delete(path)
     },
     /** The stack left Git. */

@@ -211,3 +211,18 @@ t.test('forget: a stack that left Git leaves nothing behind', async (t) => {
   t.ok(sync.healBlocked('b'), 'other stacks keep theirs')
   t.ok(sync.waitsForRetry('b', 'tree-1'))
 })
+
+t.test('a run that completes before its retry is due cancels the retry', async (t) => {
+  const { clock, timing: timer } = timing()
+  const delay = timer.retryLater('a', 'tree-1')
+  let retried = false
+  timer.later('a', delay, () => {
+    retried = true
+  })
+  t.ok(timer.waitsForRetry('a', 'tree-1'))
+  timer.succeeded('a') // a manual sync deployed it meanwhile
+  t.notOk(timer.waitsForRetry('a', 'tree-1'), 'no retry waits any more')
+  t.equal(clock.pending().length, 0, 'the retry timer is cancelled')
+  t.notOk(retried)
+  t.equal(timer.retryLater('a', 'tree-2'), 10_000, 'the back-off starts over')
+})
