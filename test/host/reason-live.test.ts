@@ -1,4 +1,3 @@
-import { EventSource } from 'eventsource'
 import t from 'tap'
 import { browserUnavailable, launchBrowser } from '../helpers/browser.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
@@ -11,6 +10,7 @@ import {
 } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { followStackStatus } from '../helpers/status-feed.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // Issue 25 ("one view of a stack"), SYNC_MODE=detect on the real engine: a
@@ -22,8 +22,6 @@ import { tempDir } from '../helpers/temp-dir.js'
 // page) without a reload.
 
 const unavailable = hostUnavailable() ?? browserUnavailable()
-
-type StatusEvent = { path: string; from: string; to: string; reason?: string; health?: string }
 
 t.test(
   'a second container stopped: the new reason is an event, in the API and in the open dashboard',
@@ -48,21 +46,9 @@ t.test(
       { maxEventLoopDelayMs: 60_000 },
     )
     const base = await app.listen({ port: 0, host: '127.0.0.1' })
-    const events: StatusEvent[] = []
-    const feed = new EventSource(`${base}/api/events`)
-    t.teardown(() => feed.close())
-    feed.addEventListener('stack-status', (event) => {
-      const data = JSON.parse(event.data) as StatusEvent
-      if (data.path === stack) events.push(data)
-    })
-    await new Promise((resolve) => feed.addEventListener('open', resolve))
+    const { events, next: nextEvent } = await followStackStatus(t, base, stack)
     await startApp(app)
     const detail = async () => (await app.inject(`/api/stacks/${stack}`)).json()
-    /** The first event from now on that satisfies `match`. */
-    const nextEvent = (match: (event: StatusEvent) => boolean, what: string) => {
-      const from = events.length
-      return waitFor(() => events.slice(from).find(match), what)
-    }
 
     // In sync: deployed by hand from docker-cd's work tree (detect mode deploys nothing).
     await waitFor(async () => (await detail()).sync, 'the startup check')

@@ -1,9 +1,9 @@
-import { EventSource } from 'eventsource'
 import t from 'tap'
-import { build, configFor, startApp, waitFor } from '../helpers/build.js'
+import { build, configFor, startApp } from '../helpers/build.js'
 import { hostUnavailable, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { followStackStatus, type StatusEvent } from '../helpers/status-feed.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // Issue 25 ("one view of a stack"), on the real engine: a stack that fails
@@ -13,8 +13,6 @@ import { tempDir } from '../helpers/temp-dir.js'
 // also when nothing else changed (failed → failed, same health).
 
 const unavailable = hostUnavailable()
-
-type StatusEvent = { path: string; from: string; to: string; reason?: string; health?: string }
 
 t.test(
   'a stack that fails again on a newer commit: the new reason is an event and in the API',
@@ -41,14 +39,8 @@ t.test(
       { maxEventLoopDelayMs: 60_000 },
     )
     const base = await app.listen({ port: 0, host: '127.0.0.1' })
-    const events: StatusEvent[] = []
-    const feed = new EventSource(`${base}/api/events`)
-    t.teardown(() => feed.close())
-    feed.addEventListener('stack-status', (event) => {
-      const data = JSON.parse(event.data) as StatusEvent
-      if (data.path === stack) events.push(data)
-    })
-    await new Promise((resolve) => feed.addEventListener('open', resolve))
+    const feed = await followStackStatus(t, base, stack)
+    const { events } = feed
     await startApp(app)
 
     const detail = async () => (await app.inject(`/api/stacks/${stack}`)).json()
@@ -56,18 +48,8 @@ t.test(
       (await app.inject('/api/stacks')).json().find((s: { path: string }) => s.path === stack)
     const treeNow = () =>
       app.desiredState.current().stacks.find((s) => s.path === stack)?.treeOid ?? ''
-    /** The first event from `from` on that satisfies `match`, with its index. */
-    const eventAfter = async (from: number, match: (e: StatusEvent) => boolean, what: string) => {
-      const index = await waitFor(
-        () => {
-          const found = events.findIndex((e, i) => i >= from && match(e))
-          return found === -1 ? undefined : found + 1
-        },
-        what,
-        60_000,
-      )
-      return { event: events[index - 1] as StatusEvent, index: index - 1 }
-    }
+    const eventAfter = (from: number, match: (e: StatusEvent) => boolean, what: string) =>
+      feed.after(from, match, what, 60_000)
     /** The API says what the last event said: status and reason, in the detail and the list. */
     const apiShows = async (event: StatusEvent, what: string) => {
       const [one, item] = await Promise.all([detail(), listed()])
