@@ -35,6 +35,7 @@ const view = (stack: Stack): StackView => ({
   status: stack.status,
   treeHash: stack.treeOid,
   ...(stack.health ? { health: stack.health } : {}),
+  ...(stack.reason ? { reason: stack.reason } : {}),
 })
 
 /** What a stack's detail shows of its deploy record. */
@@ -50,6 +51,8 @@ const deployView = (record: DeployRecord) => ({
 const stackRoutes: FastifyPluginAsyncZod = async (app) => {
   // Snapshots are immutable, so each one's list is validated and serialised
   // once, not per request (this route is what dashboards and reconcilers poll).
+  // A stack's status, health or reason changing swaps the snapshot whole, so
+  // a cached body never outlives what it says.
   const serialised = new WeakMap<readonly Stack[], Buffer>()
   const bodyFor = (stacks: readonly Stack[]) => {
     let body = serialised.get(stacks)
@@ -128,7 +131,8 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
               ...detail,
               sync: {
                 ...detail.sync,
-                reason: app.sync?.reasonOf(stack.path) ?? detail.sync.reason,
+                // The stack's reason as its status carries it (one view with the list and the feed).
+                reason: stack.reason ?? '',
                 ...(record ? deployView(record) : {}),
               },
             }

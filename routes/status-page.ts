@@ -36,7 +36,6 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
         ...(overview && host
           ? {
               overview,
-              reasonOf: (path: string) => app.sync?.reasonOf(path) ?? host.state(path)?.reason,
               // Public even with API_TOKEN set: no reason (it can quote files).
               reasonsHidden: app.config.apiToken !== undefined,
               removed: app.sync?.removed() ?? [],

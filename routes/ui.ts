@@ -87,12 +87,11 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
         ]),
       )
       return html(reply).send(
-        renderStackList(
-          app.config,
-          snapshot,
-          (path) => app.sync?.reasonOf(path) ?? app.host?.state(path)?.reason,
-          { loggedIn: loggedIn(request), deployedOf, subjectOf: subjects.get },
-        ),
+        renderStackList(app.config, snapshot, {
+          loggedIn: loggedIn(request),
+          deployedOf,
+          subjectOf: subjects.get,
+        }),
       )
     },
   )
@@ -175,7 +174,6 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           revision,
           subjectOf: subjects.get,
           check: app.host?.state(stack.path),
-          reason: app.sync?.reasonOf(stack.path) ?? app.host?.state(stack.path)?.reason,
           record,
           files: entries.map((entry) => ({
             path: entry.path,

@@ -37,13 +37,15 @@ export const stackStatusEventSchema = z
     path: z.string(),
     from: stackStatusSchema,
     to: stackStatusSchema,
-    reason: z.string().optional().meta({ description: 'Why, in words (from the host check)' }),
+    reason: z.string().optional().meta({
+      description: 'Why the stack has its status, in words (its reason after the change)',
+    }),
     health: stackHealthSchema.optional(),
   })
   .meta({
     id: 'StackStatusEvent',
     description:
-      "`event: stack-status` — a stack's sync status or health changed (`from` equals `to` when only the health did)",
+      "`event: stack-status` — a stack's sync status, health or reason changed (`from` equals `to` when only the health or the reason did)",
   })
 
 const resetEventSchema = z.object({ reason: z.string(), message: z.string() }).meta({

@@ -46,6 +46,10 @@ const stackSchema = z
         'Git tree id of the stack directory: changes when any file in it changes (.env, mounted configs), not only the Compose file',
     }),
     health: stackHealthSchema.optional(),
+    reason: z.string().optional().meta({
+      description:
+        'Why the stack has its status, in words (as `sync.reason` in its detail); part of its status: a change of it alone is a `stack-status` event. Absent before the first host check, and with SYNC_MODE=off',
+    }),
   })
   .meta({ id: 'Stack', example: stackExample })
 export type StackView = z.infer<typeof stackSchema>

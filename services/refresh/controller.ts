@@ -158,7 +158,12 @@ export function createRefreshController(options: RefreshControllerOptions) {
     },
     /** The startup refresh; polling starts when it finishes, whatever its outcome. */
     start: () => queue.enqueue('startup').done,
-    /** For the reconciler: move one stack through missing → syncing → synced / deleting. */
+    /**
+     * For the reconciler: one stack's status, with its reason and health
+     * (missing → syncing → synced / deleting). A change of any of the three
+     * is written and told (`from` equals `to` when only the reason or the
+     * health changed); the same three again are not.
+     */
     setStackStatus(
       path: string,
       status: StackStatus,
@@ -168,8 +173,10 @@ export function createRefreshController(options: RefreshControllerOptions) {
       const stack = snapshot.stacks.find((s) => s.path === path)
       if (stack === undefined) return false
       const from = stack.status
-      if (from === status && stack.health === health) return true
-      const next = stackStatusSet(snapshot, path, status, health)
+      // An empty reason is no reason (the snapshot leaves it out).
+      if (from === status && stack.health === health && (stack.reason ?? '') === (reason ?? ''))
+        return true
+      const next = stackStatusSet(snapshot, path, status, reason, health)
       if (!next) return false
       write(next)
       notify((o) =>

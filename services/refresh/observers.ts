@@ -10,11 +10,12 @@ import type { Snapshot } from './snapshot.js'
 export type RefreshObserver = {
   refreshStarted?(event: { trigger: RefreshTrigger; snapshot: Snapshot }): void
   refreshFinished?(outcome: RefreshOutcome, snapshot: Snapshot): void
+  /** A stack's status, health or reason changed (`from` equals `to` when only one of the last two did). */
   stackStatusChanged?(event: {
     path: string
     from: StackStatus
     to: StackStatus
-    /** Why, in words (the host's reason), when the writer gave one. */
+    /** Why, in words (the stack's reason after the change), when the writer gave one. */
     reason?: string
     /** The stack's health after the change, when the host reported one. */
     health?: StackHealth

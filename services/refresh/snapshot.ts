@@ -12,6 +12,12 @@ export type Stack = Readonly<{
   status: StackStatus
   /** Of its containers, from the last host check; absent before one (or when missing). */
   health?: StackHealth
+  /**
+   * Why the stack has its status, in words, as its writer (the host check,
+   * the reconciler) gave it; absent before the first one. Part of the
+   * stack's state: a change of it alone is a status change.
+   */
+  reason?: string
   /** Git object ids: the stack directory's tree (`treeHash` in the API) and its Compose blob. */
   treeOid: string
   blobOid: string
@@ -23,8 +29,11 @@ export type Stack = Readonly<{
 /** When a stack's tree last changed, as remembered across restarts. */
 export type StackStamp = Readonly<{ treeOid: string; changedAt: string; changedRevision: string }>
 
-/** A stack as Git describes it; status and change stamps are the cache's own. */
-export type DesiredStack = Omit<Stack, 'status' | 'changedAt' | 'changedRevision'>
+/** A stack as Git describes it; status, health, reason and change stamps are the cache's own. */
+export type DesiredStack = Omit<
+  Stack,
+  'status' | 'health' | 'reason' | 'changedAt' | 'changedRevision'
+>
 
 /** Stack paths that appeared, whose directory tree changed, or that left Git. */
 export type StackChanges = Readonly<{ added: string[]; changed: string[]; removed: string[] }>
@@ -79,8 +88,9 @@ export function refreshStarted(snapshot: Snapshot, trigger: RefreshTrigger): Sna
 }
 
 /**
- * A refresh read a new revision: new stacks start `missing`, surviving ones
- * keep their status. A stack whose tree id is the one it had before (in the
+ * A refresh read a new revision: new stacks start `missing` (no health, no
+ * reason until their first host check), surviving ones keep their status,
+ * health and reason until the host says otherwise. A stack whose tree id is the one it had before (in the
  * previous snapshot, or in `remembered` stamps from before a restart) keeps
  * its change stamp; any other is stamped with this refresh.
  */
@@ -102,7 +112,7 @@ export function refreshApplied(
     .map((stack) =>
       Object.freeze({
         ...stack,
-        status: previous.get(stack.path)?.status ?? 'missing',
+        ...hostStateOf(previous.get(stack.path)),
         ...stamp(stack),
       }),
     )
@@ -133,11 +143,25 @@ export function refreshFailed(
   return freeze({ ...snapshot, refreshStatus: 'failed', refreshError: error, trigger })
 }
 
-/** One stack moves through missing → syncing → synced / deleting; undefined if unknown. */
+/** What the host said of a stack (status, health, reason); a stack new to the cache is `missing`. */
+function hostStateOf(stack: Stack | undefined): Pick<Stack, 'status' | 'health' | 'reason'> {
+  if (!stack) return { status: 'missing' }
+  return {
+    status: stack.status,
+    ...(stack.health ? { health: stack.health } : {}),
+    ...(stack.reason ? { reason: stack.reason } : {}),
+  }
+}
+
+/**
+ * One stack's status, health and reason, written together (missing →
+ * syncing → synced / deleting, with why); undefined if the stack is unknown.
+ */
 export function stackStatusSet(
   snapshot: Snapshot,
   path: string,
   status: StackStatus,
+  reason?: string,
   health?: StackHealth,
 ): Snapshot | undefined {
   if (!snapshot.stacks.some((stack) => stack.path === path)) return undefined
@@ -146,8 +170,13 @@ export function stackStatusSet(
     stacks: Object.freeze(
       snapshot.stacks.map((stack) => {
         if (stack.path !== path) return stack
-        const { health: _, ...rest } = stack
-        return Object.freeze({ ...rest, status, ...(health ? { health } : {}) })
+        const { health: _h, reason: _r, ...rest } = stack
+        return Object.freeze({
+          ...rest,
+          status,
+          ...(health ? { health } : {}),
+          ...(reason ? { reason } : {}),
+        })
       }),
     ),
   })

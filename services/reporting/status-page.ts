@@ -31,9 +31,8 @@ function statusCounts(snapshot: Snapshot): string {
 
 export type HostLines = {
   containers: ContainerCount
-  /** With SYNC_MODE=detect: the engine's projects, and each stack's reason. */
+  /** With SYNC_MODE=detect: the engine's projects (and the stacks not in sync, with their reasons). */
   overview?: HostOverview
-  reasonOf?: (path: string) => string | undefined
   /**
    * API_TOKEN is set: this page is public, reasons are not (Compose quotes
    * files in them); they are on /api/stacks/{name} and the dashboard.
@@ -84,7 +83,7 @@ export function renderStatusPage(
         lines.push(
           host.reasonsHidden
             ? `  ${stack.path.padEnd(width)}  ${state}`
-            : `  ${stack.path.padEnd(width)}  ${state.padEnd(20)}  ${host.reasonOf?.(stack.path) ?? 'not checked yet'}`,
+            : `  ${stack.path.padEnd(width)}  ${state.padEnd(20)}  ${stack.reason ?? 'not checked yet'}`,
         )
       }
       if (host.reasonsHidden)

@@ -9,7 +9,6 @@ import { badge, escapeHtml, layout } from './layout.js'
 export function renderStackList(
   config: Config,
   snapshot: Snapshot,
-  reasonOf: (path: string) => string | undefined,
   options: {
     loggedIn?: boolean
     /** What docker-cd last deployed of a stack (its deploy record), if anything. */
@@ -30,7 +29,8 @@ export function renderStackList(
   }
   const rows = snapshot.stacks
     .map((stack) => {
-      const reason = stack.status === 'synced' ? '' : (reasonOf(stack.path) ?? '')
+      // As the live script patches it: the stack's reason, none while synced.
+      const reason = stack.status === 'synced' ? '' : (stack.reason ?? '')
       return `<tr data-path="${escapeHtml(stack.path)}" data-status="${escapeHtml(stack.status)}">
 <td><a href="/ui/stacks/${encodeURIComponent(stack.path)}">${escapeHtml(stack.path)}</a></td>
 <td class="status">${badge(stack.status)}</td><td class="health">${badge(stack.health)}</td>

@@ -16,7 +16,6 @@ export type StackPageInput = {
   /** First line of a commit's message, when the mirror has the commit. */
   subjectOf: (revision: string) => string | undefined
   check: HostCheck | undefined
-  reason: string | undefined
   record: DeployRecord | undefined
   files: readonly { path: string; type: 'blob' | 'tree' }[]
   composeText: string | undefined
@@ -75,7 +74,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
     data: { stack: stack.path },
     body: `<p><a href="/ui">← all stacks</a></p>
 <h2>${name} <span id="status">${badge(stack.status)}</span> <span id="health">${badge(stack.health)}</span></h2>
-<p class="reason" id="reason">${escapeHtml(input.reason ?? '')}</p>
+<p class="reason" id="reason">${escapeHtml(stack.reason ?? '')}</p>
 <table class="facts"><tbody>
 <tr><th>desired (Git)</th>${revisionCell(input.revision, stack.treeOid)}</tr>
 <tr><th>deployed</th>${revisionCell(record?.deployedRevision, record?.deployedTreeHash)}</tr>

@@ -115,6 +115,26 @@ t.test('refresh-status and stacks follow the contract', async (t) => {
     ),
     'no internal fields leak',
   )
+
+  // The reason is part of the stack's status: a change of it alone is in the next list.
+  t.ok(
+    app.desiredState.setStackStatus('stack-00001', 'out_of_sync', 'service app would be started'),
+  )
+  t.match(stackListSchema.parse((await inject('/api/stacks')).json())[1], {
+    path: 'stack-00001',
+    status: 'out_of_sync',
+    reason: 'service app would be started',
+  })
+  t.ok(
+    app.desiredState.setStackStatus(
+      'stack-00001',
+      'out_of_sync',
+      'services app, side would be started',
+    ),
+  )
+  const again = stackListSchema.parse((await inject('/api/stacks')).json())
+  t.equal(again[1]?.reason, 'services app, side would be started', 'not the cached body')
+  t.notOk('reason' in (again[0] ?? {}), 'a stack without a reason has none')
 })
 
 t.test('readyz is 503 until the first snapshot; healthz is 200', async (t) => {

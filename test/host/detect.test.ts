@@ -175,8 +175,18 @@ t.test(
         [web, 'out_of_sync', 'healthy'],
       ].sort(),
     )
+    // Its first check was told (missing → missing: a reason where there was
+    // none); since the push, nothing.
+    t.match(
+      statusEvents.find((event) => event.path === idle),
+      {
+        from: 'missing',
+        to: 'missing',
+        reason: `not deployed: no container of project ${idle} exists`,
+      },
+    )
     t.notOk(
-      statusEvents.some((event) => event.path === idle),
+      statusEvents.slice(seen).some((event) => event.path === idle),
       'the unchanged stack was not checked again',
     )
     t.ok(

@@ -236,6 +236,72 @@ t.test('stack status changes are told to observers once per real change', async 
   t.same(seen, ['web:missing->syncing', 'web:syncing->synced'])
 })
 
+t.test("a stack's reason is part of its state: written, told, kept by a refresh", async (t) => {
+  type Told = { path: string; from: string; to: string; reason?: string; health?: string }
+  const told: Told[] = []
+  const { fake, refresher } = controller([{ stackStatusChanged: (event) => told.push(event) }])
+  const first = refresher.start()
+  await tick()
+  fake.calls[0]?.resolve(stateAt(COMMIT_A, ['db', 'web']))
+  await first
+  const web = () => refresher.current().stacks.find((stack) => stack.path === 'web')
+  t.notOk('reason' in (web() ?? {}), 'a new stack has no reason before its first check')
+
+  t.ok(refresher.setStackStatus('web', 'failed', 'deploy of tree 1111111 failed', 'degraded'))
+  const before = refresher.current()
+  // The same status and health, a new reason: a change.
+  t.ok(refresher.setStackStatus('web', 'failed', 'deploy of tree 2222222 failed', 'degraded'))
+  t.not(refresher.current(), before, 'a new snapshot, swapped whole')
+  t.match(web(), { status: 'failed', health: 'degraded', reason: 'deploy of tree 2222222 failed' })
+  // The same three again: nothing written, nothing told.
+  const written = refresher.current()
+  t.ok(refresher.setStackStatus('web', 'failed', 'deploy of tree 2222222 failed', 'degraded'))
+  t.equal(refresher.current(), written, 'the same snapshot')
+  t.same(told, [
+    {
+      path: 'web',
+      from: 'missing',
+      to: 'failed',
+      reason: 'deploy of tree 1111111 failed',
+      health: 'degraded',
+    },
+    {
+      path: 'web',
+      from: 'failed',
+      to: 'failed',
+      reason: 'deploy of tree 2222222 failed',
+      health: 'degraded',
+    },
+  ])
+
+  // A reason that goes away is a change too; an empty one is none.
+  t.ok(refresher.setStackStatus('web', 'failed', undefined, 'degraded'))
+  t.notOk('reason' in (web() ?? {}))
+  t.equal(told.length, 3)
+  t.same(told[2], { path: 'web', from: 'failed', to: 'failed', health: 'degraded' })
+  t.ok(refresher.setStackStatus('web', 'failed', '', 'degraded'))
+  t.equal(told.length, 3, 'an empty reason is no reason')
+  t.ok(refresher.setStackStatus('web', 'out_of_sync', 'service app would be started', 'degraded'))
+
+  // A refresh keeps a surviving stack's status, health and reason; a new one has none.
+  const next = refresher.refresh('manual')
+  await tick()
+  fake.calls[1]?.resolve(stateAt(COMMIT_B, ['new', 'web']))
+  await next.done
+  t.match(web(), {
+    treeOid: `web-${COMMIT_B}`,
+    status: 'out_of_sync',
+    health: 'degraded',
+    reason: 'service app would be started',
+  })
+  const added = refresher.current().stacks.find((stack) => stack.path === 'new')
+  t.same(
+    [added?.status, 'health' in (added ?? {}), 'reason' in (added ?? {})],
+    ['missing', false, false],
+  )
+  t.equal(told.length, 4, 'a refresh is not a status change')
+})
+
 t.test('close aborts the running refresh and answers the waiting one', async (t) => {
   const fake = controlledSteps()
   let aborted = false
