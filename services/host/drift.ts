@@ -59,6 +59,14 @@ export function healthOf(
   return states.every((state) => state === 'running') ? 'healthy' : 'unknown'
 }
 
+/**
+ * The engine's status words without their age ("Exited (137) 2 minutes
+ * ago" → "Exited (137)"): a reason is part of the stack's state, and one
+ * that changed with the clock would be a new state at every re-check.
+ */
+const withoutAge = (status: string) =>
+  status.replace(/\s+(?:less than a second|about an? \w+|\d+ \w+) ago$/i, '')
+
 /** One sentence per planned change, with the container's own state where it explains it. */
 export function reasonOf(plan: readonly PlanEntry[], containers: readonly EngineContainer[]) {
   return plan
@@ -66,7 +74,7 @@ export function reasonOf(plan: readonly PlanEntry[], containers: readonly Engine
       const container = containers.find((c) => c.name === entry.container)
       const detail =
         entry.action === 'start' && container
-          ? `would be started: container ${container.name} is ${container.status.toLowerCase() || container.state}`
+          ? `would be started: container ${container.name} is ${withoutAge(container.status).toLowerCase() || container.state}`
           : ACTION_WORDS[entry.action]
       return `service ${entry.service} ${detail}`
     })

@@ -358,8 +358,6 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       const done = queue.nextRun(path)
       return { status: enqueue(path, 'manual'), done }
     },
-    /** Why the stack has its status, as published (until the routes read it from the snapshot). */
-    reasonOf: (path: string): string | undefined => statusNow(path)?.reason,
     /** A stack's deploy record, for its detail. */
     record: (path: string) => records.get(path),
     /** Stacks docker-cd deployed that Git no longer has (kept without SYNC_PRUNE, or being taken down). */

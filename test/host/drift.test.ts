@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { createCompose } from '../../services/host/compose.js'
 import { createEngine } from '../../services/host/docker-engine.js'
-import { checkStack, healthOf } from '../../services/host/drift.js'
+import { checkStack, healthOf, reasonOf } from '../../services/host/drift.js'
 import { createWorkTrees } from '../../services/host/work-trees.js'
 import { build, configFor, startApp } from '../helpers/build.js'
 import {
@@ -153,4 +153,21 @@ t.test('health from container states', async (t) => {
   t.equal(healthOf([c('a', 'exited')], ['a']), 'degraded')
   t.equal(healthOf([c('a', 'restarting')], ['a']), 'degraded')
   t.equal(healthOf([c('a', 'running')], ['a', 'b']), 'degraded', 'a service without a container')
+})
+
+t.test("a reason does not carry the engine's clock: no new state at every re-check", async (t) => {
+  const stopped = (status: string) => [
+    { name: 'w-app-1', service: 'app', state: 'exited', status, image: 'x' },
+  ]
+  const plan = [{ service: 'app', container: 'w-app-1', action: 'start' as const }]
+  for (const age of ['Less than a second ago', '2 minutes ago', 'About an hour ago', '3 days ago'])
+    t.equal(
+      reasonOf(plan, stopped(`Exited (137) ${age}`)),
+      'service app would be started: container w-app-1 is exited (137)',
+      age,
+    )
+  t.equal(
+    reasonOf(plan, stopped('Created')),
+    'service app would be started: container w-app-1 is created',
+  )
 })
