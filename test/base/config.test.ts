@@ -60,6 +60,7 @@ t.test('every variable set to a good value', async (t) => {
     DOCKER_SOCKET: '/run/docker.sock',
     SYNC_MODE: 'apply',
     SYNC_TIMEOUT: '90s',
+    SYNC_CONCURRENCY: '2',
     SYNC_PRUNE: 'true',
     SYNC_SELF_HEAL: 'yes',
     SYNC_ADOPT: '1',
@@ -86,6 +87,7 @@ t.test('every variable set to a good value', async (t) => {
     syncMode: 'apply',
     stacksDir: '/var/cache/docker-cd/stacks',
     syncTimeoutMs: 90_000,
+    syncConcurrency: 2,
     syncPrune: true,
     syncSelfHeal: true,
     syncAdopt: true,
@@ -96,6 +98,10 @@ t.test('every variable set to a good value', async (t) => {
   t.equal(loadConfig({ ...base, GIT_DEPLOY_DIR: '.' }).gitDeployDir, '')
   t.equal(loadConfig({ ...base, GIT_MEMORY_LIMIT: '0' }).gitMemoryLimitBytes, 0)
   t.equal(loadConfig({ ...base, GIT_MEMORY_LIMIT: '2gib' }).gitMemoryLimitBytes, 2 ** 31)
+  t.equal(loadConfig(base).syncConcurrency, 4, 'four deploys at once by default')
+  t.match(problemsOf({ ...base, SYNC_CONCURRENCY: 'many' }), [
+    /^SYNC_CONCURRENCY: must be a number of stacks deployed at once between 1 and 64/,
+  ])
 })
 
 t.test('every error is reported at once, one line per variable', async (t) => {
@@ -110,6 +116,7 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     LOG_LEVEL: 'loud',
     GIT_SSL_CAINFO: '/nonexistent/ca.pem',
     SYNC_TIMEOUT: '500ms',
+    SYNC_CONCURRENCY: '0',
     SYNC_PRUNE: 'maybe',
   })
   const variables = problems.map((line) => line.split(':')[0])
@@ -123,6 +130,7 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     'LOG_LEVEL',
     'PORT',
     'REFRESH_POLL_INTERVAL',
+    'SYNC_CONCURRENCY',
     'SYNC_PRUNE',
     'SYNC_TIMEOUT',
   ])
