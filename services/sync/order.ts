@@ -1,6 +1,7 @@
-import { EXTENSION_KEY, type HostCheck } from '../host/index.js'
+import { EXTENSION_KEY, type HostCheck, type HostMonitor } from '../host/index.js'
+import type { Snapshot } from '../refresh/index.js'
 import { short } from './decide.js'
-import type { DeployRecord } from './records.js'
+import type { DeployRecord, DeployRecords, SyncTrigger } from './records.js'
 
 // The order stacks declare between them: `x-docker-cd: { depends_on: [db] }`
 // in a stack's Compose file means it deploys only once each stack named
@@ -103,4 +104,37 @@ export function dependencyState(input: {
   if (check.health !== 'healthy')
     return { kind: 'waiting', why: `synced, ${check.health ?? 'health unknown'}` }
   return { kind: 'ready' }
+}
+
+/**
+ * The queue's gate (queue.ts `blocked`): why a queued stack may not start
+ * yet — a setting of the wrong shape, or its declared order — read from
+ * the stacks' last checks, records and runs. A manual sync is not held.
+ */
+export function createOrderGate(options: {
+  current: () => Snapshot
+  monitor: Pick<HostMonitor, 'state'>
+  records: Pick<DeployRecords, 'get'>
+  deploying: (stack: string) => boolean
+  queued: (stack: string) => boolean
+}) {
+  const { monitor } = options
+  return function blocked(stack: string, trigger: SyncTrigger): string | undefined {
+    if (trigger === 'manual') return undefined
+    const settings = monitor.state(stack)?.settings
+    if (settings?.problems.length) return `not deployed: ${settings.problems.join('; ')}`
+    const stacks = options.current().stacks
+    return orderBlock(stack, {
+      stacks: new Set(stacks.map((s) => s.path)),
+      dependsOn: (name) => monitor.state(name)?.settings?.dependsOn ?? [],
+      state: (name) =>
+        dependencyState({
+          tree: stacks.find((s) => s.path === name)?.treeOid,
+          check: monitor.state(name),
+          record: options.records.get(name),
+          deploying: options.deploying(name),
+          queued: options.queued(name),
+        }),
+    })
+  }
 }

@@ -174,15 +174,29 @@ export function createSyncQueue(options: SyncQueueOptions) {
     /** Resolves when nothing runs and nothing waiting could start. */
     idle: (): Promise<void> =>
       isIdle() ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)),
-    /** Nothing new starts; waiting runs are answered with `answer`; resolves when the running ones end. */
-    async close(answer: SyncAnswer) {
+    /**
+     * Nothing new starts; waiting runs are answered with `answer`; the
+     * running ones may finish within `shutdown.graceMs`, then
+     * `shutdown.stop` is called; resolves when they have ended.
+     */
+    async close(answer: SyncAnswer, shutdown?: { graceMs: number; stop: () => void }) {
       closed = true
       closedAnswer = answer
       for (const stack of [...pending.keys(), ...waiters.keys()]) takeWaiters(stack)(answer)
       pending.clear()
       prunes.clear()
       held.clear()
-      await Promise.all(running.values())
+      const ended = Promise.all(running.values())
+      if (shutdown) {
+        let timer: NodeJS.Timeout | undefined
+        const grace = new Promise<'grace'>((resolve) => {
+          timer = setTimeout(() => resolve('grace'), shutdown.graceMs)
+        })
+        if ((await Promise.race([ended.then(() => 'ended' as const), grace])) === 'grace')
+          shutdown.stop()
+        clearTimeout(timer)
+      }
+      await ended
       for (const resolve of idleWaiters.splice(0)) resolve()
     },
   }

@@ -4,10 +4,10 @@ import { createObserverList } from '../base/index.js'
 import type { GitReader } from '../git/index.js'
 import type { HostCheck, HostMonitor, StackRuntime, WorkTrees } from '../host/index.js'
 import type { RefreshObserver, Snapshot, Timers } from '../refresh/index.js'
-import { decide, ownerOf, statusOf } from './decide.js'
+import { decide, ownerOf } from './decide.js'
 import type { SyncObserver } from './observers.js'
-import { dependencyState, orderBlock } from './order.js'
-import { interruptedRunFinished, type SyncAnswer } from './outcome.js'
+import { createOrderGate } from './order.js'
+import type { SyncAnswer } from './outcome.js'
 import { createSyncQueue } from './queue.js'
 import {
   type DeployRecords,
@@ -15,10 +15,10 @@ import {
   removedStacks,
   type SyncTrigger,
   withDeployedTree,
-  withInterruptedRun,
 } from './records.js'
 import { createSyncRunner } from './runner.js'
-import { createSyncSteps, type SyncOutcome } from './steps.js'
+import { createSyncStatus } from './status.js'
+import type { SyncOutcome } from './steps.js'
 import { type Backoff, createSyncTiming } from './timing.js'
 
 export type { SyncAnswer } from './outcome.js'
@@ -102,14 +102,18 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     options.observers ?? [],
     options.onObserverError,
   )
-  const stop = new AbortController()
   const runner = createSyncRunner({
     ...options,
-    steps: createSyncSteps({ ...options, signal: stop.signal }),
+    steps: options,
     notify,
-    onPhase: publish,
+    onPhase: (path) => status.publish(path),
     warn: (details, message) => options.log.warn(details, message),
     now,
+  })
+  const status = createSyncStatus({
+    ...options,
+    activity: runner.activity,
+    onChange: () => queue.wake(), // a stack that waits for this one may go now
   })
   const timing = createSyncTiming({
     heal: options.healBackoff ?? { initialMs: 30_000, maxMs: 10 * 60_000 },
@@ -117,62 +121,29 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     now,
     ...(options.timers ? { timers: options.timers } : {}),
   })
+  const orderGate = createOrderGate({
+    ...options,
+    deploying: (path) => runner.activity(path) !== undefined,
+    queued: (path) => queue.isPending(path),
+  })
   const queue = createSyncQueue({
     concurrency: options.concurrency ?? 4,
     firstPicture: () => monitor.idle(),
-    blocked: heldBack,
+    blocked(path, trigger) {
+      const why = orderGate(path, trigger)
+      if (why !== undefined) status.hold(path, why)
+      return why
+    },
     run,
     takeDown: runner.takeDown,
     onError: (error, stack) => options.log.error({ err: error, stack }, 'sync run broke'),
   })
-  /** Why nothing is done about a stack (a decision, a back-off, its declared order), shown with its status. */
-  const waiting = new Map<string, string>()
-  /** What was last published per stack: a change wakes the stacks that wait on it. */
-  const published = new Map<string, string>()
   /** Settings warnings already logged, per stack and tree. */
   const warned = new Map<string, string>()
   let seenFirst = false
   let closed = false
-
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
-
-  // Deploys a killed docker-cd left in progress: into the history at once,
-  // with why (the recovery run follows each stack's first host check).
-  for (const record of records.all())
-    if (record.inProgress && !record.inProgress.noted) {
-      options.log.warn(
-        { stack: record.stack, toTree: record.inProgress.toTree },
-        'found a deploy interrupted by a stop of docker-cd',
-      )
-      void records.set(record.stack, (r) => withInterruptedRun(r, now()))
-      const run = records.get(record.stack)?.history[0]
-      if (run) notify((o) => o.runFinished?.(interruptedRunFinished(record.stack, run)))
-    }
-
-  /** The stack's status, reason and health as they stand now. */
-  function statusNow(path: string) {
-    const stack = stackOf(path)
-    return stack
-      ? statusOf({
-          tree: stack.treeOid,
-          check: monitor.state(path),
-          record: records.get(path),
-          activity: runner.activity(path),
-          ...(waiting.has(path) ? { waiting: waiting.get(path) } : {}),
-        })
-      : undefined
-  }
-
-  /** The only place a stack's status is written while the reconciler runs. */
-  function publish(path: string) {
-    const status = statusNow(path)
-    if (!status) return
-    options.setStatus(path, status.status, status.reason, status.health)
-    const key = `${status.status}\0${status.health}\0${status.reason}`
-    if (published.get(path) === key) return
-    published.set(path, key)
-    queue.wake() // a stack that waits for this one may go now
-  }
+  runner.noteInterrupted()
 
   /** Apply mode: what to do about a stack after its host check. */
   function consider(path: string) {
@@ -193,12 +164,12 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       adopt: options.adopt,
     })
     if (decision.action === 'wait') {
-      if (options.mode === 'apply') waiting.set(path, decision.why)
+      if (options.mode === 'apply') status.wait(path, decision.why)
       return
     }
     if (options.mode !== 'apply' && decision.action === 'deploy' && decision.trigger !== 'recover')
       return
-    waiting.delete(path)
+    status.clear(path)
     if (decision.action === 'record') {
       void noteDeployed(path, stack.treeOid, check)
       return
@@ -211,21 +182,21 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     enqueue(path, decision.trigger)
   }
 
-  /** Self-heal is backing off for this stack: it waits, with when, and looks again then. */
+  /** Self-heal is backing off for this stack: it waits, with until when, and looks again then. */
   function healBacksOff(path: string, why: string): boolean {
     const blocked = timing.healBlocked(path)
     if (!blocked) {
       timing.healed(path)
       return false
     }
-    waiting.set(
+    status.wait(
       path,
       `${why}; self-heal backs off until ${blocked.until.toISOString()} (${blocked.count} re-apply${blocked.count === 1 ? '' : 's'} in the last hour)`,
     )
     timing.later(path, blocked.until.getTime() - now().getTime() + 10, () => {
-      waiting.delete(path)
+      status.clear(path)
       consider(path)
-      publish(path)
+      status.publish(path)
     })
     return true
   }
@@ -233,62 +204,28 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
   /** The host already runs this tree from docker-cd's work tree: the record says so now. */
   async function noteDeployed(path: string, tree: string, check: HostCheck) {
     const revision = options.current().revision ?? ''
+    const project = check.project ? { project: check.project } : {}
     await records.set(path, (record) =>
-      withDeployedTree(record, {
-        tree,
-        revision,
-        at: now(),
-        ...(check.project ? { project: check.project } : {}),
-      }),
+      withDeployedTree(record, { tree, revision, at: now(), ...project }),
     )
     await options.git.keepTree(path, tree).catch(() => {})
-    publish(path) // a stack that waits for this one may go now
+    status.publish(path) // a stack that waits for this one may go now
   }
 
   function enqueue(path: string, trigger: SyncTrigger): 'syncing' | 'queued' {
     const answer = queue.enqueue(path, trigger)
-    const stack = stackOf(path)
-    if (stack)
-      notify((o) =>
-        o.runQueued?.({
-          stack: path,
-          trigger,
-          revision: options.current().revision ?? '',
-          treeHash: stack.treeOid,
-          message: queue.waitsFor(path),
-        }),
-      )
-    return answer
-  }
-
-  /** Why a queued stack may not start yet: its settings, its declared order (a manual sync is not held). */
-  function heldBack(path: string, trigger: SyncTrigger): string | undefined {
-    if (trigger === 'manual') return undefined
-    const settings = monitor.state(path)?.settings
-    const why = settings?.problems.length
-      ? `not deployed: ${settings.problems.join('; ')}`
-      : orderBlock(path, {
-          stacks: new Set(options.current().stacks.map((stack) => stack.path)),
-          dependsOn: (stack) => monitor.state(stack)?.settings?.dependsOn ?? [],
-          state: (stack) =>
-            dependencyState({
-              tree: stackOf(stack)?.treeOid,
-              check: monitor.state(stack),
-              record: records.get(stack),
-              deploying: runner.activity(stack) !== undefined,
-              queued: queue.isPending(stack),
-            }),
-        })
-    if (why !== undefined && waiting.get(path) !== why) {
-      waiting.set(path, why)
-      publish(path)
+    const treeHash = stackOf(path)?.treeOid
+    if (treeHash) {
+      const revision = options.current().revision ?? ''
+      const message = queue.waitsFor(path)
+      notify((o) => o.runQueued?.({ stack: path, trigger, revision, treeHash, message }))
     }
-    return why
+    return answer
   }
 
   /** A queued run's turn: the runner deploys; the result decides what comes next. */
   async function run(path: string, trigger: SyncTrigger, answer: (answer: SyncAnswer) => void) {
-    waiting.delete(path)
+    status.clear(path)
     const result = await runner.run(path, trigger)
     if (!result) {
       const revision = options.current().revision ?? ''
@@ -305,18 +242,27 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       retryLater(path, result.settled.finished.treeHash, result.outcome)
     answer(result.settled.answer)
     consider(path)
-    publish(path)
+    status.publish(path)
   }
 
   /** An engine failure: the same tree is tried again, backing off. */
   function retryLater(path: string, tree: string, outcome: SyncOutcome) {
     const delay = timing.retryLater(path, tree)
-    waiting.set(path, `${outcome.reason}; retried in ${Math.round(delay / 1000)}s`)
+    status.wait(path, `${outcome.reason}; retried in ${Math.round(delay / 1000)}s`)
     timing.later(path, delay, () => {
       timing.retryDue(path)
-      waiting.delete(path)
+      status.clear(path)
       enqueue(path, 'retry')
     })
+  }
+
+  /** Unknown `x-docker-cd` keys: logged once per tree. */
+  function warnSettings(path: string, check: HostCheck) {
+    const warnings = check.settings?.warnings ?? []
+    const tree = stackOf(path)?.treeOid ?? ''
+    if (warnings.length === 0 || warned.get(path) === tree) return
+    warned.set(path, tree)
+    for (const warning of warnings) options.log.warn({ stack: path, tree }, warning)
   }
 
   const observer: RefreshObserver = {
@@ -330,14 +276,14 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
         for (const record of records.all()) if (!inGit.has(record.stack)) removed.add(record.stack)
       }
       for (const path of removed) {
-        waiting.delete(path)
-        published.delete(path)
+        status.forget(path)
         timing.forget(path)
+        const message = `stack ${path} is no longer in Git`
         queue.drop(path, {
           status: 'failed',
           revision: snapshot.revision ?? '',
           treeHash: '',
-          message: `stack ${path} is no longer in Git`,
+          message,
         })
         if (options.mode === 'apply' && options.prune && records.get(path)?.project)
           queue.takeDown(path)
@@ -351,7 +297,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     hostChecked(path: string, check: HostCheck) {
       warnSettings(path, check)
       if (!runner.activity(path)) consider(path)
-      publish(path)
+      status.publish(path)
     },
     /** A manual sync (the operator hands the stack over): starts now, or once a slot is free. */
     requestSync(path: string): { status: 'syncing' | 'queued'; done: Promise<SyncAnswer> } {
@@ -376,31 +322,13 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     async close() {
       closed = true
       timing.close()
-      const running = queue.close({
-        status: 'failed',
-        revision: '',
-        treeHash: '',
-        message: 'docker-cd is shutting down',
-      })
-      let graceTimer: NodeJS.Timeout | undefined
-      const grace = new Promise<'grace'>((resolve) => {
-        graceTimer = setTimeout(() => resolve('grace'), options.shutdownGraceMs ?? 7000)
-      })
-      if ((await Promise.race([running.then(() => 'done' as const), grace])) === 'grace')
-        stop.abort()
-      clearTimeout(graceTimer)
-      await running
+      const message = 'docker-cd is shutting down'
+      await queue.close(
+        { status: 'failed', revision: '', treeHash: '', message },
+        { graceMs: options.shutdownGraceMs ?? 7000, stop: runner.stop },
+      )
       await records.flush()
     },
-  }
-
-  /** Unknown `x-docker-cd` keys: logged once per tree. */
-  function warnSettings(path: string, check: HostCheck) {
-    const warnings = check.settings?.warnings ?? []
-    const tree = stackOf(path)?.treeOid ?? ''
-    if (warnings.length === 0 || warned.get(path) === tree) return
-    warned.set(path, tree)
-    for (const warning of warnings) options.log.warn({ stack: path, tree }, warning)
   }
 }
 

@@ -3,9 +3,14 @@ import type { HostMonitor } from '../host/index.js'
 import type { Snapshot } from '../refresh/index.js'
 import type { Activity } from './decide.js'
 import type { SyncObserver, SyncRunRef } from './observers.js'
-import { type RunStart, type SettledRun, settleRun } from './outcome.js'
-import type { DeployRecords, SyncTrigger, TreeRef } from './records.js'
-import type { SyncOutcome, SyncPhase, SyncSteps } from './steps.js'
+import { interruptedRunFinished, type RunStart, type SettledRun, settleRun } from './outcome.js'
+import {
+  type DeployRecords,
+  type SyncTrigger,
+  type TreeRef,
+  withInterruptedRun,
+} from './records.js'
+import { createSyncSteps, type SyncOutcome, type SyncPhase } from './steps.js'
 
 // Runs what the reconciler queued: one deploy of one stack (its steps with
 // the stack held from checks, its record settled, its observers told), or
@@ -18,7 +23,8 @@ export function createSyncRunner(options: {
   current: () => Snapshot
   monitor: Pick<HostMonitor, 'exclusive' | 'state'>
   records: DeployRecords
-  steps: SyncSteps
+  /** What the steps run on: the work trees, the runtime, SYNC_TIMEOUT. */
+  steps: Omit<Parameters<typeof createSyncSteps>[0], 'signal'>
   git: Pick<GitReader, 'keepTree' | 'releaseTree'>
   notify: Notify
   /** The run's phase changed: the stack's status says so. */
@@ -27,9 +33,29 @@ export function createSyncRunner(options: {
   now: () => Date
 }) {
   const { records, notify, now } = options
+  /** Aborted at shutdown (after the grace period): Compose is stopped. */
+  const stop = new AbortController()
+  const steps = createSyncSteps({ ...options.steps, signal: stop.signal })
   /** Runs in progress, by stack: their phase shows in the status. */
   const activities = new Map<string, Activity>()
   const revisionNow = () => options.current().revision ?? ''
+
+  /**
+   * Deploys a killed docker-cd left in progress (startup): into the history
+   * at once, with why; the recovery run follows each stack's first check.
+   */
+  function noteInterrupted() {
+    for (const record of records.all())
+      if (record.inProgress && !record.inProgress.noted) {
+        options.warn(
+          { stack: record.stack, toTree: record.inProgress.toTree },
+          'found a deploy interrupted by a stop of docker-cd',
+        )
+        void records.set(record.stack, (r) => withInterruptedRun(r, now()))
+        const run = records.get(record.stack)?.history[0]
+        if (run) notify((o) => o.runFinished?.(interruptedRunFinished(record.stack, run)))
+      }
+  }
 
   /** One deploy; undefined when the stack left Git before it started. */
   async function run(
@@ -69,7 +95,7 @@ export function createSyncRunner(options: {
     const checkBefore = options.monitor.state(path)
     try {
       const { result } = await options.monitor.exclusive(path, async () => {
-        const outcome = await options.steps.run({
+        const outcome = await steps.run({
           path,
           tree,
           rollbackTo,
@@ -133,7 +159,7 @@ export function createSyncRunner(options: {
     )
     const removed = { stack: path, project, revision, treeHash }
     try {
-      await options.steps.takeDown(project)
+      await steps.takeDown(project)
       await records.delete(path)
       await options.git.releaseTree(path).catch(() => {})
       notify((o) =>
@@ -162,8 +188,11 @@ export function createSyncRunner(options: {
   }
 
   return {
+    noteInterrupted,
     run,
     takeDown,
+    /** Stops what runs (Compose gets SIGTERM): the runs end as interrupted. */
+    stop: () => stop.abort(),
     /** The run in progress of a stack, if any (its phase). */
     activity: (path: string): Activity | undefined => activities.get(path),
   }
