@@ -23,6 +23,8 @@ export async function startBuiltService(options: {
 }) {
   const port = await freePort()
   const cacheDir = tempDir('docker-cd-bench-cache-')
+  /** When the process was started (epoch ms): where a "from process start" measure begins. */
+  const startedAt = Date.now()
   const child = spawn(
     process.execPath,
     [
@@ -62,6 +64,9 @@ export async function startBuiltService(options: {
     base,
     cacheDir,
     pid: child.pid as number,
+    startedAt,
+    /** When /readyz first answered 200 (epoch ms; polled every 50 ms). */
+    readyAt: Date.now(),
     /** Stops the service and waits for it (its cache dir is removed at exit). */
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve))
