@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
 import type { GitServer } from '../test/helpers/git-server.js'
@@ -18,6 +18,8 @@ export async function startBuiltService(options: {
   token: string
   env?: Record<string, string>
   nodeFlags?: string[]
+  /** Where the service's log (stdout) goes; dropped by default. */
+  logFile?: string
   /** Another build's server.js (to compare with an older commit); this one's by default. */
   serverJs?: string
 }) {
@@ -47,7 +49,7 @@ export async function startBuiltService(options: {
         LOG_LEVEL: 'warn',
         ...options.env,
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', options.logFile ? openSync(options.logFile, 'a') : 'ignore', 'inherit'],
     },
   )
   const base = `http://127.0.0.1:${port}`

@@ -321,6 +321,7 @@ async function coldDeploy(
   afterStart?: (service: { base: string; startedAt: number }) => void,
   /** How long the service keeps running after the last stack is synced (to see what it still does). */
   lingerMs = 0,
+  logFile?: string,
 ) {
   const stacksDir = join(tempDir('docker-cd-bench-stacks-'), 'stacks')
   const service = await startBuiltService({
@@ -328,6 +329,7 @@ async function coldDeploy(
     repoUrl,
     token: TOKEN,
     env: { SYNC_MODE: 'apply', API_TOKEN, STACKS_DIR: stacksDir, ...env },
+    ...(logFile ? { logFile } : {}),
   })
   const t0 = service.startedAt
   afterStart?.(service)
@@ -591,6 +593,8 @@ async function stepsCase(server: GitServer) {
   removeProjects(COLD_PREFIX)
   const home = tempDir('docker-cd-bench-home-')
   const log = join(home, 'processes.log')
+  /** The service's own log (info): when it queued, started and finished each deploy. */
+  const serviceLog = join(home, 'service.log')
   /** A script in place of `real` that logs what ran, when and how long (a shell and `date` twice: ~3 ms more per run). */
   const timed = (wrapper: string, real: string, tag: string) => {
     mkdirSync(dirname(wrapper), { recursive: true })
@@ -618,6 +622,7 @@ async function stepsCase(server: GitServer) {
   const perRound: { steps: Step[]; synced: number; refreshed: number }[] = []
   for (let round = 1; round <= stepsRounds; round++) {
     writeFileSync(log, '')
+    writeFileSync(serviceLog, '')
     proxy.calls.length = 0
     let t0 = 0
     const result = await coldDeploy(
@@ -625,6 +630,7 @@ async function stepsCase(server: GitServer) {
       stepsCount,
       {
         HOME: home,
+        LOG_LEVEL: 'info',
         PATH: `${join(home, 'bin')}:${process.env.PATH}`,
         DOCKER_HOST: `unix://${proxy.path}`,
       },
@@ -633,6 +639,7 @@ async function stepsCase(server: GitServer) {
         t0 = service.startedAt
       },
       1500,
+      serviceLog,
     )
     const processes: Step[] = readFileSync(log, 'utf8')
       .split('\n')
@@ -662,7 +669,13 @@ async function stepsCase(server: GitServer) {
         ms: (call.answered ?? call.start) - call.start,
       }))
     // From the startup refresh's end; what starts after the last `synced` is marked so.
-    const steps = [...processes, ...engine, ...composeEngine]
+    const logged: Step[] = readFileSync(serviceLog, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { time: number; msg: string; stack?: string })
+      .filter((entry) => entry.stack)
+      .map((entry) => ({ what: `  [log] ${entry.msg}`, start: entry.time - t0, ms: 0 }))
+    const steps = [...processes, ...engine, ...composeEngine, ...logged]
       .filter((step) => step.start >= result.refreshed - 1)
       .map((step) =>
         step.start > result.total ? { ...step, what: `${step.what} [after synced]` } : step,
@@ -692,7 +705,9 @@ async function stepsCase(server: GitServer) {
       `  ${what.padEnd(44)}${perStack.toFixed(2).padStart(10)}${median(times).toFixed(1).padStart(11)}${(perStack * median(times)).toFixed(1).padStart(10)}`,
     )
   }
-  const composeCalls = perRound.flatMap((r) => r.steps.filter((s) => s.what.startsWith('  ')))
+  const composeCalls = perRound.flatMap((r) =>
+    r.steps.filter((s) => s.what.startsWith('  (compose')),
+  )
   report.push(
     `  Compose's own engine calls: ${(composeCalls.length / perRound.length / stepsCount).toFixed(1)} per stack; clients seen: ${[...agents].join('; ')}`,
   )
