@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../test/helpers/free-port.js'
 import type { GitServer } from '../test/helpers/git-server.js'
@@ -18,11 +18,15 @@ export async function startBuiltService(options: {
   token: string
   env?: Record<string, string>
   nodeFlags?: string[]
+  /** Where the service's log (stdout) goes; dropped by default. */
+  logFile?: string
   /** Another build's server.js (to compare with an older commit); this one's by default. */
   serverJs?: string
 }) {
   const port = await freePort()
   const cacheDir = tempDir('docker-cd-bench-cache-')
+  /** When the process was started (epoch ms): where a "from process start" measure begins. */
+  const startedAt = Date.now()
   const child = spawn(
     process.execPath,
     [
@@ -45,7 +49,7 @@ export async function startBuiltService(options: {
         LOG_LEVEL: 'warn',
         ...options.env,
       },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', options.logFile ? openSync(options.logFile, 'a') : 'ignore', 'inherit'],
     },
   )
   const base = `http://127.0.0.1:${port}`
@@ -62,6 +66,9 @@ export async function startBuiltService(options: {
     base,
     cacheDir,
     pid: child.pid as number,
+    startedAt,
+    /** When /readyz first answered 200 (epoch ms; polled every 50 ms). */
+    readyAt: Date.now(),
     /** Stops the service and waits for it (its cache dir is removed at exit). */
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve))
