@@ -352,6 +352,9 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       warnSettings(path, check)
       if (!runner.activity(path)) consider(path)
       publish(path)
+      // A new check may change a declared order (its settings: a cycle broken,
+      // a name fixed) without changing what the stack shows: look again.
+      queue.wake()
     },
     /** A manual sync (the operator hands the stack over): starts now, or once a slot is free. */
     requestSync(path: string): { status: 'syncing' | 'queued'; done: Promise<SyncAnswer> } {
