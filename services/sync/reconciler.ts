@@ -339,7 +339,13 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
           treeHash: '',
           message: `stack ${path} is no longer in Git`,
         })
-        if (options.mode === 'apply' && options.prune && records.get(path)?.project)
+        // A stack whose first deploy runs has no project recorded yet: it is
+        // taken down after that deploy (the take-down waits for it).
+        if (
+          options.mode === 'apply' &&
+          options.prune &&
+          (records.get(path)?.project || queue.isRunning(path))
+        )
           queue.takeDown(path)
       }
     },
