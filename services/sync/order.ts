@@ -85,6 +85,8 @@ export function dependencyState(input: {
   record: DeployRecord | undefined
   deploying: boolean
   queued: boolean
+  /** Why it is itself held while queued (its own declared order), if it is. */
+  held?: string | undefined
 }): DependencyState {
   const { tree, check, record } = input
   if (tree === undefined) return { kind: 'waiting', why: 'not in Git' }
@@ -92,7 +94,8 @@ export function dependencyState(input: {
     return { kind: 'failed', why: `failed to deploy tree ${short(tree)}` }
   if (check?.status === 'failed') return { kind: 'failed', why: `is failed: ${check.reason}` }
   if (input.deploying) return { kind: 'waiting', why: 'deploying' }
-  if (input.queued) return { kind: 'waiting', why: 'queued to deploy' }
+  if (input.queued)
+    return { kind: 'waiting', why: input.held ? `queued, held: ${input.held}` : 'queued to deploy' }
   if (!check) return { kind: 'waiting', why: 'not checked yet' }
   if (record?.deployedTreeHash !== tree)
     return {

@@ -277,6 +277,8 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
               record: records.get(stack),
               deploying: runner.activity(stack) !== undefined,
               queued: queue.isPending(stack),
+              // A dependency that is itself held (a cycle, an unknown name) says so.
+              held: queue.isPending(stack) ? waiting.get(stack) : undefined,
             }),
         })
     if (why !== undefined && waiting.get(path) !== why) {
