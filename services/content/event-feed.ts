@@ -49,7 +49,7 @@ export function createEventFeed(
     if (history.length > historySize) history.shift()
     let sent = 0
     for (const subscriber of [...subscribers]) {
-      if (subscriber.deliver(entry)) sent++
+      if (delivered(subscriber, entry)) sent++
       else {
         unsubscribe(subscriber)
         sink.dropped?.()
@@ -58,6 +58,15 @@ export function createEventFeed(
     }
     sink.sent?.(sent)
     return entry
+  }
+
+  /** A subscriber that throws is dropped like a full one: the others after it still get the event. */
+  function delivered(subscriber: Subscriber, entry: FeedEvent): boolean {
+    try {
+      return subscriber.deliver(entry)
+    } catch {
+      return false
+    }
   }
 
   /** What a client that last saw `lastEventId` needs: the missed events, or a reset. */

@@ -106,7 +106,8 @@ const filtersParam = (filters: Record<string, string[]>) =>
 export function createEngine(options: { dockerHost: string; timeoutMs?: number }) {
   const target = parseDockerHost(options.dockerHost)
   const timeoutMs = options.timeoutMs ?? 5000
-  const agent = new Agent(target.socketPath ? { connect: { socketPath: target.socketPath } } : {})
+  const connect = target.socketPath ? { connect: { socketPath: target.socketPath } } : {}
+  const agent = new Agent(connect)
 
   function unavailable(error: unknown): EngineUnavailable {
     if (error instanceof EngineUnavailable) return error
@@ -118,11 +119,16 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
     return new EngineUnavailable(`${message} (${target.describe})`)
   }
 
-  async function open(path: string, streaming: boolean, signal?: AbortSignal) {
+  async function open(
+    path: string,
+    streaming: boolean,
+    signal?: AbortSignal,
+    dispatcher: Dispatcher = agent,
+  ) {
     let response: Dispatcher.ResponseData
     try {
       response = await request(`${target.origin}${path}`, {
-        dispatcher: agent,
+        dispatcher,
         headersTimeout: timeoutMs,
         bodyTimeout: streaming ? 0 : timeoutMs,
         ...(signal ? { signal } : {}),
@@ -154,7 +160,15 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
 
     /** Resolves when the engine answers `/_ping`; throws EngineUnavailable. */
     async ping(): Promise<void> {
-      await (await open('/_ping', false)).dump()
+      // On a connection of its own: an engine that is shutting down takes no
+      // new connection but still answers on a kept-alive one, and a deploy
+      // whose containers it killed on the way down must read as its failure.
+      const once = new Agent(connect)
+      try {
+        await (await open('/_ping', false, undefined, once)).dump()
+      } finally {
+        void once.destroy().catch(() => {})
+      }
     },
 
     async countRunning(): Promise<ContainerCount> {

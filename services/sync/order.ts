@@ -86,6 +86,8 @@ export function dependencyState(input: {
   record: DeployRecord | undefined
   deploying: boolean
   queued: boolean
+  /** Why it is itself held while queued (its own declared order), if it is. */
+  held?: string | undefined
 }): DependencyState {
   const { tree, check, record } = input
   if (tree === undefined) return { kind: 'waiting', why: 'not in Git' }
@@ -93,7 +95,8 @@ export function dependencyState(input: {
     return { kind: 'failed', why: `failed to deploy tree ${short(tree)}` }
   if (check?.status === 'failed') return { kind: 'failed', why: `is failed: ${check.reason}` }
   if (input.deploying) return { kind: 'waiting', why: 'deploying' }
-  if (input.queued) return { kind: 'waiting', why: 'queued to deploy' }
+  if (input.queued)
+    return { kind: 'waiting', why: input.held ? `queued, held: ${input.held}` : 'queued to deploy' }
   if (!check) return { kind: 'waiting', why: 'not checked yet' }
   if (record?.deployedTreeHash !== tree)
     return {
@@ -117,6 +120,8 @@ export function createOrderGate(options: {
   records: Pick<DeployRecords, 'get'>
   deploying: (stack: string) => boolean
   queued: (stack: string) => boolean
+  /** Why a queued stack waits, as its status says (a dependency held itself says so). */
+  waitingFor: (stack: string) => string | undefined
 }) {
   const { monitor } = options
   return function blocked(stack: string, trigger: SyncTrigger): string | undefined {
@@ -134,6 +139,7 @@ export function createOrderGate(options: {
           record: options.records.get(name),
           deploying: options.deploying(name),
           queued: options.queued(name),
+          held: options.queued(name) ? options.waitingFor(name) : undefined,
         }),
     })
   }

@@ -125,6 +125,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     ...options,
     deploying: (path) => runner.activity(path) !== undefined,
     queued: (path) => queue.isPending(path),
+    waitingFor: (path) => status.waitingFor(path),
   })
   const queue = createSyncQueue({
     concurrency: options.concurrency ?? 4,
@@ -285,7 +286,13 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
           treeHash: '',
           message,
         })
-        if (options.mode === 'apply' && options.prune && records.get(path)?.project)
+        // A stack whose first deploy runs has no project recorded yet: it is
+        // taken down after that deploy (the take-down waits for it).
+        if (
+          options.mode === 'apply' &&
+          options.prune &&
+          (records.get(path)?.project || queue.isRunning(path))
+        )
           queue.takeDown(path)
       }
     },
@@ -298,6 +305,9 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
       warnSettings(path, check)
       if (!runner.activity(path)) consider(path)
       status.publish(path)
+      // A new check may change a declared order (its settings: a cycle broken,
+      // a name fixed) without changing what the stack shows: look again.
+      queue.wake()
     },
     /** A manual sync (the operator hands the stack over): starts now, or once a slot is free. */
     requestSync(path: string): { status: 'syncing' | 'queued'; done: Promise<SyncAnswer> } {

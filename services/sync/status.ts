@@ -57,6 +57,8 @@ export function createSyncStatus(options: {
       waiting.set(path, why)
       publish(path)
     },
+    /** Why nothing is done about the stack, if anything. */
+    waitingFor: (path: string): string | undefined => waiting.get(path),
     /** The stack is acted on again: no reason to wait. */
     clear(path: string) {
       waiting.delete(path)
