@@ -53,7 +53,11 @@ export function createEventFeed(
       else {
         unsubscribe(subscriber)
         sink.dropped?.()
-        subscriber.drop('slow')
+        try {
+          subscriber.drop('slow')
+        } catch {
+          // Dropped already; its own failure to end must not stop the others.
+        }
       }
     }
     sink.sent?.(sent)

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createEventFeed } from '../../services/content/index.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
 import { ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
@@ -62,4 +63,34 @@ t.test('an event feed subscriber that throws', { skip: unavailable ?? false }, a
   t.ok(got.includes('refresh'), 'the next subscriber got the refresh')
   t.ok(got.filter((event) => event === 'sync').length >= 2 * 5, 'and every phase of both runs')
   t.ok(got.includes('stack-status'), 'and the status changes')
+})
+
+t.test('a subscriber whose drop throws too does not stop the feed', async (t) => {
+  const feed = createEventFeed({ firstId: 1 })
+  feed.subscribe({
+    deliver: () => {
+      throw new Error('subscriber broke')
+    },
+    drop: () => {
+      throw new Error('and cannot even end')
+    },
+  })
+  const got: number[] = []
+  feed.subscribe({
+    deliver: (event) => {
+      got.push(event.id)
+      return true
+    },
+    drop: () => {},
+  })
+  feed.syncObserver.phase?.({
+    stack: 'a',
+    trigger: 'git',
+    revision: 'r',
+    treeHash: 't',
+    phase: 'validate',
+    message: 'checking the Compose file',
+  })
+  t.same(got, [1], 'the next subscriber got the event')
+  t.equal(feed.subscriberCount(), 1, 'the broken one is gone')
 })
