@@ -1,10 +1,9 @@
-import { join } from 'node:path'
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 import { createObserverList } from '../base/index.js'
 import type { GitReader } from '../git/index.js'
 import type { HostCheck, HostMonitor, StackRuntime, WorkTrees } from '../host/index.js'
 import type { RefreshObserver, Snapshot, Timers } from '../refresh/index.js'
-import { decide, ownerOf } from './decide.js'
+import { createSyncDecisions } from './decisions.js'
 import type { SyncObserver } from './observers.js'
 import { createOrderGate } from './order.js'
 import type { SyncAnswer } from './outcome.js'
@@ -14,7 +13,6 @@ import {
   type RemovedStack,
   removedStacks,
   type SyncTrigger,
-  withDeployedTree,
 } from './records.js'
 import { createSyncRunner } from './runner.js'
 import { createSyncStatus } from './status.js'
@@ -23,18 +21,18 @@ import { type Backoff, createSyncTiming } from './timing.js'
 
 export type { SyncAnswer } from './outcome.js'
 
-// The one owner of applying, in the manner of Flux's kustomize-controller:
-// host checks (services/host/monitor.ts) come in, a decision is taken per
-// stack (decide.ts: only what Git changed, only what docker-cd owns), and
-// the queue (queue.ts) runs deploys — up to SYNC_CONCURRENCY at a time, in
-// the order stacks declare (order.ts), a failure of one never stopping the
-// others — as named steps in the stack's work tree (steps.ts: validate →
-// pull → up → read back, rollback to the last good tree). Timing (self-heal
-// and engine-retry back-off) is timing.ts; what a finished run changes is
-// built once in outcome.ts. This file decides and publishes: every stack's
-// status, reason and health is written in exactly one place (publish), and
-// what happens is told to the observers (observers.ts: event feed, metrics,
-// log), never through a side door.
+// The one owner of applying, in the manner of Flux's kustomize-controller.
+// It wires the pieces and owns the order of events, nothing more:
+//   host check → decisions.ts (decide.ts: only what Git changed, only what
+//     docker-cd owns; self-heal back-off) → queue.ts (up to
+//     SYNC_CONCURRENCY runs at a time, in the order stacks declare:
+//     order.ts) → runner.ts (steps.ts: validate → pull → up → read back,
+//     rollback to the last good tree; outcome.ts: what a finished run
+//     changes, built once) → the result: retried with back-off (timing.ts)
+//     when the engine failed, else decided about again.
+// Every stack's status, reason and health is written in one place
+// (status.ts), and what happens is told to the observers (observers.ts:
+// event feed, metrics, log), never through a side door.
 //
 // A run writes its deploy down as in progress before `up`; a deploy found
 // in progress at startup was interrupted (docker-cd was killed): it lands
@@ -144,74 +142,16 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
   let seenFirst = false
   let closed = false
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
+  const { consider } = createSyncDecisions({
+    ...options,
+    status,
+    timing,
+    busy: (path) => closed || runner.activity(path) !== undefined || queue.isPending(path),
+    enqueue,
+    log: options.log,
+    now,
+  })
   runner.noteInterrupted()
-
-  /** Apply mode: what to do about a stack after its host check. */
-  function consider(path: string) {
-    if (closed || runner.activity(path) || queue.isPending(path)) return
-    const stack = stackOf(path)
-    const check = monitor.state(path)
-    if (!stack || !check) return
-    if (timing.waitsForRetry(path, stack.treeOid)) return
-    const record = records.get(path)
-    // SYNC_MODE=detect decides nothing, except finishing a deploy docker-cd itself left half-done.
-    if (options.mode !== 'apply' && record?.inProgress?.toTree !== stack.treeOid) return
-    const decision = decide({
-      tree: stack.treeOid,
-      check,
-      record,
-      owner: ownerOf(record, options.runtime.deployedFrom(check, join(options.stacksDir, path))),
-      selfHeal: options.selfHeal,
-      adopt: options.adopt,
-    })
-    if (decision.action === 'wait') {
-      if (options.mode === 'apply') status.wait(path, decision.why)
-      return
-    }
-    if (options.mode !== 'apply' && decision.action === 'deploy' && decision.trigger !== 'recover')
-      return
-    status.clear(path)
-    if (decision.action === 'record') {
-      void noteDeployed(path, stack.treeOid, check)
-      return
-    }
-    if (decision.trigger === 'self-heal' && healBacksOff(path, decision.why)) return
-    options.log.info(
-      { stack: path, trigger: decision.trigger, reason: decision.why },
-      'sync queued',
-    )
-    enqueue(path, decision.trigger)
-  }
-
-  /** Self-heal is backing off for this stack: it waits, with until when, and looks again then. */
-  function healBacksOff(path: string, why: string): boolean {
-    const blocked = timing.healBlocked(path)
-    if (!blocked) {
-      timing.healed(path)
-      return false
-    }
-    status.wait(
-      path,
-      `${why}; self-heal backs off until ${blocked.until.toISOString()} (${blocked.count} re-apply${blocked.count === 1 ? '' : 's'} in the last hour)`,
-    )
-    timing.later(path, blocked.until.getTime() - now().getTime() + 10, () => {
-      status.clear(path)
-      consider(path)
-      status.publish(path)
-    })
-    return true
-  }
-
-  /** The host already runs this tree from docker-cd's work tree: the record says so now. */
-  async function noteDeployed(path: string, tree: string, check: HostCheck) {
-    const revision = options.current().revision ?? ''
-    const project = check.project ? { project: check.project } : {}
-    await records.set(path, (record) =>
-      withDeployedTree(record, { tree, revision, at: now(), ...project }),
-    )
-    await options.git.keepTree(path, tree).catch(() => {})
-    status.publish(path) // a stack that waits for this one may go now
-  }
 
   function enqueue(path: string, trigger: SyncTrigger): 'syncing' | 'queued' {
     const answer = queue.enqueue(path, trigger)
