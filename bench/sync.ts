@@ -22,9 +22,13 @@
 //     SYNC_CONCURRENCY=1), each beside a bare run of its own, repeated
 //     BENCH_COLD_ROUNDS (1) times; every project is removed between runs;
 //  bare-parallel (opt-in): the same N bare `up --wait`, BENCH_BARE_WIDTHS
-//     (1,2,4,8) at a time: what parallelism the machine gives Compose;
+//     (1,2,4,8) at a time: what parallelism the machine gives Compose; and
+//     at the same widths, docker-cd's Compose calls run by this file (an
+//     emulation without docker-cd: today's set, a trimmed set, the trimmed
+//     set without `--wait`), to price each cut before it is made;
 //  steps (opt-in): where docker-cd's time goes in a cold deploy of
-//     BENCH_STEPS_STACKS (1) stacks, BENCH_STEPS_ROUNDS (5) times: every
+//     BENCH_STEPS_STACKS (1) stacks, BENCH_STEPS_ROUNDS (5) times, with
+//     SYNC_CONCURRENCY=BENCH_STEPS_CONCURRENCY (unset by default): every
 //     Compose process (a timing wrapper installed as the Compose plugin in
 //     the service's own HOME, which docker-cd looks in first) and every
 //     Engine API call (a logging proxy in front of the engine socket, given
@@ -631,6 +635,9 @@ async function stepsCase(server: GitServer) {
       {
         HOME: home,
         LOG_LEVEL: 'info',
+        ...(process.env.BENCH_STEPS_CONCURRENCY
+          ? { SYNC_CONCURRENCY: process.env.BENCH_STEPS_CONCURRENCY }
+          : {}),
         PATH: `${join(home, 'bin')}:${process.env.PATH}`,
         DOCKER_HOST: `unix://${proxy.path}`,
       },
@@ -690,7 +697,7 @@ async function stepsCase(server: GitServer) {
   proxy.close()
   const lastRound = perRound.at(-1)
   report.push(
-    `steps: cold deploy of ${stepsCount} stack${stepsCount === 1 ? '' : 's'} (serial today), ${stepsRounds} rounds; refresh end → all synced median ${median(perRound.map((r) => r.synced - r.refreshed)).toFixed(0)} ms`,
+    `steps: cold deploy of ${stepsCount} stack${stepsCount === 1 ? '' : 's'} (SYNC_CONCURRENCY ${process.env.BENCH_STEPS_CONCURRENCY ?? 'unset'}), ${stepsRounds} rounds; refresh end → all synced median ${median(perRound.map((r) => r.synced - r.refreshed)).toFixed(0)} ms`,
   )
   // Per step: runs per stack and the median duration over every round.
   const kinds = new Map<string, number[]>()
@@ -710,6 +717,19 @@ async function stepsCase(server: GitServer) {
   )
   report.push(
     `  Compose's own engine calls: ${(composeCalls.length / perRound.length / stepsCount).toFixed(1)} per stack; clients seen: ${[...agents].join('; ')}`,
+  )
+  // The first picture: every stack's work tree and model before the first deploy starts.
+  const firstPicture = perRound.map(({ steps, refreshed }) => {
+    const firstDeploy = steps.find((step) => step.what === 'compose validate')?.start ?? refreshed
+    const before = steps.filter((step) => step.start < firstDeploy && !step.what.startsWith('  '))
+    return {
+      ms: firstDeploy - refreshed,
+      models: before.filter((step) => step.what === 'compose model').length,
+      git: before.filter((step) => step.what.startsWith('git ')).length,
+    }
+  })
+  report.push(
+    `  startup refresh's end → first deploy (its config -q) median ${median(firstPicture.map((f) => f.ms)).toFixed(0)} ms: ${firstPicture[0]?.models} Compose models and ${firstPicture[0]?.git} git processes before it`,
   )
   if (lastRound && stepsCount <= 2) {
     report.push('  timeline of the last round (ms after the startup refresh ended; duration):')
