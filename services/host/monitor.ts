@@ -345,6 +345,10 @@ export function createHostMonitor(options: {
         if (index >= 0) queued.splice(index, 1)
         again.delete(path)
         const result = await work()
+        // The check below sees everything that happened during `work` (the
+        // deploy's own container events included): only events during the
+        // check itself call for another one.
+        again.delete(path)
         if (!closed) await check(path)
         return { result, check: checks.get(path) }
       } finally {
