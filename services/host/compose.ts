@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { scrubEnvFileValues } from './env-scrub.js'
+import { type ServiceReads, serviceReads } from './service-reads.js'
 import { EXTENSION_KEY } from './stack-settings.js'
 
 // The Compose v2 CLI (`docker compose`), the tool an operator uses, asked
@@ -106,15 +107,21 @@ export type ComposeService = {
   build?: true
 }
 
+/**
+ * Bumped whenever what docker-cd keeps of Compose's model changes: a model
+ * remembered per tree in another format is asked of Compose again
+ * (drift.ts modelOf). 2: `settings` and `reads`.
+ */
+export const MODEL_FORMAT = 2
+
 export type ComposeModel = {
+  format?: number
   name: string
   services: Record<string, ComposeService>
-  /**
-   * The top-level `x-docker-cd` value (per-stack settings, stack-settings.ts);
-   * null when the file has none. A model remembered by an older docker-cd
-   * lacks the field and is asked again (drift.ts modelOf).
-   */
+  /** The top-level `x-docker-cd` value (per-stack settings, stack-settings.ts); null when the file has none. */
   settings: unknown
+  /** What each service reads from the stack directory (service-reads.ts). */
+  reads?: ServiceReads
 }
 
 /** Compose's progress lines (`Container web-1  Started`), not a reason. */
@@ -284,10 +291,15 @@ export function createCompose(options: {
     options.onRun?.('model')
     const { stdout } = await compose(dir, ['config', '--format', 'json'])
     // Only what is used: the rendered file holds interpolated values (.env).
-    const full = JSON.parse(stdout) as Omit<ComposeModel, 'settings'> & Record<string, unknown>
+    const full = JSON.parse(stdout) as {
+      name: string
+      services?: Record<string, ComposeService & Record<string, unknown>>
+    } & Record<string, unknown>
     return {
+      format: MODEL_FORMAT,
       name: full.name,
       settings: full[EXTENSION_KEY] ?? null,
+      reads: serviceReads(full as Parameters<typeof serviceReads>[0], dir),
       services: Object.fromEntries(
         Object.entries(full.services ?? {}).map(([service, spec]) => [
           service,

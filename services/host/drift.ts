@@ -4,6 +4,7 @@ import {
   ComposeError,
   type ComposeModel,
   ComposeUnavailable,
+  MODEL_FORMAT,
   type PlanEntry,
 } from './compose.js'
 import { type Engine, type EngineContainer, EngineUnavailable } from './docker-engine.js'
@@ -92,8 +93,8 @@ export async function modelOf(options: {
   modelCache?: Remembered<ComposeModel>
 }): Promise<ComposeModel> {
   const remembered = await options.modelCache?.get()
-  // Remembered by a docker-cd that did not read settings yet: asked again.
-  const cached = remembered && 'settings' in remembered ? remembered : undefined
+  // Remembered by a docker-cd that kept less of the model: asked again.
+  const cached = remembered?.format === MODEL_FORMAT ? remembered : undefined
   const model = cached ?? (await options.compose.model(options.dir))
   if (!cached) await options.modelCache?.set(model)
   return model

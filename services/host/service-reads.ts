@@ -1,0 +1,90 @@
+import { isAbsolute, join, relative, resolve, sep } from 'node:path'
+
+// What each service reads from its stack's directory, from Compose's own
+// model (`docker compose config --format json`, which has already resolved
+// every relative path against the project directory): bind-mount sources
+// (short and long syntax, files and directories), `configs:` and `secrets:`
+// with a `file:`, and `build:` contexts and Dockerfiles. Compose's
+// configuration hash does not cover the content of these files (and a
+// single-file bind mount keeps the inode it was created with), so a change
+// of one in Git must be matched to the services that read it. `env_file`
+// is not here: Compose folds it into the service's environment, which its
+// hash covers. Paths outside the stack directory (an absolute host path,
+// `../shared`) are not docker-cd's to track; they are listed apart.
+
+export type ReadKind = 'bind' | 'config' | 'secret' | 'build'
+
+/** A path a service reads, relative to the stack directory (POSIX separators; '' is the directory itself). */
+export type ServiceRead = Readonly<{ path: string; kind: ReadKind }>
+
+export type OutsideRead = Readonly<{ service: string; source: string; kind: ReadKind }>
+
+export type ServiceReads = Readonly<{
+  /** Per service, what it reads inside the stack directory. */
+  inside: Readonly<Record<string, readonly ServiceRead[]>>
+  /** What services read outside it: not tracked, said once. */
+  outside: readonly OutsideRead[]
+}>
+
+type RawService = {
+  volumes?: { type?: string; source?: string }[]
+  configs?: { source?: string }[]
+  secrets?: { source?: string }[]
+  build?: { context?: string; dockerfile?: string }
+}
+
+type RawModel = {
+  services?: Record<string, RawService>
+  configs?: Record<string, { file?: string }>
+  secrets?: Record<string, { file?: string }>
+}
+
+/** The reads of every service of a rendered model whose project directory is `projectDir`. */
+export function serviceReads(model: RawModel, projectDir: string): ServiceReads {
+  const root = resolve(projectDir)
+  const inside: Record<string, ServiceRead[]> = {}
+  const outside: OutsideRead[] = []
+  for (const [service, spec] of Object.entries(model.services ?? {})) {
+    const reads: ServiceRead[] = []
+    const add = (source: string | undefined, kind: ReadKind) => {
+      if (!source) return
+      const path = insidePath(root, source)
+      if (path === undefined) outside.push({ service, source, kind })
+      else if (!reads.some((read) => read.path === path && read.kind === kind))
+        reads.push({ path, kind })
+    }
+    for (const volume of spec.volumes ?? []) if (volume.type === 'bind') add(volume.source, 'bind')
+    for (const config of spec.configs ?? [])
+      add(model.configs?.[config.source ?? '']?.file, 'config')
+    for (const secret of spec.secrets ?? [])
+      add(model.secrets?.[secret.source ?? '']?.file, 'secret')
+    if (spec.build?.context && !/^[a-z]+:\/\//i.test(spec.build.context)) {
+      add(spec.build.context, 'build')
+      // The Dockerfile is relative to the context, and may lie outside it.
+      if (spec.build.dockerfile) add(resolve(spec.build.context, spec.build.dockerfile), 'build')
+    }
+    inside[service] = reads.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  }
+  return { inside, outside }
+}
+
+/** `source` relative to the stack directory, or undefined when it lies outside it. */
+function insidePath(root: string, source: string): string | undefined {
+  if (!isAbsolute(source)) return insidePath(root, join(root, source))
+  const path = relative(root, resolve(source))
+  if (path === '..' || path.startsWith(`..${sep}`) || isAbsolute(path)) return undefined
+  return path.split(sep).join('/')
+}
+
+/** The services whose reads a changed file (a path relative to the stack directory) touches. */
+export function servicesReading(reads: ServiceReads, changedFile: string): string[] {
+  return Object.entries(reads.inside)
+    .filter(([, list]) =>
+      list.some(
+        (read) =>
+          read.path === '' || read.path === changedFile || changedFile.startsWith(`${read.path}/`),
+      ),
+    )
+    .map(([service]) => service)
+    .sort()
+}
