@@ -69,6 +69,22 @@ export function createObjectReader(mirror: Mirror) {
     return parseTreeListing(stdout)
   }
 
+  /**
+   * The files that differ between two trees (added, changed, removed, mode
+   * changed), as paths relative to them: one `diff-tree`, no checkout.
+   */
+  async function changedFiles(
+    fromTree: string,
+    toTree: string,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    if (fromTree === toTree) return []
+    const { stdout } = await mirror.reading(
+      git(['diff-tree', '-r', '-z', '--name-only', '--no-renames', fromTree, toTree], signal),
+    )
+    return stdout.toString('utf8').split('\0').filter(Boolean)
+  }
+
   /** Streams objects from the mirror in one `cat-file --batch`, content in pieces. */
   function streamObjects(oids: string[], signal?: AbortSignal) {
     const cat = mirror.stream(
@@ -116,5 +132,5 @@ export function createObjectReader(mirror: Mirror) {
     return hashes
   }
 
-  return { readDeployTree, readByOid, listTree, streamObjects, hashBlobs }
+  return { readDeployTree, readByOid, listTree, changedFiles, streamObjects, hashBlobs }
 }

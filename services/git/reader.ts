@@ -27,6 +27,7 @@ export function createGitReader(options: MirrorOptions) {
     readByOid: objects.readByOid,
     hashBlobs: objects.hashBlobs,
     listTree: objects.listTree,
+    changedFiles: objects.changedFiles,
     streamObjects: objects.streamObjects,
     keepTree: kept.keepTree,
     releaseTree: kept.releaseTree,
