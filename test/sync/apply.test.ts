@@ -78,6 +78,8 @@ t.test('SYNC_MODE=apply, for real', { skip: unavailable ?? false }, async (t) =>
   const stacksDir = tempDir('docker-cd-stacks-')
   const env = {
     SYNC_MODE: 'apply',
+    // One at a time, by name, as this test asserts (in parallel: parallel.test.ts).
+    SYNC_CONCURRENCY: '1',
     STACKS_DIR: stacksDir,
     SYNC_TIMEOUT: '20s',
     API_TOKEN,
@@ -122,6 +124,11 @@ t.test('SYNC_MODE=apply, for real', { skip: unavailable ?? false }, async (t) =>
     history: [{ trigger: 'git', result: 'completed', servicesChanged: ['app', 'side'] }],
   })
   t.equal(ups(), 2, 'one up per new stack')
+  // The feed's events reach this client over HTTP, after the server is idle.
+  await waitFor(
+    () => [a, b].every((s) => syncEvents.some((e) => e.stack === s && e.phase === 'completed')),
+    'both runs completed on the feed',
+  )
   const validates = syncEvents.filter((e) => e.phase === 'validate').map((e) => e.stack)
   t.same(validates, [a, b], 'stacks are deployed one at a time, by name')
   t.same(
@@ -200,6 +207,13 @@ t.test('SYNC_MODE=apply, for real', { skip: unavailable ?? false }, async (t) =>
     readFileSync(join(stacksDir, a, 'app.env'), 'utf8'),
     'GREETING=bonjour',
     'the work tree holds the good tree',
+  )
+  await waitFor(
+    () =>
+      syncEvents.some(
+        (e) => e.stack === a && e.treeHash === failed.treeHash && e.phase === 'failed',
+      ),
+    'the failure on the feed',
   )
   const phases = syncEvents
     .filter((e) => e.stack === a && e.treeHash === failed.treeHash)
