@@ -10,7 +10,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 // of one in Git must be matched to the services that read it. `env_file`
 // is not here: Compose folds it into the service's environment, which its
 // hash covers. Paths outside the stack directory (an absolute host path,
-// `../shared`) are not docker-cd's to track; they are listed apart.
+// `../common`) are not docker-cd's to track; they are listed apart.
 
 export type ReadKind = 'bind' | 'config' | 'secret' | 'build'
 

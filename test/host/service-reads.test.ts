@@ -28,7 +28,7 @@ t.test('read from the real Compose model', { skip: hostUnavailable() ?? false },
       - ./conf:/conf
       - data:/data
       - /etc/hostname:/h:ro
-      - ../shared:/shared
+      - ../common:/common
       - type: bind
         source: ./app.conf
         target: /app.conf
@@ -69,7 +69,7 @@ volumes:
   })
   t.same(model.reads?.outside, [
     { service: 'web', source: '/etc/hostname', kind: 'bind' },
-    { service: 'web', source: join(root, 'shared'), kind: 'bind' },
+    { service: 'web', source: join(root, 'common'), kind: 'bind' },
   ])
   t.equal(model.format, 2, 'remembered in the format that holds the reads')
 })
