@@ -77,10 +77,21 @@ const hostSyncSchema = deploySchema.extend({
       z.object({
         service: z.string(),
         container: z.string(),
-        action: z.enum(['create', 'recreate', 'start', 'remove']),
+        action: z.enum(['create', 'recreate', 'start', 'remove', 'restart', 'rebuild']),
+        files: z.array(z.string()).optional().meta({
+          description:
+            'Set when the entry comes from files the service reads (bind mounts, configs, secrets, build context) that changed since its containers were created: `./nginx.conf`',
+        }),
       }),
     )
-    .meta({ description: 'What `docker compose up -d --remove-orphans` would change' }),
+    .meta({
+      description:
+        'What a deploy would change: `docker compose up -d --remove-orphans` (create, recreate, start, remove), plus the services whose read files changed since they were deployed (recreate, restart, rebuild; with `files`)',
+    }),
+  notes: z.array(z.string()).optional().meta({
+    description:
+      'What docker-cd does not track, in words: files services mount from outside the stack directory',
+  }),
   checkedAt: z.string().meta({ description: 'When the host was last asked about this stack' }),
 })
 

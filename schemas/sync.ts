@@ -34,6 +34,19 @@ export const syncRunSchema = z
     revision: z.string(),
     result: z.enum(['completed', 'failed', 'interrupted']),
     servicesChanged: z.array(z.string()).meta({ description: 'Services Compose changed' }),
+    fileChanges: z
+      .array(
+        z.object({
+          service: z.string(),
+          action: z.enum(['recreate', 'restart', 'rebuild']),
+          files: z.array(z.string()),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'Services whose read files (bind mounts, configs, secrets, build context) changed, and what the deploy did to them',
+      }),
     reason: z.string().meta({ description: 'What happened, in words' }),
     error: z.string().optional().meta({ description: 'Compose’s message, when it failed' }),
     rolledBackTo: treeRefSchema.optional(),
@@ -94,7 +107,9 @@ export const syncEventSchema = z
       'queued',
       'validate',
       'pull',
+      'build',
       'up',
+      'renew',
       'wait',
       'rollback',
       'completed',
@@ -108,5 +123,5 @@ export const syncEventSchema = z
   .meta({
     id: 'SyncEvent',
     description:
-      '`event: sync` — a phase of a sync run: queued, validate, pull, up, wait, rollback, then completed or failed (deleting, deleted when a stack removed from Git is taken down)',
+      '`event: sync` — a phase of a sync run: queued, validate, pull, build (a changed build context), up, renew (services whose mounted files changed: recreated or restarted), wait, rollback, then completed or failed (deleting, deleted when a stack removed from Git is taken down)',
   })

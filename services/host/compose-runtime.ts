@@ -35,6 +35,9 @@ export function createComposeRuntime(options: {
     validate: (dir) => compose.validate(dir),
     imagesToPull,
     pull: (dir, services, signal) => compose.pull(dir, services, signal),
+    build: (dir, services, signal) => compose.build(dir, services, signal),
+    renew: (dir, services, how, { waitSeconds, signal }) =>
+      compose.renew(dir, services, how, waitSeconds, signal),
     apply: (dir, { waitSeconds, signal, onWaiting }) =>
       compose.up(dir, waitSeconds, signal, onWaiting),
     inspect: (project) => engine.inspectProject(project),

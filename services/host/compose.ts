@@ -28,12 +28,31 @@ import { EXTENSION_KEY } from './stack-settings.js'
 /** How long Compose may take to end after SIGTERM before it is SIGKILLed. */
 export const KILL_GRACE_MS = 5000
 
-export type ComposeAsk = 'model' | 'plan' | 'version' | 'validate' | 'pull' | 'up' | 'down'
+export type ComposeAsk =
+  | 'model'
+  | 'plan'
+  | 'version'
+  | 'validate'
+  | 'pull'
+  | 'build'
+  | 'up'
+  | 'renew'
+  | 'down'
 
-export type PlanAction = 'create' | 'recreate' | 'start' | 'remove'
+export type PlanAction = 'create' | 'recreate' | 'start' | 'remove' | 'restart' | 'rebuild'
 
-/** One container `up` would change, and how. */
-export type PlanEntry = { service: string; container: string; action: PlanAction }
+/**
+ * One container a deploy would change, and how: Compose's own plan (`up`'s
+ * convergence), or a file the service reads that changed since it was
+ * deployed (`files`, see file-changes.ts).
+ */
+export type PlanEntry = {
+  service: string
+  container: string
+  action: PlanAction
+  /** The changed files behind the entry, when it comes from them (`./nginx.conf`). */
+  files?: string[]
+}
 
 /** Compose refused or failed: its own message, first lines only. */
 export class ComposeError extends Error {
@@ -362,6 +381,51 @@ export function createCompose(options: {
     )
   }
 
+  /** `build` of these services (a file of their build context changed): the next `up` recreates them. */
+  async function build(dir: string, services: readonly string[], signal?: AbortSignal) {
+    if (services.length === 0) return
+    options.onRun?.('build')
+    await compose(dir, ['build', ...services], {
+      timeoutMs: 30 * 60_000,
+      signal,
+      explain: failureMessage,
+    })
+  }
+
+  /**
+   * Files these services read changed, which Compose's hash does not see:
+   * `up --no-deps --force-recreate` replaces their containers (dependencies
+   * untouched), or `restart --no-deps` restarts them in place and `up --no-deps`
+   * (which changes nothing then) waits for them; at most `waitSeconds`.
+   * A started container sets its bind mounts up again from the paths,
+   * so either way it reads the new files.
+   */
+  async function renew(
+    dir: string,
+    services: readonly string[],
+    how: 'recreate' | 'restart',
+    waitSeconds: number,
+    signal?: AbortSignal,
+  ) {
+    if (services.length === 0) return
+    options.onRun?.('renew')
+    const run = { timeoutMs: (waitSeconds + 300) * 1000, signal, explain: failureMessage }
+    const wait = ['--wait', '--wait-timeout', String(waitSeconds)]
+    if (how === 'restart') await compose(dir, ['restart', '--no-deps', ...services], run)
+    await compose(
+      dir,
+      [
+        'up',
+        '-d',
+        '--no-deps',
+        ...(how === 'recreate' ? ['--force-recreate'] : []),
+        ...wait,
+        ...services,
+      ],
+      run,
+    )
+  }
+
   /** `down --remove-orphans` of a project by name (volumes kept); no Compose file needed. */
   async function down(dir: string, project: string, signal?: AbortSignal) {
     options.onRun?.('down')
@@ -401,7 +465,7 @@ export function createCompose(options: {
     await Promise.all([...live.values()].map((stop) => stop()))
   }
 
-  return { model, plan, version, validate, pull, up, down, close }
+  return { model, plan, version, validate, pull, build, up, renew, down, close }
 }
 
 /**

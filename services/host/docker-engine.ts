@@ -67,6 +67,8 @@ export type InspectedContainer = {
   health?: string
   /** `no`, `always`, `unless-stopped`, `on-failure`. */
   restartPolicy: string
+  /** When it last started (a restart moves it; the id stays). */
+  startedAt: string
 }
 
 type RawContainer = {
@@ -221,7 +223,12 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
             Id?: string
             Name?: string
             RestartCount?: number
-            State?: { Status?: string; ExitCode?: number; Health?: { Status?: string } }
+            State?: {
+              Status?: string
+              ExitCode?: number
+              StartedAt?: string
+              Health?: { Status?: string }
+            }
             HostConfig?: { RestartPolicy?: { Name?: string } }
             Config?: { Labels?: Record<string, string> }
           }>(`/containers/${encodeURIComponent(container.Id ?? '')}/json`),
@@ -237,6 +244,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
           exitCode: c.State?.ExitCode ?? 0,
           ...(c.State?.Health?.Status ? { health: c.State.Health.Status } : {}),
           restartPolicy: c.HostConfig?.RestartPolicy?.Name || 'no',
+          startedAt: c.State?.StartedAt ?? '',
         }))
         .sort(byName)
     },

@@ -8,6 +8,13 @@ import {
   type PlanEntry,
 } from './compose.js'
 import { type Engine, type EngineContainer, EngineUnavailable } from './docker-engine.js'
+import {
+  type FileChange,
+  type FileChangeKind,
+  fileChangePending,
+  fileChangesOf,
+  untrackedReads,
+} from './file-changes.js'
 import { readStackSettings, type StackSettings } from './stack-settings.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
@@ -30,6 +37,8 @@ export type StackHostState = {
   containers: EngineContainer[]
   /** The stack's `x-docker-cd` settings, once its model was read. */
   settings?: StackSettings
+  /** What docker-cd does not track, in words (mounts from outside the stack directory). */
+  notes?: string[]
 }
 
 const ACTION_WORDS: Record<PlanEntry['action'], string> = {
@@ -37,6 +46,8 @@ const ACTION_WORDS: Record<PlanEntry['action'], string> = {
   recreate: 'would be recreated: its configuration differs from Git',
   start: 'would be started: its container is not running',
   remove: 'would be removed: Git no longer has this service',
+  restart: 'would be restarted',
+  rebuild: 'would be rebuilt and recreated',
 }
 
 /** The health of a project's containers; undefined when it has none. */
@@ -70,16 +81,51 @@ const withoutAge = (status: string) =>
 
 /** One sentence per planned change, with the container's own state where it explains it. */
 export function reasonOf(plan: readonly PlanEntry[], containers: readonly EngineContainer[]) {
-  return plan
-    .map((entry) => {
-      const container = containers.find((c) => c.name === entry.container)
-      const detail =
-        entry.action === 'start' && container
-          ? `would be started: container ${container.name} is ${withoutAge(container.status).toLowerCase() || container.state}`
-          : ACTION_WORDS[entry.action]
-      return `service ${entry.service} ${detail}`
-    })
-    .join('; ')
+  const sentences = plan.map((entry) => {
+    if (entry.files)
+      return fileChangePending({
+        service: entry.service,
+        action: entry.action as FileChangeKind,
+        files: entry.files,
+      })
+    const container = containers.find((c) => c.name === entry.container)
+    const detail =
+      entry.action === 'start' && container
+        ? `would be started: container ${container.name} is ${withoutAge(container.status).toLowerCase() || container.state}`
+        : ACTION_WORDS[entry.action]
+    return `service ${entry.service} ${detail}`
+  })
+  // A service with several containers is one sentence for its files.
+  return [...new Set(sentences)].join('; ')
+}
+
+/**
+ * Compose's plan plus the services whose read files changed since the tree
+ * their containers were created from (Compose's hash does not see them):
+ * one entry per container, for a service Compose does not already create,
+ * recreate or remove (a new container reads the new files).
+ */
+export function withFileChanges(
+  plan: readonly PlanEntry[],
+  changes: readonly FileChange[],
+  containers: readonly EngineContainer[],
+): PlanEntry[] {
+  const replaced = new Set(
+    plan.filter((entry) => entry.action !== 'start').map((entry) => entry.service),
+  )
+  const added = changes
+    .filter((change) => !replaced.has(change.service))
+    .flatMap((change) =>
+      containers
+        .filter((container) => container.service === change.service)
+        .map((container) => ({
+          service: change.service,
+          container: container.name,
+          action: change.action,
+          files: change.files,
+        })),
+    )
+  return [...plan, ...added]
 }
 
 /** Why two stacks with one project name fail (neither is evaluated, deployed or taken down). */
@@ -121,6 +167,12 @@ export async function checkStack(options: {
    */
   lastCheck?: Remembered<{ fingerprint: string; state: StackHostState }>
   reuseLast?: boolean
+  /**
+   * The files (relative to the stack directory) that differ between the
+   * tree the stack's containers were created from and this tree; undefined
+   * when they were created from this tree, or it is not known.
+   */
+  changedSinceDeploy?: readonly string[]
 }): Promise<StackHostState> {
   let model: ComposeModel
   try {
@@ -138,7 +190,27 @@ export async function checkStack(options: {
     }
   }
   const settings = readStackSettings(model.settings)
-  return { ...(await projectState(options, model)), settings }
+  const notes = untrackedReads(model.reads)
+  const state = await projectState(options, model)
+  const changes = fileChangesOf(
+    model.reads,
+    options.changedSinceDeploy ?? [],
+    settings.onFileChange,
+  )
+  return {
+    ...(changes.length > 0 && (state.status === 'synced' || state.status === 'out_of_sync')
+      ? withChangedFiles(state, changes)
+      : state),
+    settings,
+    ...(notes.length > 0 ? { notes } : {}),
+  }
+}
+
+/** A checked state with the services whose files changed: out of sync, said per service and file. */
+function withChangedFiles(state: StackHostState, changes: readonly FileChange[]): StackHostState {
+  const plan = withFileChanges(state.plan, changes, state.containers)
+  if (plan.length === state.plan.length) return state
+  return { ...state, status: 'out_of_sync', plan, reason: reasonOf(plan, state.containers) }
 }
 
 /** The check once Compose's model is known: the project's containers and Compose's plan. */

@@ -21,7 +21,12 @@ export function hostDetail(check: HostCheck) {
   return {
     ...(check.project ? { project: check.project } : {}),
     containers: check.containers.map(({ workingDir: _, ...container }) => container),
-    sync: { reason: check.reason, plan: check.plan, checkedAt: check.checkedAt },
+    sync: {
+      reason: check.reason,
+      plan: check.plan,
+      ...(check.notes ? { notes: check.notes } : {}),
+      checkedAt: check.checkedAt,
+    },
   }
 }
 
@@ -39,6 +44,13 @@ export function createHostMonitor(options: {
    * services/sync/records.ts comparedTree).
    */
   treeFor?: (path: string, snapshotTree: string) => string
+  /**
+   * The files that differ between the tree the stack's workloads were
+   * created from (its last deploy) and `tree`; undefined when they are the
+   * same or it is not known. A changed file a service mounts makes the
+   * stack out of sync although Compose would change nothing.
+   */
+  changedSinceDeploy?: (path: string, tree: string) => Promise<readonly string[] | undefined>
   /** Every finished check (metrics). */
   onChecked?: (state: StackHostState) => void
   onError?: (error: unknown, stack: string) => void
@@ -204,6 +216,7 @@ export function createHostMonitor(options: {
         throw error
       })
       clearRetry(path)
+      const changedSinceDeploy = await options.changedSinceDeploy?.(path, treeOid)
       const state = await options.runtime.check({
         dir: tree.dir,
         claim: (project) => claim(path, project),
@@ -212,6 +225,7 @@ export function createHostMonitor(options: {
         // Only the startup pass trusts a record from before: afterwards every
         // check follows an event or a change, and asks Compose.
         reuseLast: startupPass.has(path),
+        ...(changedSinceDeploy ? { changedSinceDeploy } : {}),
       })
       startupPass.delete(path)
       if (closed) return

@@ -22,6 +22,8 @@ export type CheckInput = {
   lastCheck?: Remembered<{ fingerprint: string; state: StackHostState }>
   /** The startup pass: an unchanged fingerprint may reuse the last check. */
   reuseLast?: boolean
+  /** Files changed since the tree the stack's workloads were created from (file-changes.ts). */
+  changedSinceDeploy?: readonly string[]
 }
 
 /** Where a project's workloads say they were deployed from (ownership, services/sync/decide.ts). */
@@ -42,6 +44,8 @@ export type StackRuntime = {
   /** The services whose images the deploy pulls first (each service's `pull_policy`). */
   imagesToPull(model: ComposeModel): Promise<string[]>
   pull(dir: string, services: readonly string[], signal: AbortSignal): Promise<void>
+  /** Builds these services' images again (a file of their build context changed). */
+  build(dir: string, services: readonly string[], signal: AbortSignal): Promise<void>
   /**
    * Converges the host on the work tree in `dir` (only what changed is
    * replaced) and waits, at most `waitSeconds`, for every service to run
@@ -50,6 +54,17 @@ export type StackRuntime = {
   apply(
     dir: string,
     options: { waitSeconds: number; signal: AbortSignal; onWaiting?: () => void },
+  ): Promise<void>
+  /**
+   * Replaces these services' workloads although their configuration did not
+   * change (files they read did), or restarts them in place (`restart`), then
+   * waits for them as `apply` does. Their dependencies are left alone.
+   */
+  renew(
+    dir: string,
+    services: readonly string[],
+    how: 'recreate' | 'restart',
+    options: { waitSeconds: number; signal: AbortSignal },
   ): Promise<void>
   /** What the project runs, workload by workload (the read-back after `apply`). */
   inspect(project: string): Promise<InspectedContainer[]>

@@ -76,15 +76,14 @@ function insidePath(root: string, source: string): string | undefined {
   return path.split(sep).join('/')
 }
 
+/** Whether a read covers a changed file (both relative to the stack directory): the file itself, or one below it. */
+export const readCovers = (read: ServiceRead, changedFile: string) =>
+  read.path === '' || read.path === changedFile || changedFile.startsWith(`${read.path}/`)
+
 /** The services whose reads a changed file (a path relative to the stack directory) touches. */
 export function servicesReading(reads: ServiceReads, changedFile: string): string[] {
   return Object.entries(reads.inside)
-    .filter(([, list]) =>
-      list.some(
-        (read) =>
-          read.path === '' || read.path === changedFile || changedFile.startsWith(`${read.path}/`),
-      ),
-    )
+    .filter(([, list]) => list.some((read) => readCovers(read, changedFile)))
     .map(([service]) => service)
     .sort()
 }

@@ -7,9 +7,14 @@
 // deployed, with the reason); a key docker-cd does not know is a warning
 // (a typo, or a setting of a newer docker-cd).
 
+/** What a service gets when a file it mounts changes in Git (file-changes.ts). */
+export type FileChangeAction = 'recreate' | 'restart'
+
 export type StackSettings = Readonly<{
   /** Stacks (directory names) that must be synced and healthy before this one deploys. */
   dependsOn: readonly string[]
+  /** Per service (`services.<name>.on_file_change`); a service not named is recreated. */
+  onFileChange: Readonly<Record<string, FileChangeAction>>
   /** Values docker-cd cannot use, in words: the stack is not deployed while any is there. */
   problems: readonly string[]
   /** Keys docker-cd does not know, in words (logged). */
@@ -18,10 +23,13 @@ export type StackSettings = Readonly<{
 
 export const EXTENSION_KEY = 'x-docker-cd'
 
-const KNOWN_KEYS = ['depends_on'] as const
+const KNOWN_KEYS = ['depends_on', 'services'] as const
+const SERVICE_KEYS = ['on_file_change'] as const
+const FILE_CHANGE_ACTIONS: readonly FileChangeAction[] = ['recreate', 'restart']
 
 export const NO_SETTINGS: StackSettings = Object.freeze({
   dependsOn: Object.freeze([]),
+  onFileChange: Object.freeze({}),
   problems: Object.freeze([]),
   warnings: Object.freeze([]),
 })
@@ -41,7 +49,8 @@ export function readStackSettings(raw: unknown): StackSettings {
         `${EXTENSION_KEY}.${key} is not a setting docker-cd knows (ignored); known: ${KNOWN_KEYS.join(', ')}`,
     )
   const dependsOn = readNames(fields.depends_on, `${EXTENSION_KEY}.depends_on`, problems)
-  return { dependsOn, problems, warnings }
+  const onFileChange = readServices(fields.services, problems, warnings)
+  return { dependsOn, onFileChange, problems, warnings }
 }
 
 /** A list of stack names (one name alone is taken as a list of one). */
@@ -53,4 +62,42 @@ function readNames(value: unknown, key: string, problems: string[]): string[] {
     return []
   }
   return [...new Set(list as string[])].sort()
+}
+
+/** `services: { <name>: { on_file_change: recreate|restart } }`: per-service choices. */
+function readServices(
+  value: unknown,
+  problems: string[],
+  warnings: string[],
+): Record<string, FileChangeAction> {
+  const key = `${EXTENSION_KEY}.services`
+  if (value === undefined || value === null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${key} must be a mapping of service names to settings`)
+    return {}
+  }
+  const onFileChange: Record<string, FileChangeAction> = {}
+  for (const [service, settings] of Object.entries(value as Record<string, unknown>)) {
+    if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
+      problems.push(`${key}.${service} must be a mapping of settings`)
+      continue
+    }
+    const fields = settings as Record<string, unknown>
+    for (const unknownKey of Object.keys(fields).filter(
+      (name) => !(SERVICE_KEYS as readonly string[]).includes(name),
+    ))
+      warnings.push(
+        `${key}.${service}.${unknownKey} is not a setting docker-cd knows (ignored); known: ${SERVICE_KEYS.join(', ')}`,
+      )
+    const action = fields.on_file_change
+    if (action === undefined || action === null) continue
+    if (!FILE_CHANGE_ACTIONS.includes(action as FileChangeAction)) {
+      problems.push(
+        `${key}.${service}.on_file_change must be one of ${FILE_CHANGE_ACTIONS.join(', ')} (a signal is not offered: a single-file bind mount keeps the old file's inode until the container starts again)`,
+      )
+      continue
+    }
+    onFileChange[service] = action as FileChangeAction
+  }
+  return onFileChange
 }

@@ -28,13 +28,14 @@ export type FailureKind = 'tree' | 'unreachable' | 'local'
  * What failed, as whoever is told about a run reads it (observers, the
  * event feed, later notifications): the step that failed when it is the
  * tree's failure — `validation` (Compose or docker-cd refuses the stack),
- * `pull`, `up`, `health` (the wait for healthy services, or the read-back)
+ * `pull`, `build` (a changed build context), `up`, `health` (the wait for healthy services, or the read-back)
  * —, `engine` when the engine did not answer, `local` for docker-cd's own
  * side, `interrupted` by a shutdown, `down` for a take-down (prune).
  */
 export type SyncFailureKind =
   | 'validation'
   | 'pull'
+  | 'build'
   | 'up'
   | 'health'
   | 'engine'
@@ -43,7 +44,7 @@ export type SyncFailureKind =
   | 'down'
 
 /** A step of a run that can fail for the tree's own reason. */
-export type FailedStep = 'validation' | 'pull' | 'up' | 'health'
+export type FailedStep = 'validation' | 'pull' | 'build' | 'up' | 'health'
 
 export type SyncFailure = Readonly<{ kind: SyncFailureKind; message: string }>
 

@@ -70,12 +70,22 @@ export async function createHostSync(options: HostSyncOptions) {
     (error) => log.warn({ err: error }, 'deploy records'),
   )
   await records.load()
+  const changedFiles = changedFilesMemo(options.git)
   const monitor = createHostMonitor({
     workTrees,
     runtime,
     current: options.current,
     onState: (path, check) => reconciler.hostChecked(path, check),
     treeFor: (path, tree) => comparedTree(records.get(path), tree),
+    // The containers were created from the tree last deployed (a rollback's included).
+    async changedSinceDeploy(path, tree) {
+      const deployed = records.get(path)?.deployedTreeHash
+      if (!deployed || deployed === tree) return undefined
+      return changedFiles(path, deployed, tree).catch((error) => {
+        log.warn({ err: error, stack: path }, 'could not compare with the deployed tree')
+        return undefined
+      })
+    },
     onChecked: (state) => options.sink?.checked?.(state),
     onError: (error, stack) => log.error({ err: error, stack }, 'host check failed'),
   })
@@ -93,6 +103,7 @@ export async function createHostSync(options: HostSyncOptions) {
     runtime,
     records,
     git: options.git,
+    changedFiles,
     setStatus: options.setStatus,
     observers: [createSyncLog(log), ...(options.observers ?? [])],
     onObserverError: (error) => log.error({ err: error }, 'a sync observer failed'),
@@ -141,3 +152,22 @@ export async function createHostSync(options: HostSyncOptions) {
 }
 
 export type HostSync = Awaited<ReturnType<typeof createHostSync>>
+
+/** Pairs of trees compared, remembered: a tree id names its content for ever. */
+const REMEMBERED_DIFFS = 256
+
+/** `git diff-tree` of two trees of a stack, asked once per pair (a check and the deploy after it share it). */
+function changedFilesMemo(git: Pick<GitReader, 'changedFiles'>) {
+  const diffs = new Map<string, Promise<readonly string[]>>()
+  return (_path: string, fromTree: string, toTree: string): Promise<readonly string[]> => {
+    const key = `${fromTree}:${toTree}`
+    let diff = diffs.get(key)
+    if (!diff) {
+      diff = git.changedFiles(fromTree, toTree)
+      diff.catch(() => diffs.delete(key)) // asked again next time
+      diffs.set(key, diff)
+      if (diffs.size > REMEMBERED_DIFFS) diffs.delete(diffs.keys().next().value as string)
+    }
+    return diff
+  }
+}

@@ -65,6 +65,7 @@ export function settleRun(
     revision: start.revision,
     result: outcome.result,
     servicesChanged: outcome.servicesChanged,
+    ...(outcome.fileChanges ? { fileChanges: outcome.fileChanges } : {}),
     reason: outcome.reason,
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),

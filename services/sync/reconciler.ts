@@ -68,7 +68,9 @@ export type SyncReconcilerOptions = {
     | 'model'
     | 'imagesToPull'
     | 'pull'
+    | 'build'
     | 'apply'
+    | 'renew'
     | 'inspect'
     | 'ping'
     | 'takeDown'
@@ -76,6 +78,8 @@ export type SyncReconcilerOptions = {
   >
   records: DeployRecords
   git: Pick<GitReader, 'keepTree' | 'releaseTree'>
+  /** The files that differ between two trees of a stack (mounted files, services/host/file-changes.ts). */
+  changedFiles: (path: string, fromTree: string, toTree: string) => Promise<readonly string[]>
   /** The refresh controller's writer: the only way a stack's status, reason and health change. */
   setStatus: (path: string, status: StackStatus, reason: string, health?: StackHealth) => void
   /** Told about every run (event feed, metrics, log). */

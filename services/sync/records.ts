@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { stackFileKey } from '../base/index.js'
+import type { FileChange } from '../host/index.js'
 
 // What docker-cd deployed, per stack, kept in GIT_CACHE_DIR so it survives
 // a restart: the tree and revision it last deployed (the good tree a
@@ -38,8 +39,10 @@ export type SyncRun = {
   toTree: string
   revision: string
   result: SyncResult
-  /** The services Compose changed (from its plan before the run). */
+  /** The services Compose changed (from its plan before the run), and those whose read files changed. */
   servicesChanged: string[]
+  /** The services whose read files changed, and what was done to them. */
+  fileChanges?: FileChange[]
   /** What happened, in words. */
   reason: string
   error?: string

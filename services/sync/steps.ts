@@ -2,8 +2,13 @@ import { join } from 'node:path'
 import {
   ComposeError,
   type ComposeModel,
+  type FileChange,
+  fileChangeDone,
+  fileChangesOf,
   type HostCheck,
+  type InspectedContainer,
   modelOf,
+  readStackSettings,
   type StackRuntime,
   WorkTreeError,
   type WorkTrees,
@@ -15,8 +20,13 @@ import type { SyncResult, TreeRef } from './records.js'
 
 // One sync run of one stack, as a short list of named steps in its work
 // tree (the reconciler owns the queue, the records and the status):
-// validate → pull → up (and wait) → read back, and on a failed `up` or
-// read-back the rollback to the last good tree. Each step reports its
+// validate → pull → build → up (and wait) → renew → read back, and on a
+// failed `up`, renewal or read-back the rollback to the last good tree.
+// Files the services read (bind mounts, configs, secrets, build contexts)
+// are compared with the tree the containers were created from: Compose's
+// hash does not cover them, so the services reading a changed one are
+// rebuilt before `up` (a build context) or renewed after it (recreated,
+// or restarted when the stack asks) unless `up` replaced them anyway. Each step reports its
 // phase; each failure says whose it is (failure.ts): the tree's (not
 // retried until it changes) or the engine's / docker-cd's (retried), and
 // which step failed. What runs the stack is the runtime seam
@@ -26,7 +36,9 @@ export type SyncPhase =
   | 'queued'
   | 'validate'
   | 'pull'
+  | 'build'
   | 'up'
+  | 'renew'
   | 'wait'
   | 'rollback'
   | 'completed'
@@ -45,6 +57,8 @@ export type SyncOutcome = {
   failure?: FailureKind
   /** The step that failed. */
   step?: FailedStep
+  /** The services whose read files changed, and what was done to them. */
+  fileChanges?: FileChange[]
 }
 
 /** A read-back that did not pass: the deploy failed (the tree's failure). */
@@ -65,8 +79,19 @@ export function createSyncSteps(options: {
   workTrees: Pick<WorkTrees, 'ensure' | 'treeRecord'>
   runtime: Pick<
     StackRuntime,
-    'validate' | 'model' | 'imagesToPull' | 'pull' | 'apply' | 'inspect' | 'ping' | 'takeDown'
+    | 'validate'
+    | 'model'
+    | 'imagesToPull'
+    | 'pull'
+    | 'build'
+    | 'apply'
+    | 'renew'
+    | 'inspect'
+    | 'ping'
+    | 'takeDown'
   >
+  /** The files that differ between two trees of a stack (Git; relative to the stack directory). */
+  changedFiles: (path: string, fromTree: string, toTree: string) => Promise<readonly string[]>
   stacksDir: string
   /** SYNC_TIMEOUT in seconds (`--wait-timeout`). */
   waitSeconds: number
@@ -133,10 +158,17 @@ export function createSyncSteps(options: {
     }
     const project = model.name
     const services = Object.keys(model.services)
-    const servicesChanged =
-      !checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
-        ? services
-        : [...new Set(checkBefore.plan.map((entry) => entry.service))]
+    // The tree the containers were created from: the last good one.
+    const changes = await fileChangesBetween(path, input.rollbackTo?.treeHash, tree, model)
+    const servicesChanged = [
+      ...new Set([
+        ...(!checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
+          ? services
+          : checkBefore.plan.map((entry) => entry.service)),
+        ...changes.map((change) => change.service),
+      ]),
+    ]
+    const withChanges = changes.length > 0 ? { fileChanges: changes } : {}
     try {
       const toPull = await runtime.imagesToPull(model)
       phase('pull', toPull.length ? `pulling ${toPull.join(', ')}` : 'every image is present')
@@ -144,12 +176,22 @@ export function createSyncSteps(options: {
     } catch (error) {
       return failed(error, 'pull', { step: 'pull', project })
     }
-    let restartsBefore: ReturnType<typeof restartsOf>
+    const rebuilt = servicesTo('rebuild', changes)
     try {
-      restartsBefore = restartsOf(await runtime.inspect(project))
+      if (rebuilt.length > 0) {
+        phase('build', `rebuilding ${wordsOf(changes, 'rebuild')}`)
+        await runtime.build(dir, rebuilt, signal)
+      }
+    } catch (error) {
+      return failed(error, 'build', { step: 'build', project })
+    }
+    let before: InspectedContainer[]
+    try {
+      before = await runtime.inspect(project)
     } catch (error) {
       return failed(error, 'reading the host before up', { step: 'up', project })
     }
+    const restartsBefore = restartsOf(before)
     try {
       await input.beforeUp?.()
     } catch (error) {
@@ -168,30 +210,100 @@ export function createSyncSteps(options: {
         },
       })
       step = 'health'
+      // What `up` did not replace still reads the files it was created with.
+      await renew(dir, project, changes, phase, startedSameAs(before))
       await readBack(project, services, restartsBefore)
+      const filesDone = changes.map(fileChangeDone)
       return {
         result: 'completed',
-        reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}`,
+        reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}`,
         servicesChanged,
         project,
+        ...withChanges,
       }
-    } catch (error) {
+    } catch (caught) {
+      // Compose gave up waiting: what the engine runs says why (a container that exits
+      // and is restarted reads "not healthy" to Compose), so the reason names it.
+      const error =
+        step === 'health' && !(caught instanceof ReadBackFailed) && !signal.aborted
+          ? await withReadBack(caught, project, services, restartsBefore)
+          : caught
       const outcome = await failed(error, error instanceof ReadBackFailed ? 'read-back' : 'up', {
         servicesChanged,
         project,
         step,
+        ...withChanges,
       })
       if (outcome.result !== 'failed' || outcome.failure !== 'tree') return outcome
-      return rollback(input, dir, outcome, restartsBefore)
+      return rollback(input, dir, outcome, before)
     }
   }
 
-  /** The tree failed after `up` began: the last good tree is applied again, through the same gate. */
+  /**
+   * The services of `model` reading a file that differs between the tree
+   * their containers were created from and `tree`, each with its action.
+   * Without a tree to compare with (a first deploy) there is nothing to
+   * renew: every container is new. A tree Git no longer has cannot be
+   * compared: nothing is renewed beyond what Compose decides.
+   */
+  async function fileChangesBetween(
+    path: string,
+    from: string | undefined,
+    tree: string,
+    model: ComposeModel,
+  ): Promise<FileChange[]> {
+    if (!from || from === tree || !model.reads) return []
+    const changed = await options.changedFiles(path, from, tree).catch(() => [])
+    return fileChangesOf(model.reads, changed, readStackSettings(model.settings).onFileChange)
+  }
+
+  /**
+   * Renews the services whose files changed, where `stale(container)`: each
+   * such container still reads the files it started with. Recreated (or
+   * rebuilt, which `up` normally replaced already), or restarted in place
+   * when the stack asks for that; either waits for them as `up` does.
+   */
+  async function renew(
+    dir: string,
+    project: string,
+    changes: readonly FileChange[],
+    phase: RunInput['phase'],
+    stale: (container: InspectedContainer) => boolean,
+  ) {
+    if (changes.length === 0) return
+    const running = await runtime.inspect(project)
+    const due = changes.filter((change) =>
+      running.some((container) => container.service === change.service && stale(container)),
+    )
+    for (const how of ['recreate', 'restart'] as const) {
+      const now = due.filter((change) => (how === 'restart') === (change.action === 'restart'))
+      if (now.length === 0) continue
+      phase(
+        'renew',
+        `${how === 'restart' ? 'restarting' : 'recreating'} ${now.map((c) => c.service).join(', ')}: ${now.map(fileChangeDone).join('; ')}`,
+      )
+      await runtime.renew(
+        dir,
+        now.map((change) => change.service),
+        how,
+        { waitSeconds, signal },
+      )
+    }
+  }
+
+  /**
+   * The tree failed after `up` began: the last good tree is applied again,
+   * through the same gate. Services whose read files differ between the
+   * failed tree and the good one are rebuilt first (a build context), and
+   * renewed from the good files before `up` where the failed deploy touched
+   * their containers (the renewal uses the good Compose file too, so `up`
+   * then leaves them as they are).
+   */
   async function rollback(
     input: RunInput,
     dir: string,
     outcome: SyncOutcome,
-    restartsBefore: ReturnType<typeof restartsOf>,
+    beforeDeploy: readonly InspectedContainer[],
   ): Promise<SyncOutcome> {
     const target = input.rollbackTo
     const good = target?.treeHash
@@ -200,8 +312,13 @@ export function createSyncSteps(options: {
     try {
       await options.workTrees.ensure(input.path, good)
       const goodModel = await runtime.model(dir)
+      const changes = await fileChangesBetween(input.path, input.tree, good, goodModel)
+      await runtime.build(dir, servicesTo('rebuild', changes), signal)
+      // First: `up` would wait on a container the failed tree's files made unhealthy.
+      const untouched = startedSameAs(beforeDeploy)
+      await renew(dir, goodModel.name, changes, input.phase, (c) => !untouched(c))
       await runtime.apply(dir, { waitSeconds, signal })
-      await readBack(goodModel.name, Object.keys(goodModel.services), restartsBefore)
+      await readBack(goodModel.name, Object.keys(goodModel.services), restartsOf(beforeDeploy))
       return { ...outcome, rolledBackTo: target }
     } catch (rollbackError) {
       return {
@@ -221,6 +338,22 @@ export function createSyncSteps(options: {
     if (problems.length > 0) throw new ReadBackFailed(problems.join('; '))
   }
 
+  /** A failed wait, explained by the read-back when it finds problems (otherwise unchanged). */
+  async function withReadBack(
+    error: unknown,
+    project: string,
+    services: string[],
+    restartsBefore: ReturnType<typeof restartsOf>,
+  ): Promise<unknown> {
+    try {
+      const problems = readBackProblems(services, await runtime.inspect(project), restartsBefore)
+      if (problems.length === 0) return error
+      return new ReadBackFailed(`${problems.join('; ')} (Compose: ${(error as Error).message})`)
+    } catch {
+      return error // the engine cannot be read: the failure is classified from the original error
+    }
+  }
+
   /** SYNC_PRUNE: the project of a stack that left Git is taken down, its volumes kept. */
   const takeDown = (project: string) => runtime.takeDown(options.stacksDir, project, signal)
 
@@ -228,3 +361,20 @@ export function createSyncSteps(options: {
 }
 
 export type SyncSteps = ReturnType<typeof createSyncSteps>
+
+/** The services whose changed files call for `action`. */
+const servicesTo = (action: FileChange['action'], changes: readonly FileChange[]) =>
+  changes.filter((change) => change.action === action).map((change) => change.service)
+
+/** `app: ./Dockerfile changed` for the changes calling for `action`. */
+const wordsOf = (changes: readonly FileChange[], action: FileChange['action']) =>
+  changes
+    .filter((change) => change.action === action)
+    .map(fileChangeDone)
+    .join('; ')
+
+/** Whether a container is one of `before`, not started again since (a restart keeps the id). */
+const startedSameAs =
+  (before: readonly InspectedContainer[]) =>
+  (container: InspectedContainer): boolean =>
+    before.some((old) => old.id === container.id && old.startedAt === container.startedAt)

@@ -5,7 +5,9 @@ import type { DeployRecord } from '../sync/index.js'
 import { badge, escapeHtml, layout, shownTime } from './layout.js'
 
 // GET /ui/stacks/{name}: one stack — status and why, desired vs deployed
-// revision, what Compose would change (the plan, a sentence per container),
+// revision, what a deploy would change (the plan, a sentence per container:
+// Compose's, and the services whose mounted files changed), what is not
+// tracked (mounts from outside the stack directory),
 // the containers, the stack's files (the Compose file shown), the sync
 // history, and the Sync button when a manual sync is possible. Rendered on
 // the server; the script follows the stack's events and drives the button.
@@ -41,6 +43,10 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
   const plan = check?.plan.length
     ? `<ul class="plan">${check.plan.map((entry) => `<li>${escapeHtml(reasonOf([entry], check.containers))}</li>`).join('')}</ul>`
     : `<p class="meta">${!check ? 'Not checked yet.' : check.status === 'synced' ? 'Compose would change nothing.' : escapeHtml(check.reason)}</p>`
+  // Mounts from outside the stack directory: said once, not guessed at.
+  const notes = check?.notes?.length
+    ? `<ul class="notes" id="untracked">${check.notes.map((note) => `<li class="meta">${escapeHtml(note)}</li>`).join('')}</ul>`
+    : ''
   const containers = check?.containers.length
     ? `<table><thead><tr><th>service</th><th>container</th><th>state</th><th>health</th><th class="wide">image</th><th class="wide">status</th></tr></thead><tbody>${check.containers
         .map(
@@ -82,7 +88,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
 ${check?.project ? `<tr><th>project</th><td><code>${escapeHtml(check.project)}</code></td></tr>` : ''}
 </tbody></table>
 <section><h3>Sync</h3>${sync}</section>
-<section><h3>What differs from the host</h3>${plan}</section>
+<section><h3>What differs from the host</h3>${plan}${notes}</section>
 <section><h3>Containers</h3>${containers}</section>
 <section><h3>Files</h3>${input.contentHidden ? `<p class="meta" id="content-hidden">Not shown: ${escapeHtml(input.contentHidden)}.</p>` : ''}${files}
 ${input.composeText !== undefined ? `<h4>${escapeHtml(stack.composeFile)}</h4><pre class="compose">${escapeHtml(input.composeText)}</pre>` : ''}</section>

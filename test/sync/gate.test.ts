@@ -27,6 +27,7 @@ const container = (fields: Partial<InspectedContainer> = {}): InspectedContainer
   restartCount: 0,
   exitCode: 0,
   restartPolicy: 'no',
+  startedAt: '2026-01-01T00:00:00Z',
   ...fields,
 })
 

@@ -133,9 +133,17 @@ t.test('an unknown name is reported before a cycle, a cycle before the states', 
 
 t.test('readStackSettings: none given', async (t) => {
   for (const raw of [undefined, null]) {
-    t.same(readStackSettings(raw), { dependsOn: [], problems: [], warnings: [] }, String(raw))
+    t.same(
+      readStackSettings(raw),
+      { dependsOn: [], onFileChange: {}, problems: [], warnings: [] },
+      String(raw),
+    )
   }
-  t.same(readStackSettings({}), { dependsOn: [], problems: [], warnings: [] }, 'an empty mapping')
+  t.same(
+    readStackSettings({}),
+    { dependsOn: [], onFileChange: {}, problems: [], warnings: [] },
+    'an empty mapping',
+  )
   t.same(readStackSettings({ depends_on: [] }).dependsOn, [])
   t.same(readStackSettings({ depends_on: null }).problems, [])
 })
@@ -145,6 +153,7 @@ t.test(
   async (t) => {
     t.same(readStackSettings({ depends_on: ['db', 'cache'] }), {
       dependsOn: ['cache', 'db'],
+      onFileChange: {},
       problems: [],
       warnings: [],
     })

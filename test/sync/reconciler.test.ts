@@ -113,6 +113,7 @@ function harness(options: {
                 restartCount: 0,
                 exitCode: 0,
                 restartPolicy: 'no',
+                startedAt: '',
               }))
             : [],
         projectContainers: async () => ({ containers: [], fingerprint: '' }),
@@ -120,6 +121,7 @@ function harness(options: {
     }),
     records,
     git: { keepTree: async () => {}, releaseTree: async () => {} },
+    changedFiles: async () => [],
     setStatus: (path, status, reason) => statuses.push([path, status, reason]),
     log: { info() {}, warn() {}, error() {} },
     retryBackoff: { initialMs: 20, maxMs: 20 },
