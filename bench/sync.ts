@@ -1,12 +1,18 @@
 // Sync benchmark (not a test), on the real engine with the tiny test image.
 // BENCH_CASES picks the cases (comma-separated; default
-// `overhead,changed,cold`; `BENCH_CASES=cold` runs the cold deploy alone):
+// `overhead,mounted,changed,cold`; `BENCH_CASES=cold` runs the cold deploy alone):
 //
 //  overhead: a one-service stack changed BENCH_ROUNDS times, applied by a
 //     bare `docker compose up -d --remove-orphans --wait` in a directory of
 //     its own, and by docker-cd (POST /api/stacks/{name}/sync?wait=true
 //     after the refresh that brought the change; SYNC_MODE=detect, so
-//     nothing else deploys it): medians side by side;
+//     nothing else deploys it): medians side by side. The service
+//     bind-mounts a file that does not change, so docker-cd's comparison of
+//     the deployed and the new tree (git diff-tree) runs in every round;
+//  mounted: the same, but only the bind-mounted file changes each round:
+//     bare `docker compose up -d --force-recreate --wait` (what an operator
+//     must run by hand for it) beside docker-cd's sync (`up`, which changes
+//     nothing, then the service renewed);
 //  changed: BENCH_STACKS (200) stacks deployed, SYNC_MODE=apply: a commit
 //     changing one of them, announced by a signed webhook → that stack
 //     `synced` on the SSE feed (BENCH_ROUNDS rounds, p50/p95), with the
@@ -59,9 +65,9 @@ const run = promisify(execFile)
 const TOKEN = 'bench-token-sync'
 const API_TOKEN = 'bench-api-token-sync-0123'
 const SECRET = 'bench-webhook-secret'
-const KNOWN_CASES = ['overhead', 'changed', 'cold', 'bare-parallel', 'steps']
+const KNOWN_CASES = ['overhead', 'mounted', 'changed', 'cold', 'bare-parallel', 'steps']
 const cases = new Set(
-  (process.env.BENCH_CASES ?? 'overhead,changed,cold')
+  (process.env.BENCH_CASES ?? 'overhead,mounted,changed,cold')
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean),
@@ -96,8 +102,13 @@ const image = ensureTestImage()
 const stackFile = (round: number) =>
   `services:\n  app:\n    image: ${image}\n    command: ["sleep", "86400"]\n    network_mode: none\n    stop_grace_period: 1s\n    environment:\n      ROUND: "${round}"\n`
 const names = Array.from({ length: count }, (_, i) => `bench-sync-${String(i).padStart(3, '0')}`)
+/** With a bind-mounted `app.conf` (overhead, mounted): its diff runs in every deploy. */
+const mountingFile = (round: number) =>
+  `${stackFile(round)}    volumes:\n      - ./app.conf:/app.conf:ro\n`
 const one = 'bench-sync-one'
 const bare = 'bench-sync-bare'
+const mountedOne = 'bench-sync-mounted'
+const mountedBare = 'bench-sync-mounted-bare'
 /** Every project of the cold, bare-parallel and steps cases starts with this. */
 const COLD_PREFIX = 'bench-cold-'
 
@@ -124,6 +135,7 @@ const cleanup = () => {
   if (cleaned) return
   cleaned = true
   if (cases.has('overhead')) for (const name of [one, bare]) removeProject(name)
+  if (cases.has('mounted')) for (const name of [mountedOne, mountedBare]) removeProject(name)
   if (cases.has('changed')) for (const name of names) removeProject(name)
   removeProjects(COLD_PREFIX)
 }
@@ -140,19 +152,33 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 const server = await startGitServer({ token: TOKEN })
 const report: string[] = []
 
-// overhead: docker-cd beside a bare `docker compose up`.
-async function overheadCase(server: GitServer) {
-  const bareDir = join(tempDir('docker-cd-bench-bare-'), bare)
+// overhead and mounted: docker-cd beside a bare `docker compose up`.
+async function overheadCase(server: GitServer, kind: 'overhead' | 'mounted') {
+  const [stack, bareName] = kind === 'overhead' ? [one, bare] : [mountedOne, mountedBare]
+  // overhead: the environment changes; mounted: only the mounted file does.
+  const files = (round: number) => ({
+    'compose.yaml': mountingFile(kind === 'overhead' ? round : 0),
+    'app.conf': `conf ${kind === 'mounted' ? round : 0}\n`,
+  })
+  const bareDir = join(tempDir('docker-cd-bench-bare-'), bareName)
   mkdirSync(bareDir)
+  const bareUp = ['compose', 'up', '-d', '--remove-orphans', '--wait']
+  if (kind === 'mounted') bareUp.push('--force-recreate')
   const bareTimes: number[] = []
   for (let round = 0; round <= rounds; round++) {
-    writeFileSync(join(bareDir, 'compose.yaml'), stackFile(round))
+    for (const [file, text] of Object.entries(files(round)))
+      writeFileSync(join(bareDir, file), text)
     const started = performance.now()
-    await run('docker', ['compose', 'up', '-d', '--remove-orphans', '--wait'], { cwd: bareDir })
+    await run('docker', bareUp, { cwd: bareDir })
     if (round > 0) bareTimes.push(performance.now() - started) // round 0 creates; the rest recreate
   }
   const oneRepo = createFixtureRepo(server, { stacks: 0 })
-  oneRepo.writeFile(`${one}/compose.yaml`, stackFile(0)).commitAndPush('one stack')
+  const commit = (round: number, message: string) => {
+    for (const [file, text] of Object.entries(files(round)))
+      oneRepo.writeFile(`${stack}/${file}`, text)
+    oneRepo.commitAndPush(message)
+  }
+  commit(0, 'one stack')
   const detect = await startBuiltService({
     server,
     repoUrl: oneRepo.url,
@@ -171,14 +197,14 @@ async function overheadCase(server: GitServer) {
         status: string
       }
     ).status
-  await post(detect.base, `/api/stacks/${one}/sync?wait=true`) // round 0: creates
+  await post(detect.base, `/api/stacks/${stack}/sync?wait=true`) // round 0: creates
   const syncTimes: number[] = []
   for (let round = 1; round <= rounds; round++) {
-    oneRepo.writeFile(`${one}/compose.yaml`, stackFile(round)).commitAndPush(`round ${round}`)
+    commit(round, `round ${round}`)
     await post(detect.base, '/api/refresh?wait=true')
-    while ((await statusIn(detect.base, one)) !== 'out_of_sync') await sleep(20)
+    while ((await statusIn(detect.base, stack)) !== 'out_of_sync') await sleep(20)
     const started = performance.now()
-    const answer = (await post(detect.base, `/api/stacks/${one}/sync?wait=true`)) as {
+    const answer = (await post(detect.base, `/api/stacks/${stack}/sync?wait=true`)) as {
       status: string
     }
     if (answer.status !== 'completed') throw new Error(`sync failed: ${JSON.stringify(answer)}`)
@@ -188,7 +214,9 @@ async function overheadCase(server: GitServer) {
   const bareMedian = median(bareTimes)
   const syncMedian = median(syncTimes)
   report.push(
-    `one-service stack, recreate: bare docker compose up -d --wait median ${bareMedian.toFixed(0)} ms; docker-cd sync median ${syncMedian.toFixed(0)} ms (${(syncMedian / bareMedian).toFixed(2)}×: validate + pull check + up + read-back)`,
+    kind === 'overhead'
+      ? `one-service stack, recreate: bare docker compose up -d --wait median ${bareMedian.toFixed(0)} ms; docker-cd sync median ${syncMedian.toFixed(0)} ms (${(syncMedian / bareMedian).toFixed(2)}×: validate + pull check + tree diff + up + read-back)`
+      : `one-service stack, only its bind-mounted file changed: bare docker compose up -d --force-recreate --wait median ${bareMedian.toFixed(0)} ms; docker-cd sync median ${syncMedian.toFixed(0)} ms (${(syncMedian / bareMedian).toFixed(2)}×: validate + pull check + tree diff + up + renew + read-back)`,
   )
   return bareMedian
 }
@@ -744,7 +772,8 @@ async function stepsCase(server: GitServer) {
 }
 
 let bareMedian: number | undefined
-if (cases.has('overhead')) bareMedian = await overheadCase(server)
+if (cases.has('overhead')) bareMedian = await overheadCase(server, 'overhead')
+if (cases.has('mounted')) await overheadCase(server, 'mounted')
 if (cases.has('changed')) await changedCase(server, bareMedian)
 if (cases.has('cold')) await coldCase(server)
 if (cases.has('bare-parallel')) await bareParallelCase()

@@ -15,7 +15,7 @@ import {
   fileChangesOf,
   untrackedReads,
 } from './file-changes.js'
-import { readStackSettings, type StackSettings } from './stack-settings.js'
+import { readStackSettings, type StackSettings, withServiceNames } from './stack-settings.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
 // differs? Compose decides (its dry-run `up` plan); the engine tells the
@@ -189,7 +189,10 @@ export async function checkStack(options: {
       containers: [],
     }
   }
-  const settings = readStackSettings(model.settings)
+  const settings = withServiceNames(
+    readStackSettings(model.settings),
+    Object.keys(model.services ?? {}),
+  )
   const notes = untrackedReads(model.reads)
   const state = await projectState(options, model)
   const changes = fileChangesOf(

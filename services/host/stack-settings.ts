@@ -101,3 +101,22 @@ function readServices(
   }
   return onFileChange
 }
+
+/** Settings naming a service the stack does not have: a warning each (a typo, or a service removed). */
+export function withServiceNames(
+  settings: StackSettings,
+  services: readonly string[],
+): StackSettings {
+  const unknown = Object.keys(settings.onFileChange).filter((name) => !services.includes(name))
+  if (unknown.length === 0) return settings
+  return {
+    ...settings,
+    warnings: [
+      ...settings.warnings,
+      ...unknown.map(
+        (name) =>
+          `${EXTENSION_KEY}.services.${name} names no service of this stack (ignored); its services: ${services.join(', ')}`,
+      ),
+    ],
+  }
+}

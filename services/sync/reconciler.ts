@@ -16,7 +16,7 @@ import {
 } from './records.js'
 import { createSyncRunner } from './runner.js'
 import { createSyncStatus } from './status.js'
-import type { SyncOutcome } from './steps.js'
+import type { ChangedFiles, StepsRuntime, SyncOutcome } from './steps.js'
 import { type Backoff, createSyncTiming } from './timing.js'
 
 export type { SyncAnswer } from './outcome.js'
@@ -62,24 +62,11 @@ export type SyncReconcilerOptions = {
   current: () => Snapshot
   monitor: Pick<HostMonitor, 'exclusive' | 'state' | 'idle'>
   workTrees: Pick<WorkTrees, 'ensure' | 'treeRecord'>
-  runtime: Pick<
-    StackRuntime,
-    | 'validate'
-    | 'model'
-    | 'imagesToPull'
-    | 'pull'
-    | 'build'
-    | 'apply'
-    | 'renew'
-    | 'inspect'
-    | 'ping'
-    | 'takeDown'
-    | 'deployedFrom'
-  >
+  runtime: StepsRuntime & Pick<StackRuntime, 'deployedFrom'>
   records: DeployRecords
   git: Pick<GitReader, 'keepTree' | 'releaseTree'>
   /** The files that differ between two trees of a stack (mounted files, services/host/file-changes.ts). */
-  changedFiles: (path: string, fromTree: string, toTree: string) => Promise<readonly string[]>
+  changedFiles: ChangedFiles
   /** The refresh controller's writer: the only way a stack's status, reason and health change. */
   setStatus: (path: string, status: StackStatus, reason: string, health?: StackHealth) => void
   /** Told about every run (event feed, metrics, log). */

@@ -75,23 +75,33 @@ export type RunInput = {
   beforeUp?: () => Promise<void>
 }
 
+/** What the steps need of the runtime seam. */
+export type StepsRuntime = Pick<
+  StackRuntime,
+  | 'validate'
+  | 'model'
+  | 'imagesToPull'
+  | 'pull'
+  | 'build'
+  | 'apply'
+  | 'renew'
+  | 'inspect'
+  | 'ping'
+  | 'takeDown'
+>
+
+/** The files that differ between two trees of a stack (Git; relative to the stack directory). */
+export type ChangedFiles = (
+  path: string,
+  fromTree: string,
+  toTree: string,
+) => Promise<readonly string[]>
+
 export function createSyncSteps(options: {
   workTrees: Pick<WorkTrees, 'ensure' | 'treeRecord'>
-  runtime: Pick<
-    StackRuntime,
-    | 'validate'
-    | 'model'
-    | 'imagesToPull'
-    | 'pull'
-    | 'build'
-    | 'apply'
-    | 'renew'
-    | 'inspect'
-    | 'ping'
-    | 'takeDown'
-  >
+  runtime: StepsRuntime
   /** The files that differ between two trees of a stack (Git; relative to the stack directory). */
-  changedFiles: (path: string, fromTree: string, toTree: string) => Promise<readonly string[]>
+  changedFiles: ChangedFiles
   stacksDir: string
   /** SYNC_TIMEOUT in seconds (`--wait-timeout`). */
   waitSeconds: number
@@ -313,7 +323,8 @@ export function createSyncSteps(options: {
       await options.workTrees.ensure(input.path, good)
       const goodModel = await runtime.model(dir)
       const changes = await fileChangesBetween(input.path, input.tree, good, goodModel)
-      await runtime.build(dir, servicesTo('rebuild', changes), signal)
+      const rebuilt = servicesTo('rebuild', changes)
+      if (rebuilt.length > 0) await runtime.build(dir, rebuilt, signal)
       // First: `up` would wait on a container the failed tree's files made unhealthy.
       const untouched = startedSameAs(beforeDeploy)
       await renew(dir, goodModel.name, changes, input.phase, (c) => !untouched(c))
