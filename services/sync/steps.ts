@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import {
   ComposeError,
   type ComposeModel,
+  changedFilesWords,
   type FileChange,
   fileChangeDone,
   fileChangesOf,
@@ -189,7 +190,7 @@ export function createSyncSteps(options: {
     const rebuilt = servicesTo('rebuild', changes)
     try {
       if (rebuilt.length > 0) {
-        phase('build', `rebuilding ${wordsOf(changes, 'rebuild')}`)
+        phase('build', `rebuilding ${wordsOf(changes.filter((c) => c.action === 'rebuild'))}`)
         await runtime.build(dir, rebuilt, signal)
       }
     } catch (error) {
@@ -288,10 +289,7 @@ export function createSyncSteps(options: {
     for (const how of ['recreate', 'restart'] as const) {
       const now = due.filter((change) => (how === 'restart') === (change.action === 'restart'))
       if (now.length === 0) continue
-      phase(
-        'renew',
-        `${how === 'restart' ? 'restarting' : 'recreating'} ${now.map((c) => c.service).join(', ')}: ${now.map(fileChangeDone).join('; ')}`,
-      )
+      phase('renew', `${how === 'restart' ? 'restarting' : 'recreating'} ${wordsOf(now)}`)
       await runtime.renew(
         dir,
         now.map((change) => change.service),
@@ -377,12 +375,9 @@ export type SyncSteps = ReturnType<typeof createSyncSteps>
 const servicesTo = (action: FileChange['action'], changes: readonly FileChange[]) =>
   changes.filter((change) => change.action === action).map((change) => change.service)
 
-/** `app: ./Dockerfile changed` for the changes calling for `action`. */
-const wordsOf = (changes: readonly FileChange[], action: FileChange['action']) =>
-  changes
-    .filter((change) => change.action === action)
-    .map(fileChangeDone)
-    .join('; ')
+/** `app: ./Dockerfile changed; web: ./nginx.conf changed` (the phase says what is done). */
+const wordsOf = (changes: readonly FileChange[]) =>
+  changes.map((change) => `${change.service}: ${changedFilesWords(change.files)}`).join('; ')
 
 /** Whether a container is one of `before`, not started again since (a restart keeps the id). */
 const startedSameAs =
