@@ -235,8 +235,13 @@ export function createSyncSteps(options: {
     } catch (caught) {
       // Compose gave up waiting: what the engine runs says why (a container that exits
       // and is restarted reads "not healthy" to Compose), so the reason names it.
+      // Only the tree's own failure is explained so: an engine that stops
+      // mid-wait shows exited containers too, and stays the engine's failure.
       const error =
-        step === 'health' && !(caught instanceof ReadBackFailed) && !signal.aborted
+        step === 'health' &&
+        !(caught instanceof ReadBackFailed) &&
+        !signal.aborted &&
+        (await failureKind(caught, runtime.ping)) === 'tree'
           ? await withReadBack(caught, project, services, restartsBefore)
           : caught
       const outcome = await failed(error, error instanceof ReadBackFailed ? 'read-back' : 'up', {
