@@ -343,7 +343,7 @@ export function createCompose(options: {
   async function pull(dir: string, services: readonly string[], signal?: AbortSignal) {
     if (services.length === 0) return
     options.onRun?.('pull')
-    await compose(dir, ['pull', '--quiet', ...services], {
+    await compose(dir, ['pull', '--quiet', '--', ...services], {
       timeoutMs: 30 * 60_000,
       signal,
       explain: failureMessage,
@@ -385,7 +385,7 @@ export function createCompose(options: {
   async function build(dir: string, services: readonly string[], signal?: AbortSignal) {
     if (services.length === 0) return
     options.onRun?.('build')
-    await compose(dir, ['build', ...services], {
+    await compose(dir, ['build', '--', ...services], {
       timeoutMs: 30 * 60_000,
       signal,
       explain: failureMessage,
@@ -411,7 +411,7 @@ export function createCompose(options: {
     options.onRun?.('renew')
     const run = { timeoutMs: (waitSeconds + 300) * 1000, signal, explain: failureMessage }
     const wait = ['--wait', '--wait-timeout', String(waitSeconds)]
-    if (how === 'restart') await compose(dir, ['restart', '--no-deps', ...services], run)
+    if (how === 'restart') await compose(dir, ['restart', '--no-deps', '--', ...services], run)
     await compose(
       dir,
       [
@@ -420,6 +420,7 @@ export function createCompose(options: {
         '--no-deps',
         ...(how === 'recreate' ? ['--force-recreate'] : []),
         ...wait,
+        '--',
         ...services,
       ],
       run,

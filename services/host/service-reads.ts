@@ -42,7 +42,8 @@ type RawModel = {
 /** The reads of every service of a rendered model whose project directory is `projectDir`. */
 export function serviceReads(model: RawModel, projectDir: string): ServiceReads {
   const root = resolve(projectDir)
-  const inside: Record<string, ServiceRead[]> = {}
+  // No prototype: a service named `__proto__` is a key like any other.
+  const inside: Record<string, ServiceRead[]> = Object.create(null)
   const outside: OutsideRead[] = []
   for (const [service, spec] of Object.entries(model.services ?? {})) {
     const reads: ServiceRead[] = []
