@@ -187,7 +187,7 @@ t.test('readStackSettings: unknown keys are warnings, not problems', async (t) =
   t.same(settings.dependsOn, ['db'])
   t.same(settings.problems, [])
   t.same(settings.warnings, [
-    'x-docker-cd.image_update is not a setting docker-cd knows (ignored); known: depends_on',
-    'x-docker-cd.zeta is not a setting docker-cd knows (ignored); known: depends_on',
+    'x-docker-cd.image_update is not a setting docker-cd knows (ignored); known: depends_on, services',
+    'x-docker-cd.zeta is not a setting docker-cd knows (ignored); known: depends_on, services',
   ])
 })
