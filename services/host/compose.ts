@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
+import { realpath } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { scrubEnvFileValues } from './env-scrub.js'
@@ -129,9 +130,10 @@ export type ComposeService = {
 /**
  * Bumped whenever what docker-cd keeps of Compose's model changes: a model
  * remembered per tree in another format is asked of Compose again
- * (drift.ts modelOf). 2: `settings` and `reads`.
+ * (drift.ts modelOf). 2: `settings` and `reads`. 3: `reads` of a work
+ * tree reached through a symlink (or of a service named `__proto__`) were wrong.
  */
-export const MODEL_FORMAT = 2
+export const MODEL_FORMAT = 3
 
 export type ComposeModel = {
   format?: number
@@ -318,7 +320,12 @@ export function createCompose(options: {
       format: MODEL_FORMAT,
       name: full.name,
       settings: full[EXTENSION_KEY] ?? null,
-      reads: serviceReads(full as Parameters<typeof serviceReads>[0], dir),
+      // Compose resolves relative paths against the directory's real path (getcwd).
+      reads: serviceReads(
+        full as Parameters<typeof serviceReads>[0],
+        dir,
+        await realpath(dir).catch(() => dir),
+      ),
       services: Object.fromEntries(
         Object.entries(full.services ?? {}).map(([service, spec]) => [
           service,

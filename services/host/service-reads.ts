@@ -39,9 +39,17 @@ type RawModel = {
   secrets?: Record<string, { file?: string }>
 }
 
-/** The reads of every service of a rendered model whose project directory is `projectDir`. */
-export function serviceReads(model: RawModel, projectDir: string): ServiceReads {
-  const root = resolve(projectDir)
+/**
+ * The reads of every service of a rendered model whose project directory is
+ * `projectDir`; `realDir` is its real path, when a symlink leads to it
+ * (Compose, run there, resolves relative paths against the real path).
+ */
+export function serviceReads(
+  model: RawModel,
+  projectDir: string,
+  realDir = projectDir,
+): ServiceReads {
+  const roots = [...new Set([resolve(projectDir), resolve(realDir)])]
   // No prototype: a service named `__proto__` is a key like any other.
   const inside: Record<string, ServiceRead[]> = Object.create(null)
   const outside: OutsideRead[] = []
@@ -49,7 +57,9 @@ export function serviceReads(model: RawModel, projectDir: string): ServiceReads 
     const reads: ServiceRead[] = []
     const add = (source: string | undefined, kind: ReadKind) => {
       if (!source) return
-      const path = insidePath(root, source)
+      const path = roots
+        .map((root) => insidePath(root, source))
+        .find((inside) => inside !== undefined)
       if (path === undefined) outside.push({ service, source, kind })
       else if (!reads.some((read) => read.path === path && read.kind === kind))
         reads.push({ path, kind })

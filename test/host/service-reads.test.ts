@@ -1,7 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { createCompose, serviceReads, servicesReading } from '../../services/host/index.js'
+import {
+  createCompose,
+  MODEL_FORMAT,
+  serviceReads,
+  servicesReading,
+} from '../../services/host/index.js'
 import { hostUnavailable } from '../helpers/docker.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -71,7 +76,7 @@ volumes:
     { service: 'web', source: '/etc/hostname', kind: 'bind' },
     { service: 'web', source: join(root, 'common'), kind: 'bind' },
   ])
-  t.equal(model.format, 2, 'remembered in the format that holds the reads')
+  t.equal(model.format, MODEL_FORMAT, 'remembered in the format that holds the reads')
 })
 
 t.test('a changed file and the services that read it', async (t) => {
