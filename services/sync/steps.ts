@@ -243,8 +243,9 @@ export function createSyncSteps(options: {
    * The services of `model` reading a file that differs between the tree
    * their containers were created from and `tree`, each with its action.
    * Without a tree to compare with (a first deploy) there is nothing to
-   * renew: every container is new. A tree Git no longer has cannot be
-   * compared: nothing is renewed beyond what Compose decides.
+   * renew: every container is new. A tree the mirror no longer has counts
+   * as empty (every file changed: host-sync.ts); when Git cannot be asked at
+   * all, nothing is renewed beyond what Compose decides.
    */
   async function fileChangesBetween(
     path: string,
