@@ -211,7 +211,10 @@ export function createSyncSteps(options: {
       })
       step = 'health'
       // What `up` did not replace still reads the files it was created with.
-      await renew(dir, project, changes, phase, startedSameAs(before))
+      // Renewed alone (`--no-deps`), it may leave others behind (a sidecar in
+      // its network namespace, `network_mode: service:`): Compose converges again.
+      if (await renew(dir, project, changes, phase, startedSameAs(before)))
+        await runtime.apply(dir, { waitSeconds, signal })
       await readBack(project, services, restartsBefore)
       const filesDone = changes.map(fileChangeDone)
       return {
@@ -263,6 +266,7 @@ export function createSyncSteps(options: {
    * such container still reads the files it started with. Recreated (or
    * rebuilt, which `up` normally replaced already), or restarted in place
    * when the stack asks for that; either waits for them as `up` does.
+   * Whether any was renewed.
    */
   async function renew(
     dir: string,
@@ -270,8 +274,8 @@ export function createSyncSteps(options: {
     changes: readonly FileChange[],
     phase: RunInput['phase'],
     stale: (container: InspectedContainer) => boolean,
-  ) {
-    if (changes.length === 0) return
+  ): Promise<boolean> {
+    if (changes.length === 0) return false
     const running = await runtime.inspect(project)
     const due = changes.filter((change) =>
       running.some((container) => container.service === change.service && stale(container)),
@@ -290,6 +294,7 @@ export function createSyncSteps(options: {
         { waitSeconds, signal },
       )
     }
+    return due.length > 0
   }
 
   /**
