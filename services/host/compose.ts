@@ -131,7 +131,8 @@ export type ComposeService = {
  * Bumped whenever what docker-cd keeps of Compose's model changes: a model
  * remembered per tree in another format is asked of Compose again
  * (drift.ts modelOf). 2: `settings` and `reads`. 3: `reads` of a work
- * tree reached through a symlink (or of a service named `__proto__`) were wrong.
+ * tree reached through a symlink (or of a service named `__proto__`) were
+ * wrong, and builds read their additional contexts and secret files too.
  */
 export const MODEL_FORMAT = 3
 
