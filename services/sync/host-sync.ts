@@ -81,10 +81,8 @@ export async function createHostSync(options: HostSyncOptions) {
     async changedSinceDeploy(path, tree) {
       const deployed = records.get(path)?.deployedTreeHash
       if (!deployed || deployed === tree) return undefined
-      return changedFiles(path, deployed, tree).catch((error) => {
-        log.warn({ err: error, stack: path }, 'could not compare with the deployed tree')
-        return undefined
-      })
+      // A failure is the monitor's to report (unknown, asked again): never "nothing changed".
+      return changedFiles(path, deployed, tree)
     },
     onChecked: (state) => options.sink?.checked?.(state),
     onError: (error, stack) => log.error({ err: error, stack }, 'host check failed'),
