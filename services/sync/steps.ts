@@ -159,7 +159,13 @@ export function createSyncSteps(options: {
     const project = model.name
     const services = Object.keys(model.services)
     // The tree the containers were created from: the last good one.
-    const changes = await fileChangesBetween(path, input.rollbackTo?.treeHash, tree, model)
+    let changes: FileChange[]
+    try {
+      changes = await fileChangesBetween(path, input.rollbackTo?.treeHash, tree, model)
+    } catch (error) {
+      // Not "nothing changed": the new tree would be recorded as deployed, the old files kept.
+      return failed(error, 'comparing with the deployed tree', { failure: 'local', project })
+    }
     const servicesChanged = [
       ...new Set([
         ...(!checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
@@ -247,8 +253,8 @@ export function createSyncSteps(options: {
    * their containers were created from and `tree`, each with its action.
    * Without a tree to compare with (a first deploy) there is nothing to
    * renew: every container is new. A tree the mirror no longer has counts
-   * as empty (every file changed: host-sync.ts); when Git cannot be asked at
-   * all, nothing is renewed beyond what Compose decides.
+   * as empty (every file changed: host-sync.ts); when Git cannot be asked,
+   * this rejects (the deploy fails as docker-cd's, and is retried).
    */
   async function fileChangesBetween(
     path: string,
@@ -257,7 +263,7 @@ export function createSyncSteps(options: {
     model: ComposeModel,
   ): Promise<FileChange[]> {
     if (!from || from === tree || !model.reads) return []
-    const changed = await options.changedFiles(path, from, tree).catch(() => [])
+    const changed = await options.changedFiles(path, from, tree)
     return fileChangesOf(model.reads, changed, readStackSettings(model.settings).onFileChange)
   }
 

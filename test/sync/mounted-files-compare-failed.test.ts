@@ -85,6 +85,12 @@ t.test('a comparison that fails for a moment', { skip: unavailable ?? false }, a
   t.equal(unknown.status, 'unknown')
   t.match(unknown.reason, /cannot compare with the deployed tree/)
 
+  // A manual sync meanwhile: the deploy cannot tell what to renew either, and says so.
+  const manual = await app.sync?.requestSync(stack).done
+  t.match(manual, { status: 'failed', message: /comparing with the deployed tree failed/ })
+  t.equal(docker('inspect', '-f', '{{.Id}}', `${stack}-web-1`), id, 'nothing was changed')
+  t.not((await detail()).sync?.deployedTreeHash, unknown.treeHash, 'not recorded as deployed')
+
   failing = false // Git answers again: the next check, then the deploy
   const second = await waitFor(
     async () => {
