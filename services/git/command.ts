@@ -16,6 +16,8 @@ export type GitErrorCode =
   | 'unreachable'
   | 'ref_not_found'
   | 'path_not_found'
+  /** An object asked for by id is not in the mirror (a shallow mirror lacks old trees); the mirror is not broken. */
+  | 'tree_not_found'
   | 'timeout'
   | 'aborted'
   | 'corrupt_mirror'

@@ -72,6 +72,9 @@ export function createObjectReader(mirror: Mirror) {
   /**
    * The files that differ between two trees (added, changed, removed, mode
    * changed), as paths relative to them: one `diff-tree`, no checkout.
+   * `fromTree` may be gone (a rebuilt mirror is shallow): then a GitError
+   * `tree_not_found`, asked without `diff-tree` (whose "bad object" would
+   * mark the mirror broken, and rebuilding it does not bring the tree back).
    */
   async function changedFiles(
     fromTree: string,
@@ -79,10 +82,19 @@ export function createObjectReader(mirror: Mirror) {
     signal?: AbortSignal,
   ): Promise<string[]> {
     if (fromTree === toTree) return []
+    const [from] = await mirror.reading(readPresence([fromTree], signal))
+    if (from?.missing) throw new GitError('tree_not_found', `tree ${fromTree} is not in the mirror`)
     const { stdout } = await mirror.reading(
       git(['diff-tree', '-r', '-z', '--name-only', '--no-renames', fromTree, toTree], signal),
     )
     return stdout.toString('utf8').split('\0').filter(Boolean)
+  }
+
+  /** Whether objects are in the mirror (`cat-file --batch-check`: a missing one is a line, not an error). */
+  async function readPresence(oids: string[], signal?: AbortSignal) {
+    const { stdout } = await git(['cat-file', '--batch-check'], signal, `${oids.join('\n')}\n`)
+    const lines = stdout.toString('utf8').split('\n')
+    return oids.map((oid, index) => ({ oid, missing: lines[index] === `${oid} missing` }))
   }
 
   /** Streams objects from the mirror in one `cat-file --batch`, content in pieces. */

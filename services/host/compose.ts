@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
+import { realpath } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { scrubEnvFileValues } from './env-scrub.js'
@@ -129,9 +130,11 @@ export type ComposeService = {
 /**
  * Bumped whenever what docker-cd keeps of Compose's model changes: a model
  * remembered per tree in another format is asked of Compose again
- * (drift.ts modelOf). 2: `settings` and `reads`.
+ * (drift.ts modelOf). 2: `settings` and `reads`. 3: `reads` of a work
+ * tree reached through a symlink (or of a service named `__proto__`) were
+ * wrong, and builds read their additional contexts and secret files too.
  */
-export const MODEL_FORMAT = 2
+export const MODEL_FORMAT = 3
 
 export type ComposeModel = {
   format?: number
@@ -318,7 +321,12 @@ export function createCompose(options: {
       format: MODEL_FORMAT,
       name: full.name,
       settings: full[EXTENSION_KEY] ?? null,
-      reads: serviceReads(full as Parameters<typeof serviceReads>[0], dir),
+      // Compose resolves relative paths against the directory's real path (getcwd).
+      reads: serviceReads(
+        full as Parameters<typeof serviceReads>[0],
+        dir,
+        await realpath(dir).catch(() => dir),
+      ),
       services: Object.fromEntries(
         Object.entries(full.services ?? {}).map(([service, spec]) => [
           service,
@@ -343,7 +351,7 @@ export function createCompose(options: {
   async function pull(dir: string, services: readonly string[], signal?: AbortSignal) {
     if (services.length === 0) return
     options.onRun?.('pull')
-    await compose(dir, ['pull', '--quiet', ...services], {
+    await compose(dir, ['pull', '--quiet', '--', ...services], {
       timeoutMs: 30 * 60_000,
       signal,
       explain: failureMessage,
@@ -385,7 +393,7 @@ export function createCompose(options: {
   async function build(dir: string, services: readonly string[], signal?: AbortSignal) {
     if (services.length === 0) return
     options.onRun?.('build')
-    await compose(dir, ['build', ...services], {
+    await compose(dir, ['build', '--', ...services], {
       timeoutMs: 30 * 60_000,
       signal,
       explain: failureMessage,
@@ -411,7 +419,7 @@ export function createCompose(options: {
     options.onRun?.('renew')
     const run = { timeoutMs: (waitSeconds + 300) * 1000, signal, explain: failureMessage }
     const wait = ['--wait', '--wait-timeout', String(waitSeconds)]
-    if (how === 'restart') await compose(dir, ['restart', '--no-deps', ...services], run)
+    if (how === 'restart') await compose(dir, ['restart', '--no-deps', '--', ...services], run)
     await compose(
       dir,
       [
@@ -420,6 +428,7 @@ export function createCompose(options: {
         '--no-deps',
         ...(how === 'recreate' ? ['--force-recreate'] : []),
         ...wait,
+        '--',
         ...services,
       ],
       run,

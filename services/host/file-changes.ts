@@ -41,7 +41,9 @@ export function fileChangesOf(
           if (read.kind === 'build') build = true
         }
     if (files.size === 0) continue
-    const action: FileChangeKind = build ? 'rebuild' : (onFileChange[service] ?? 'recreate')
+    // Own keys only: a service may be named `constructor` (Compose allows it).
+    const asked = Object.hasOwn(onFileChange, service) ? onFileChange[service] : undefined
+    const action: FileChangeKind = build ? 'rebuild' : (asked ?? 'recreate')
     changes.push({ service, action, files: [...files].sort() })
   }
   return changes.sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))

@@ -215,8 +215,17 @@ export function createHostMonitor(options: {
         if (error instanceof WorkTreeError) workTreeFailed(path, error)
         throw error
       })
+      let changedSinceDeploy: readonly string[] | undefined
+      try {
+        changedSinceDeploy = await options.changedSinceDeploy?.(path, treeOid)
+      } catch (error) {
+        // Unknown, not "synced": a synced check would have the tree recorded as deployed.
+        return unknownForNow(
+          path,
+          `cannot compare with the deployed tree: ${(error as Error).message}`,
+        )
+      }
       clearRetry(path)
-      const changedSinceDeploy = await options.changedSinceDeploy?.(path, treeOid)
       const state = await options.runtime.check({
         dir: tree.dir,
         claim: (project) => claim(path, project),
@@ -260,15 +269,28 @@ export function createHostMonitor(options: {
    * back-off, so the stack recovers by itself once the volume does.
    */
   function workTreeFailed(path: string, error: WorkTreeError) {
+    if (error.kind === 'host') return unknownForNow(path, error.message)
     const previous = checks.get(path)
     record(path, {
-      status: error.kind === 'tree' ? 'failed' : 'unknown',
+      status: 'failed',
       reason: error.message,
       ...(previous?.project ? { project: previous.project } : {}),
       plan: [],
       containers: previous?.containers ?? [],
     })
-    if (error.kind !== 'host' || closed) return
+  }
+
+  /** A check that failed on the host's side: unknown, with the reason, tried again with back-off. */
+  function unknownForNow(path: string, reason: string) {
+    const previous = checks.get(path)
+    record(path, {
+      status: 'unknown',
+      reason,
+      ...(previous?.project ? { project: previous.project } : {}),
+      plan: [],
+      containers: previous?.containers ?? [],
+    })
+    if (closed) return
     const delayMs = Math.min((retries.get(path)?.delayMs ?? retryBaseMs / 2) * 2, 300_000)
     clearRetry(path)
     const timer = setTimeout(() => request([path]), delayMs)

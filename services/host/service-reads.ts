@@ -4,7 +4,8 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path'
 // model (`docker compose config --format json`, which has already resolved
 // every relative path against the project directory): bind-mount sources
 // (short and long syntax, files and directories), `configs:` and `secrets:`
-// with a `file:`, and `build:` contexts and Dockerfiles. Compose's
+// with a `file:`, and `build:` contexts, Dockerfiles, additional contexts
+// and build secret files. Compose's
 // configuration hash does not cover the content of these files (and a
 // single-file bind mount keeps the inode it was created with), so a change
 // of one in Git must be matched to the services that read it. `env_file`
@@ -30,7 +31,14 @@ type RawService = {
   volumes?: { type?: string; source?: string }[]
   configs?: { source?: string }[]
   secrets?: { source?: string }[]
-  build?: { context?: string; dockerfile?: string }
+  build?: {
+    context?: string
+    dockerfile?: string
+    /** Named contexts: a path, or `docker-image://`, `service:`, a URL. */
+    additional_contexts?: Record<string, string>
+    /** Top-level secrets the build mounts (`RUN --mount=type=secret`). */
+    secrets?: { source?: string }[]
+  }
 }
 
 type RawModel = {
@@ -39,16 +47,27 @@ type RawModel = {
   secrets?: Record<string, { file?: string }>
 }
 
-/** The reads of every service of a rendered model whose project directory is `projectDir`. */
-export function serviceReads(model: RawModel, projectDir: string): ServiceReads {
-  const root = resolve(projectDir)
-  const inside: Record<string, ServiceRead[]> = {}
+/**
+ * The reads of every service of a rendered model whose project directory is
+ * `projectDir`; `realDir` is its real path, when a symlink leads to it
+ * (Compose, run there, resolves relative paths against the real path).
+ */
+export function serviceReads(
+  model: RawModel,
+  projectDir: string,
+  realDir = projectDir,
+): ServiceReads {
+  const roots = [...new Set([resolve(projectDir), resolve(realDir)])]
+  // No prototype: a service named `__proto__` is a key like any other.
+  const inside: Record<string, ServiceRead[]> = Object.create(null)
   const outside: OutsideRead[] = []
   for (const [service, spec] of Object.entries(model.services ?? {})) {
     const reads: ServiceRead[] = []
     const add = (source: string | undefined, kind: ReadKind) => {
       if (!source) return
-      const path = insidePath(root, source)
+      const path = roots
+        .map((root) => insidePath(root, source))
+        .find((inside) => inside !== undefined)
       if (path === undefined) outside.push({ service, source, kind })
       else if (!reads.some((read) => read.path === path && read.kind === kind))
         reads.push({ path, kind })
@@ -63,6 +82,11 @@ export function serviceReads(model: RawModel, projectDir: string): ServiceReads 
       // The Dockerfile is relative to the context, and may lie outside it.
       if (spec.build.dockerfile) add(resolve(spec.build.context, spec.build.dockerfile), 'build')
     }
+    // What else the build reads: named contexts that are paths, build secret files.
+    for (const context of Object.values(spec.build?.additional_contexts ?? {}))
+      if (isAbsolute(context)) add(context, 'build')
+    for (const secret of spec.build?.secrets ?? [])
+      add(model.secrets?.[secret.source ?? '']?.file, 'build')
     inside[service] = reads.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   }
   return { inside, outside }

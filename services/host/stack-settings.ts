@@ -76,7 +76,8 @@ function readServices(
     problems.push(`${key} must be a mapping of service names to settings`)
     return {}
   }
-  const onFileChange: Record<string, FileChangeAction> = {}
+  // No prototype: a service named `__proto__` is a key like any other.
+  const onFileChange: Record<string, FileChangeAction> = Object.create(null)
   for (const [service, settings] of Object.entries(value as Record<string, unknown>)) {
     if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
       problems.push(`${key}.${service} must be a mapping of settings`)

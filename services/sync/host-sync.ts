@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import type { Config } from '../../schemas/config.js'
 import { scrubSecrets } from '../base/index.js'
-import type { GitReader } from '../git/index.js'
+import { GitError, type GitReader } from '../git/index.js'
 import {
   type ComposeAsk,
   createCompose,
@@ -70,7 +70,7 @@ export async function createHostSync(options: HostSyncOptions) {
     (error) => log.warn({ err: error }, 'deploy records'),
   )
   await records.load()
-  const changedFiles = changedFilesMemo(options.git)
+  const changedFiles = changedFilesMemo(options.git, log)
   const monitor = createHostMonitor({
     workTrees,
     runtime,
@@ -81,10 +81,8 @@ export async function createHostSync(options: HostSyncOptions) {
     async changedSinceDeploy(path, tree) {
       const deployed = records.get(path)?.deployedTreeHash
       if (!deployed || deployed === tree) return undefined
-      return changedFiles(path, deployed, tree).catch((error) => {
-        log.warn({ err: error, stack: path }, 'could not compare with the deployed tree')
-        return undefined
-      })
+      // A failure is the monitor's to report (unknown, asked again): never "nothing changed".
+      return changedFiles(path, deployed, tree)
     },
     onChecked: (state) => options.sink?.checked?.(state),
     onError: (error, stack) => log.error({ err: error, stack }, 'host check failed'),
@@ -156,14 +154,30 @@ export type HostSync = Awaited<ReturnType<typeof createHostSync>>
 /** Pairs of trees compared, remembered: a tree id names its content for ever. */
 const REMEMBERED_DIFFS = 256
 
-/** `git diff-tree` of two trees of a stack, asked once per pair (a check and the deploy after it share it). */
-function changedFilesMemo(git: Pick<GitReader, 'changedFiles'>) {
+/** Git's empty tree: every file of a tree differs from it. */
+const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
+
+/**
+ * `git diff-tree` of two trees of a stack, asked once per pair (a check and
+ * the deploy after it share it). A deployed tree the mirror no longer has
+ * (a rebuilt mirror is shallow) cannot be compared: every file of the new
+ * tree counts as changed, so what reads files is renewed once rather than
+ * left reading the old ones while the new tree is recorded as deployed.
+ */
+function changedFilesMemo(git: Pick<GitReader, 'changedFiles'>, log: HostSyncOptions['log']) {
   const diffs = new Map<string, Promise<readonly string[]>>()
-  return (_path: string, fromTree: string, toTree: string): Promise<readonly string[]> => {
+  return (path: string, fromTree: string, toTree: string): Promise<readonly string[]> => {
     const key = `${fromTree}:${toTree}`
     let diff = diffs.get(key)
     if (!diff) {
-      diff = git.changedFiles(fromTree, toTree)
+      diff = git.changedFiles(fromTree, toTree).catch((error) => {
+        if (!(error instanceof GitError && error.code === 'tree_not_found')) throw error
+        log.warn(
+          { stack: path, tree: fromTree },
+          'the deployed tree is not in the mirror: every file the services read counts as changed',
+        )
+        return git.changedFiles(EMPTY_TREE, toTree)
+      })
       diff.catch(() => diffs.delete(key)) // asked again next time
       diffs.set(key, diff)
       if (diffs.size > REMEMBERED_DIFFS) diffs.delete(diffs.keys().next().value as string)

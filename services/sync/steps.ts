@@ -170,7 +170,13 @@ export function createSyncSteps(options: {
     const project = model.name
     const services = Object.keys(model.services)
     // The tree the containers were created from: the last good one.
-    const changes = await fileChangesBetween(path, input.rollbackTo?.treeHash, tree, model)
+    let changes: FileChange[]
+    try {
+      changes = await fileChangesBetween(path, input.rollbackTo?.treeHash, tree, model)
+    } catch (error) {
+      // Not "nothing changed": the new tree would be recorded as deployed, the old files kept.
+      return failed(error, 'comparing with the deployed tree', { failure: 'local', project })
+    }
     const servicesChanged = [
       ...new Set([
         ...(!checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
@@ -222,7 +228,10 @@ export function createSyncSteps(options: {
       })
       step = 'health'
       // What `up` did not replace still reads the files it was created with.
-      await renew(dir, project, changes, phase, startedSameAs(before))
+      // Renewed alone (`--no-deps`), it may leave others behind (a sidecar in
+      // its network namespace, `network_mode: service:`): Compose converges again.
+      if (await renew(dir, project, changes, phase, startedSameAs(before)))
+        await runtime.apply(dir, { waitSeconds, signal })
       await readBack(project, services, restartsBefore)
       const filesDone = changes.map(fileChangeDone)
       return {
@@ -259,8 +268,9 @@ export function createSyncSteps(options: {
    * The services of `model` reading a file that differs between the tree
    * their containers were created from and `tree`, each with its action.
    * Without a tree to compare with (a first deploy) there is nothing to
-   * renew: every container is new. A tree Git no longer has cannot be
-   * compared: nothing is renewed beyond what Compose decides.
+   * renew: every container is new. A tree the mirror no longer has counts
+   * as empty (every file changed: host-sync.ts); when Git cannot be asked,
+   * this rejects (the deploy fails as docker-cd's, and is retried).
    */
   async function fileChangesBetween(
     path: string,
@@ -269,7 +279,7 @@ export function createSyncSteps(options: {
     model: ComposeModel,
   ): Promise<FileChange[]> {
     if (!from || from === tree || !model.reads) return []
-    const changed = await options.changedFiles(path, from, tree).catch(() => [])
+    const changed = await options.changedFiles(path, from, tree)
     return fileChangesOf(model.reads, changed, readStackSettings(model.settings).onFileChange)
   }
 
@@ -278,6 +288,7 @@ export function createSyncSteps(options: {
    * such container still reads the files it started with. Recreated (or
    * rebuilt, which `up` normally replaced already), or restarted in place
    * when the stack asks for that; either waits for them as `up` does.
+   * Whether any was renewed.
    */
   async function renew(
     dir: string,
@@ -285,8 +296,8 @@ export function createSyncSteps(options: {
     changes: readonly FileChange[],
     phase: RunInput['phase'],
     stale: (container: InspectedContainer) => boolean,
-  ) {
-    if (changes.length === 0) return
+  ): Promise<boolean> {
+    if (changes.length === 0) return false
     const running = await runtime.inspect(project)
     const due = changes.filter((change) =>
       running.some((container) => container.service === change.service && stale(container)),
@@ -302,6 +313,7 @@ export function createSyncSteps(options: {
         { waitSeconds, signal },
       )
     }
+    return due.length > 0
   }
 
   /**

@@ -1,7 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { createCompose, serviceReads, servicesReading } from '../../services/host/index.js'
+import {
+  createCompose,
+  MODEL_FORMAT,
+  serviceReads,
+  servicesReading,
+} from '../../services/host/index.js'
 import { hostUnavailable } from '../helpers/docker.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -71,7 +76,7 @@ volumes:
     { service: 'web', source: '/etc/hostname', kind: 'bind' },
     { service: 'web', source: join(root, 'common'), kind: 'bind' },
   ])
-  t.equal(model.format, 2, 'remembered in the format that holds the reads')
+  t.equal(model.format, MODEL_FORMAT, 'remembered in the format that holds the reads')
 })
 
 t.test('a changed file and the services that read it', async (t) => {
@@ -107,4 +112,40 @@ t.test('a changed file and the services that read it', async (t) => {
     'only the service mounting the whole directory',
   )
   t.same(reads.inside.remote, [], 'a remote build context is not a path')
+})
+
+t.test('a build reads its additional contexts and its build secrets too', async (t) => {
+  // As `docker compose config --format json` renders them (paths made absolute).
+  const reads = serviceReads(
+    {
+      services: {
+        app: {
+          build: {
+            context: '/s/web/ctx',
+            dockerfile: 'Dockerfile',
+            additional_contexts: {
+              shared: '/s/web/shared',
+              base: 'docker-image://alpine:3',
+              other: 'service:base',
+              remote: 'https://example.com/repo.git',
+            },
+            secrets: [{ source: 'token' }],
+          },
+        },
+      },
+      secrets: { token: { file: '/s/web/build-token.txt' } },
+    },
+    '/s/web',
+  )
+  t.same(servicesReading(reads, 'shared/lib.txt'), ['app'], 'a file of an additional context')
+  t.same(servicesReading(reads, 'build-token.txt'), ['app'], 'a build secret file')
+  t.same(
+    reads.inside.app?.map((read) => read.path),
+    ['build-token.txt', 'ctx', 'ctx/Dockerfile', 'shared'],
+    'images, services and URLs are not paths',
+  )
+  t.ok(
+    reads.inside.app?.every((read) => read.kind === 'build'),
+    'all rebuild the image',
+  )
 })

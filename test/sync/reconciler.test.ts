@@ -97,6 +97,9 @@ function harness(options: {
           await (options.up?.(dir, signal) ?? Promise.resolve())
           hostStatus.set(dir.split('/').at(-1) as string, 'synced')
         },
+        // No file changes here (changedFiles: []): build and renew are asked for no service.
+        build: async () => {},
+        renew: async () => {},
         down: async () => {},
       } as unknown as Compose,
       engine: {
