@@ -131,6 +131,8 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
               ...detail,
               sync: {
                 ...detail.sync,
+                // Host paths from the Compose file: repository content, as the file itself.
+                ...(app.mayReadContent(request) ? {} : { notes: undefined }),
                 // The stack's reason as its status carries it (one view with the list and the feed).
                 reason: stack.reason ?? '',
                 ...(record ? deployView(record) : {}),

@@ -125,6 +125,8 @@ export type ComposeService = {
   pull_policy?: string
   /** The service has a `build:` section (its image can be built). */
   build?: true
+  /** Services whose namespaces it joins (`network_mode`, `ipc`, `pid`: `service:<name>`). */
+  joins?: string[]
 }
 
 /**
@@ -133,8 +135,9 @@ export type ComposeService = {
  * (drift.ts modelOf). 2: `settings` and `reads`. 3: `reads` of a work
  * tree reached through a symlink (or of a service named `__proto__`) were
  * wrong, and builds read their additional contexts and secret files too.
+ * 4: `joins` (namespaces shared with another service).
  */
-export const MODEL_FORMAT = 3
+export const MODEL_FORMAT = 4
 
 export type ComposeModel = {
   format?: number
@@ -335,10 +338,20 @@ export function createCompose(options: {
             ...(spec.image ? { image: spec.image } : {}),
             ...(spec.pull_policy ? { pull_policy: spec.pull_policy } : {}),
             ...(spec.build ? { build: true as const } : {}),
+            ...joinsOf(spec),
           },
         ]),
       ),
     }
+  }
+
+  /** The services whose network, IPC or PID namespace this one joins. */
+  function joinsOf(spec: Record<string, unknown>): { joins?: string[] } {
+    const joins = ['network_mode', 'ipc', 'pid']
+      .map((key) => spec[key])
+      .filter((value): value is string => typeof value === 'string' && value.startsWith('service:'))
+      .map((value) => value.slice('service:'.length))
+    return joins.length > 0 ? { joins: [...new Set(joins)] } : {}
   }
 
   /** `config -q`: Compose accepts the stack (its message when not). */

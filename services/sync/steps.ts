@@ -228,10 +228,11 @@ export function createSyncSteps(options: {
       })
       step = 'health'
       // What `up` did not replace still reads the files it was created with.
-      // Renewed alone (`--no-deps`), it may leave others behind (a sidecar in
-      // its network namespace, `network_mode: service:`): Compose converges again.
-      if (await renew(dir, project, changes, phase, startedSameAs(before)))
-        await runtime.apply(dir, { waitSeconds, signal })
+      // Renewed alone (`--no-deps`), it leaves behind a service in its
+      // namespace (a sidecar with `network_mode: service:vpn`, cut off in
+      // the removed container's): then Compose converges again.
+      const renewed = await renew(dir, project, changes, phase, startedSameAs(before))
+      if (joinsAny(model, renewed)) await runtime.apply(dir, { waitSeconds, signal })
       await readBack(project, services, restartsBefore)
       const filesDone = changes.map(fileChangeDone)
       return {
@@ -288,7 +289,7 @@ export function createSyncSteps(options: {
    * such container still reads the files it started with. Recreated (or
    * rebuilt, which `up` normally replaced already), or restarted in place
    * when the stack asks for that; either waits for them as `up` does.
-   * Whether any was renewed.
+   * The services renewed.
    */
   async function renew(
     dir: string,
@@ -296,8 +297,8 @@ export function createSyncSteps(options: {
     changes: readonly FileChange[],
     phase: RunInput['phase'],
     stale: (container: InspectedContainer) => boolean,
-  ): Promise<boolean> {
-    if (changes.length === 0) return false
+  ): Promise<string[]> {
+    if (changes.length === 0) return []
     const running = await runtime.inspect(project)
     const due = changes.filter((change) =>
       running.some((container) => container.service === change.service && stale(container)),
@@ -313,7 +314,7 @@ export function createSyncSteps(options: {
         { waitSeconds, signal },
       )
     }
-    return due.length > 0
+    return due.map((change) => change.service)
   }
 
   /**
@@ -387,6 +388,11 @@ export function createSyncSteps(options: {
 }
 
 export type SyncSteps = ReturnType<typeof createSyncSteps>
+
+/** Whether a service of the model joins a namespace of one of `renewed`. */
+const joinsAny = (model: ComposeModel, renewed: readonly string[]) =>
+  renewed.length > 0 &&
+  Object.values(model.services).some((spec) => spec.joins?.some((name) => renewed.includes(name)))
 
 /** The services whose changed files call for `action`. */
 const servicesTo = (action: FileChange['action'], changes: readonly FileChange[]) =>

@@ -43,10 +43,12 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
   const plan = check?.plan.length
     ? `<ul class="plan">${check.plan.map((entry) => `<li>${escapeHtml(reasonOf([entry], check.containers))}</li>`).join('')}</ul>`
     : `<p class="meta">${!check ? 'Not checked yet.' : check.status === 'synced' ? 'Compose would change nothing.' : escapeHtml(check.reason)}</p>`
-  // Mounts from outside the stack directory: said once, not guessed at.
-  const notes = check?.notes?.length
-    ? `<ul class="notes" id="untracked">${check.notes.map((note) => `<li class="meta">${escapeHtml(note)}</li>`).join('')}</ul>`
-    : ''
+  // Mounts from outside the stack directory: said once, not guessed at (host
+  // paths from the Compose file: shown only to who may read it).
+  const notes =
+    check?.notes?.length && !input.contentHidden
+      ? `<ul class="notes" id="untracked">${check.notes.map((note) => `<li class="meta">${escapeHtml(note)}</li>`).join('')}</ul>`
+      : ''
   const containers = check?.containers.length
     ? `<table><thead><tr><th>service</th><th>container</th><th>state</th><th>health</th><th class="wide">image</th><th class="wide">status</th></tr></thead><tbody>${check.containers
         .map(

@@ -28,7 +28,7 @@ t.test('detect mode names the changed mounted file', { skip: unavailable ?? fals
   repo
     .writeFile(
       `${stack}/compose.yaml`,
-      `services:\n  web:\n    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n    volumes:\n      - ./web.conf:/etc/web.conf:ro\n`,
+      `services:\n  web:\n    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n    volumes:\n      - ./web.conf:/etc/web.conf:ro\n      - /etc/hostname:/outside:ro\n`,
     )
     .writeFile(`${stack}/web.conf`, 'v1\n')
   repo.commitAndPush('a stack with a mounted file')
@@ -76,6 +76,19 @@ t.test('detect mode names the changed mounted file', { skip: unavailable ?? fals
     reason: REASON,
     sync: { reason: REASON, plan: [{ service: 'web', action: 'recreate', files: ['./web.conf'] }] },
   })
+
+  // The note on a mount from outside the stack directory holds a host path
+  // from the Compose file: shown to who may read the file, not to the network.
+  const NOTE = /service web reads \/etc\/hostname \(a bind mount\) from outside the stack directory/
+  t.match((await detail(watcher)).sync?.notes, [NOTE], 'said once, to a client on this host')
+  const remote = await watcher.inject({ url: `/api/stacks/${stack}`, remoteAddress: '10.0.0.5' })
+  t.equal(remote.json().sync?.notes, undefined, 'not to a network client without API_TOKEN')
+  t.notMatch(
+    (await watcher.inject({ url: `/ui/stacks/${stack}`, remoteAddress: '10.0.0.5' })).body,
+    '/etc/hostname',
+    'nor on its page',
+  )
+  t.match((await watcher.inject(`/ui/stacks/${stack}`)).body, NOTE, 'the local page says it')
 
   const browser = await launchBrowser()
   t.teardown(() => browser.close())

@@ -223,17 +223,22 @@ t.test('no tree to compare with: nothing is compared, built or renewed', async (
   t.notOk(same.calls.some((call) => call.startsWith('changedFiles')))
 })
 
-t.test('changed files cannot be listed: the deploy goes on, nothing renewed', async (t) => {
+t.test('changed files cannot be listed: docker-cd fails before the host is touched', async (t) => {
   const h = harness({
     changedFiles: async () => {
-      throw new Error('fatal: bad object f00d1234abcd5678')
+      throw new Error('git timed out')
     },
   })
   const outcome = await h.run()
   t.ok(h.calls.includes(`changedFiles ${GOOD.treeHash}..${NEW_TREE}`), 'it was asked')
-  t.same(h.changes(), ['apply'])
-  t.equal(outcome.result, 'completed')
-  t.equal(outcome.fileChanges, undefined)
+  t.same(
+    h.changes(),
+    [],
+    'nothing applied: a deploy that cannot tell what changed would say synced falsely',
+  )
+  t.equal(outcome.result, 'failed')
+  t.equal(outcome.failure, 'local', "docker-cd's own failure: retried with back-off")
+  t.match(outcome.reason, /comparing with the deployed tree failed: git timed out/)
 })
 
 t.test('a failed wait is explained by the read-back, then rolled back', async (t) => {
