@@ -403,6 +403,24 @@ t.test('a flipped byte in a test-encrypted value names its path', async (t) => {
   t.notMatch(error.message, 'sec-71aa')
 })
 
+// Found by this round trip: sops writes the metadata after the last entry,
+// so a comment at the end of a document is the `sops` key's head comment;
+// the YAML store dropped it with the metadata.
+t.test('YAML: a comment at the end of a document is kept', async (t) => {
+  const [alice] = await people
+  for (const sample of [
+    'a: one-1\n# end of file\n',
+    'a:\n    b: one-1\n# after the nested mapping\n',
+    'a: one-1\n# end of the first\n---\nb: two-2\n# end of the second\n',
+  ]) {
+    const { text } = await encryptSops(sample, 'yaml', { recipients: [alice.recipient] })
+    t.match(text, /#ENC\[[^\]]+type:comment\]\nsops:/, 'encrypted, just before the metadata')
+    const { plaintext, values } = await decryptSops(text, 'yaml', [alice.identity])
+    t.equal(plaintext.toString(), sample)
+    t.ok(values.some((value) => value.startsWith(' end') || value.startsWith(' after')))
+  }
+})
+
 t.test('values with =, newlines, non-ASCII and JSON escapes', async (t) => {
   const [alice] = await people
   const cases: Array<[SopsFormat, string]> = [

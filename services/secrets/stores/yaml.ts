@@ -66,11 +66,15 @@ export const yamlStore: SopsStore = {
         }
         const [sopsPair] = sopsPairs
         if (index === 0 && sopsPair !== undefined) metadata = document.toJS().sops
+        keepCommentsBefore(sopsPairs, contents)
         contents.items = contents.items.filter((pair) => !sopsPairs.includes(pair))
       }
       const branch: TreeMap = { kind: 'map', items: [] }
       pushComments(branch.items, document.commentBefore, false, comments)
-      if (isMap(contents)) mapItems(contents, branch.items, true, leaves, comments)
+      if (isMap(contents)) {
+        mapItems(contents, branch.items, true, leaves, comments)
+        pushComments(branch.items, contents.comment, false, comments)
+      }
       pushComments(branch.items, document.comment, false, comments)
       return branch
     })
@@ -82,6 +86,25 @@ export const yamlStore: SopsStore = {
       emit: () => Buffer.from(emitYaml(documents, leaves, comments)),
     }
   },
+}
+
+// sops writes the metadata after the document's last entry, so a comment at
+// the end of the document is the head comment of the `sops` key; in sops's
+// tree it is an entry of its own and stays when the metadata is taken out.
+// Here it moves to the next entry, or to the end of the top-level mapping.
+function keepCommentsBefore(sopsPairs: YAMLMap['items'], contents: YAMLMap): void {
+  for (const pair of sopsPairs) {
+    const key = pair.key
+    const text = isScalar(key) ? key.commentBefore : undefined
+    if (!text) continue
+    const index = contents.items.indexOf(pair)
+    const next = contents.items.slice(index + 1).find((item) => !sopsPairs.includes(item))
+    if (next !== undefined && isScalar(next.key)) {
+      next.key.commentBefore = next.key.commentBefore ? `${text}\n${next.key.commentBefore}` : text
+    } else {
+      contents.comment = contents.comment ? `${contents.comment}\n${text}` : text
+    }
+  }
 }
 
 function emptyStream(): never {
