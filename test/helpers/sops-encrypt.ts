@@ -54,6 +54,11 @@ export interface SopsEncryptOptions {
   version?: string
   /** A data key to use instead of a random one (to compare files in tests). */
   dataKey?: Buffer
+  /**
+   * Writes a recipient's armored age file holding the data key; by default
+   * age-encryption's Encrypter (a test can hand this to the `age` tool).
+   */
+  wrapDataKey?: (dataKey: Buffer, recipient: string) => Promise<string>
 }
 
 export interface SopsEncrypted {
@@ -302,10 +307,9 @@ export async function encryptSops(
 
   const lastModified = goRfc3339(options.lastModified ?? new Date())
   const age: Meta[] = []
+  const wrap = options.wrapDataKey ?? ageEncrypt
   for (const recipient of options.recipients) {
-    const encrypter = new Encrypter()
-    encrypter.addRecipient(recipient)
-    age.push({ recipient, enc: armor.encode(await encrypter.encrypt(dataKey)) })
+    age.push({ recipient, enc: await wrap(dataKey, recipient) })
   }
   // sops sorts the metadata keys by name (goToSops) and leaves out empty ones.
   const metadata: Record<string, Meta> = {
@@ -322,6 +326,13 @@ export async function encryptSops(
     Object.entries(metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
   )
   return { text: document.emit(sorted), dataKey, mac }
+}
+
+/** The data key as an armored age file for one recipient (age/keysource.go). */
+export async function ageEncrypt(dataKey: Buffer, recipient: string): Promise<string> {
+  const encrypter = new Encrypter()
+  encrypter.addRecipient(recipient)
+  return armor.encode(await encrypter.encrypt(dataKey))
 }
 
 interface PlainDocument {
