@@ -7,6 +7,7 @@ import {
   WITHOUT_API_TOKEN,
 } from './services/base/index.js'
 import { createDesiredState, createRefreshLog } from './services/refresh/index.js'
+import { ageKeyProblems } from './services/secrets/index.js'
 
 // The service's main sequence (server.ts loads it): configuration, logger,
 // startup refresh, listen, and a graceful shutdown on SIGTERM/SIGINT.
@@ -26,6 +27,9 @@ try {
     fail(error.problems.map((problem) => `configuration: ${problem}`))
   throw error
 }
+// The age identities read as sops reads them (a line is named, never shown).
+const keyProblems = ageKeyProblems(config)
+if (keyProblems.length > 0) fail(keyProblems.map((problem) => `configuration: ${problem}`))
 
 const logger = pino(loggerOptions(config.logLevel))
 if (!config.webhookSecret) {

@@ -260,6 +260,9 @@ export const configEnvSchema = z.object({
   SYNC_PRUNE: flag,
   SYNC_SELF_HEAL: flag,
   SYNC_ADOPT: flag,
+  SOPS_AGE_KEY: optionalText,
+  SOPS_AGE_KEY_FILE: optionalText,
+  SECRETS_DIR: z.string().default('/run/docker-cd/secrets'),
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -307,5 +310,11 @@ export type Config = {
   syncSelfHeal: boolean
   /** Take over running Compose projects of the same name that docker-cd did not deploy. */
   syncAdopt: boolean
+  /** age identities for SOPS files (sops's SOPS_AGE_KEY), never logged. */
+  sopsAgeKey: string | undefined
+  /** A file of age identities (sops's SOPS_AGE_KEY_FILE; a Docker secret too): read when needed. */
+  sopsAgeKeyFile: string | undefined
+  /** Where decrypted SOPS files live: a memory-backed directory (tmpfs), never persistent disk. */
+  secretsDir: string
   logLevel: (typeof LOG_LEVELS)[number]
 }

@@ -72,7 +72,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       problems.push(`${String(issue.path[0])}: ${issue.message}`)
     }
   }
-  for (const name of ['GIT_SSL_CAINFO', 'GIT_SSH_KEY_FILE', 'GIT_SSH_KNOWN_HOSTS_FILE']) {
+  for (const name of [
+    'GIT_SSL_CAINFO',
+    'GIT_SSH_KEY_FILE',
+    'GIT_SSH_KNOWN_HOSTS_FILE',
+    'SOPS_AGE_KEY_FILE',
+  ]) {
     const file = present[name]?.trim()
     if (!file) continue
     try {
@@ -112,6 +117,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     syncPrune: data.SYNC_PRUNE,
     syncSelfHeal: data.SYNC_SELF_HEAL,
     syncAdopt: data.SYNC_ADOPT,
+    sopsAgeKey: data.SOPS_AGE_KEY,
+    sopsAgeKeyFile: data.SOPS_AGE_KEY_FILE?.trim(),
+    secretsDir: data.SECRETS_DIR,
     logLevel: data.LOG_LEVEL,
   }
 }

@@ -272,7 +272,8 @@ export function createHostMonitor(options: {
     if (error.kind === 'host') return unknownForNow(path, error.message)
     const previous = checks.get(path)
     record(path, {
-      status: 'failed',
+      // No key: nothing to judge the stack by until one is configured (not retried).
+      status: error.kind === 'key' ? 'unknown' : 'failed',
       reason: error.message,
       ...(previous?.project ? { project: previous.project } : {}),
       plan: [],

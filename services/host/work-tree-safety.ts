@@ -13,13 +13,16 @@ import { unsafeName } from '../git/index.js'
 
 /**
  * A work tree that could not be written. `tree`: the tree itself is refused
- * (an unsafe entry) — not worth retrying until it changes. `host`: the file
- * system under STACKS_DIR failed (full, read-only, permissions) — worth
- * retrying, it may recover by itself.
+ * (an unsafe entry, an encrypted file that does not decrypt) — not worth
+ * retrying until it changes. `host`: the file system under STACKS_DIR (or
+ * SECRETS_DIR) failed (full, read-only, permissions) — worth retrying, it
+ * may recover by itself. `key`: the tree holds encrypted files and no age
+ * key is configured — the stack cannot be judged (detect mode); a new key
+ * and a manual sync go on.
  */
 export class WorkTreeError extends Error {
   constructor(
-    readonly kind: 'tree' | 'host',
+    readonly kind: 'tree' | 'host' | 'key',
     message: string,
     readonly code?: string,
   ) {

@@ -343,7 +343,7 @@ export function createWorkTrees(options: {
    * fixed environment) and `check` (the last check and what the engine ran
    * then). Unreadable or for another tree: absent.
    */
-  function treeRecord<T>(stack: string, treeOid: string, kind: 'model' | 'check') {
+  function treeRecord<T>(stack: string, treeOid: string, kind: 'model' | 'check' | 'secrets') {
     const file = recordFileOf(stack, kind)
     return {
       get: (): Promise<T | undefined> =>

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 // The age identities docker-cd decrypts SOPS data keys with, read the way
 // sops reads them: SOPS_AGE_KEY holds identities separated by any whitespace
 // (several on a line allowed), a SOPS_AGE_KEY_FILE has one identity per line;
@@ -113,4 +114,32 @@ function isBech32Key(word: string): boolean {
   for (const char of hrp) feed(char.charCodeAt(0) & 31)
   for (const value of values) feed(value)
   return checksum === 1
+}
+
+/**
+ * Startup check of the configured identities (main.ts): each problem in
+ * words, naming the variable and the line, never the key. The key file is
+ * read again whenever a file needs it (a rotated Docker secret counts).
+ */
+export function ageKeyProblems(config: {
+  sopsAgeKey: string | undefined
+  sopsAgeKeyFile: string | undefined
+}): string[] {
+  let keyFile: string | undefined
+  if (config.sopsAgeKeyFile) {
+    try {
+      keyFile = readFileSync(config.sopsAgeKeyFile, 'utf8')
+    } catch (error) {
+      return [
+        `SOPS_AGE_KEY_FILE: cannot read ${config.sopsAgeKeyFile} (${(error as NodeJS.ErrnoException).code})`,
+      ]
+    }
+  }
+  try {
+    parseAgeIdentities({ key: config.sopsAgeKey, keyFile })
+    return []
+  } catch (error) {
+    if (error instanceof AgeKeyError) return [error.message]
+    throw error
+  }
 }

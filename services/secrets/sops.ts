@@ -15,7 +15,7 @@ import type { SopsStore } from './stores/store.js'
 import { yamlStore } from './stores/yaml.js'
 
 export type { AgeIdentity, AgeKeySources } from './age-keys.js'
-export { AgeKeyError, parseAgeIdentities } from './age-keys.js'
+export { AgeKeyError, ageKeyProblems, parseAgeIdentities } from './age-keys.js'
 export { SopsError, type SopsErrorKind } from './sops-error.js'
 export { type SopsFormat, sopsFormatOf } from './sops-format.js'
 

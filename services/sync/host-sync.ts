@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../../schemas/config.js'
 import { scrubSecrets } from '../base/index.js'
@@ -13,6 +14,7 @@ import {
   type StackHostState,
 } from '../host/index.js'
 import { type RefreshObserver, repositoryKey, type Snapshot } from '../refresh/index.js'
+import { createSecretFiles, parseAgeIdentities, withSecrets } from '../secrets/index.js'
 import type { SyncObserver } from './observers.js'
 import { createSyncReconciler, type SyncLog } from './reconciler.js'
 import { comparedTree, createDeployRecords } from './records.js'
@@ -53,14 +55,33 @@ export type HostSyncOptions = {
 
 export async function createHostSync(options: HostSyncOptions) {
   const { config, log } = options
+  // Decrypted SOPS files: in SECRETS_DIR (memory), linked from the work trees.
+  const secretFiles = createSecretFiles({ secretsDir: config.secretsDir })
+  const serviceSecrets = scrubSecrets(config)
   const compose = createCompose({
     dockerHost: config.dockerHost,
     ...(options.composeCommand ? { command: options.composeCommand } : {}),
     onRun: (asked) => options.sink?.composeRun?.(asked),
-    scrub: scrubSecrets(config),
+    // Compose can echo a value it read (an interpolation error): decrypted ones are cut too.
+    scrub: (text) => secretFiles.scrub(serviceSecrets(text)),
   })
   const runtime = createComposeRuntime({ compose, engine: options.engine })
-  const workTrees = createWorkTrees({ git: options.git, stacksDir: config.stacksDir })
+  const workTrees = withSecrets(
+    createWorkTrees({ git: options.git, stacksDir: config.stacksDir }),
+    {
+      git: options.git,
+      files: secretFiles,
+      // Read when a file needs them: a key file replaced (a rotated Docker secret) counts at once.
+      identities: async () =>
+        parseAgeIdentities({
+          key: config.sopsAgeKey,
+          keyFile: config.sopsAgeKeyFile
+            ? await readFile(config.sopsAgeKeyFile, 'utf8').catch(() => undefined)
+            : undefined,
+        }),
+      missingKey: config.syncMode === 'apply' ? 'tree' : 'key',
+    },
+  )
   // Beside the mirror, keyed by repository: a restart finds what it deployed.
   const records = createDeployRecords(
     join(
@@ -70,7 +91,7 @@ export async function createHostSync(options: HostSyncOptions) {
     (error) => log.warn({ err: error }, 'deploy records'),
   )
   await records.load()
-  const changedFiles = changedFilesMemo(options.git, log)
+  const changedFiles = changedFilesMemo(options.git, log, workTrees.sameSecrets)
   const monitor = createHostMonitor({
     workTrees,
     runtime,
@@ -164,20 +185,29 @@ const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
  * tree counts as changed, so what reads files is renewed once rather than
  * left reading the old ones while the new tree is recorded as deployed.
  */
-function changedFilesMemo(git: Pick<GitReader, 'changedFiles'>, log: HostSyncOptions['log']) {
+function changedFilesMemo(
+  git: Pick<GitReader, 'changedFiles'>,
+  log: HostSyncOptions['log'],
+  /** Leaves out encrypted files whose plaintext is the same in both trees (a re-encryption). */
+  sameSecrets: (from: string, to: string, files: readonly string[]) => Promise<string[]>,
+) {
   const diffs = new Map<string, Promise<readonly string[]>>()
   return (path: string, fromTree: string, toTree: string): Promise<readonly string[]> => {
     const key = `${fromTree}:${toTree}`
     let diff = diffs.get(key)
     if (!diff) {
-      diff = git.changedFiles(fromTree, toTree).catch((error) => {
-        if (!(error instanceof GitError && error.code === 'tree_not_found')) throw error
-        log.warn(
-          { stack: path, tree: fromTree },
-          'the deployed tree is not in the mirror: every file the services read counts as changed',
-        )
-        return git.changedFiles(EMPTY_TREE, toTree)
-      })
+      diff = git.changedFiles(fromTree, toTree).then(
+        // A comparison of plaintexts that fails (no key now): every such file counts as changed.
+        (files) => sameSecrets(fromTree, toTree, files).catch(() => files),
+        (error) => {
+          if (!(error instanceof GitError && error.code === 'tree_not_found')) throw error
+          log.warn(
+            { stack: path, tree: fromTree },
+            'the deployed tree is not in the mirror: every file the services read counts as changed',
+          )
+          return git.changedFiles(EMPTY_TREE, toTree)
+        },
+      )
       diff.catch(() => diffs.delete(key)) // asked again next time
       diffs.set(key, diff)
       if (diffs.size > REMEMBERED_DIFFS) diffs.delete(diffs.keys().next().value as string)

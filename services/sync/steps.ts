@@ -162,7 +162,7 @@ export function createSyncSteps(options: {
         step: 'validation',
         ...(error instanceof ComposeError
           ? { reason: `Compose rejects the stack: ${error.message}` }
-          : error instanceof WorkTreeError && error.kind === 'tree'
+          : error instanceof WorkTreeError && (error.kind === 'tree' || error.kind === 'key')
             ? { reason: `docker-cd refuses the stack's tree: ${error.message}`, failure: 'tree' }
             : { failure: 'local' }), // reading Git or writing the files failed: not the tree's fault
       })
