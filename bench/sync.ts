@@ -13,6 +13,10 @@
 //     bare `docker compose up -d --force-recreate --wait` (what an operator
 //     must run by hand for it) beside docker-cd's sync (`up`, which changes
 //     nothing, then the service renewed);
+//  secrets (opt-in): a one-service stack whose `env_file` changes each
+//     round, synced by docker-cd twice: the file in plaintext, and the same
+//     file SOPS-encrypted for an age key (decrypted into SECRETS_DIR, a
+//     tmpfs under /dev/shm): the medians side by side;
 //  changed: BENCH_STACKS (200) stacks deployed, SYNC_MODE=apply: a commit
 //     changing one of them, announced by a signed webhook → that stack
 //     `synced` on the SSE feed (BENCH_ROUNDS rounds, p50/p95), with the
@@ -49,7 +53,16 @@
 // Every project this file creates is named bench-sync-… (overhead,
 // changed) or bench-cold-… (the others), and removed at the end.
 import { execFile, execFileSync } from 'node:child_process'
-import { accessSync, chmodSync, constants, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -65,7 +78,7 @@ const run = promisify(execFile)
 const TOKEN = 'bench-token-sync'
 const API_TOKEN = 'bench-api-token-sync-0123'
 const SECRET = 'bench-webhook-secret'
-const KNOWN_CASES = ['overhead', 'mounted', 'changed', 'cold', 'bare-parallel', 'steps']
+const KNOWN_CASES = ['overhead', 'mounted', 'changed', 'cold', 'bare-parallel', 'steps', 'secrets']
 const cases = new Set(
   (process.env.BENCH_CASES ?? 'overhead,mounted,changed,cold')
     .split(',')
@@ -108,6 +121,7 @@ const mountingFile = (round: number) =>
 const one = 'bench-sync-one'
 const bare = 'bench-sync-bare'
 const mountedOne = 'bench-sync-mounted'
+const secretOnes = ['bench-sync-plain-env', 'bench-sync-sops-env']
 const mountedBare = 'bench-sync-mounted-bare'
 /** Every project of the cold, bare-parallel and steps cases starts with this. */
 const COLD_PREFIX = 'bench-cold-'
@@ -136,6 +150,7 @@ const cleanup = () => {
   cleaned = true
   if (cases.has('overhead')) for (const name of [one, bare]) removeProject(name)
   if (cases.has('mounted')) for (const name of [mountedOne, mountedBare]) removeProject(name)
+  if (cases.has('secrets')) for (const name of secretOnes) removeProject(name)
   if (cases.has('changed')) for (const name of names) removeProject(name)
   removeProjects(COLD_PREFIX)
 }
@@ -219,6 +234,70 @@ async function overheadCase(server: GitServer, kind: 'overhead' | 'mounted') {
       : `one-service stack, only its bind-mounted file changed: bare docker compose up -d --force-recreate --wait median ${bareMedian.toFixed(0)} ms; docker-cd sync median ${syncMedian.toFixed(0)} ms (${(syncMedian / bareMedian).toFixed(2)}×: validate + pull check + tree diff + up + renew + read-back)`,
   )
   return bareMedian
+}
+
+// secrets: the same stack with its env_file in plaintext, then SOPS-encrypted.
+async function secretsCase(server: GitServer) {
+  const { generateX25519Identity, identityToRecipient } = await import('age-encryption')
+  const { encryptSops } = await import('../test/helpers/sops-encrypt.js')
+  const identity = await generateX25519Identity()
+  const recipient = await identityToRecipient(identity)
+  const secretsDir = mkdtempSync('/dev/shm/docker-cd-bench-secrets-')
+  const medians: number[] = []
+  for (const [index, name] of secretOnes.entries()) {
+    const encrypted = index === 1
+    const envFile = async (round: number) => {
+      const plain = `ROUND=${round}\nDB_PASSWORD=bench-password-${round}\nAPI_KEY=bench-key-${round}\n`
+      return encrypted
+        ? (await encryptSops(plain, 'dotenv', { recipients: [recipient] })).text
+        : plain
+    }
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    const commit = async (round: number, message: string) => {
+      repo
+        .writeFile(`${name}/compose.yaml`, `${stackFile(0)}    env_file: app.env\n`)
+        .writeFile(`${name}/app.env`, await envFile(round))
+        .commitAndPush(message)
+    }
+    await commit(0, 'one stack')
+    const service = await startBuiltService({
+      server,
+      repoUrl: repo.url,
+      token: TOKEN,
+      env: {
+        SYNC_MODE: 'detect',
+        API_TOKEN,
+        STACKS_DIR: join(tempDir('docker-cd-bench-stacks-'), 's'),
+        ...(encrypted ? { SOPS_AGE_KEY: identity, SECRETS_DIR: secretsDir } : {}),
+      },
+    })
+    const post = (path: string) =>
+      fetch(`${service.base}${path}`, { method: 'POST', headers: auth }).then((r) => r.json())
+    const status = async () =>
+      (
+        (await (await fetch(`${service.base}/api/stacks/${name}`, { headers: auth })).json()) as {
+          status: string
+        }
+      ).status
+    await post(`/api/stacks/${name}/sync?wait=true`)
+    const times: number[] = []
+    for (let round = 1; round <= rounds; round++) {
+      await commit(round, `round ${round}`)
+      await post('/api/refresh?wait=true')
+      while ((await status()) !== 'out_of_sync') await sleep(20)
+      const started = performance.now()
+      const answer = (await post(`/api/stacks/${name}/sync?wait=true`)) as { status: string }
+      if (answer.status !== 'completed') throw new Error(`sync failed: ${JSON.stringify(answer)}`)
+      times.push(performance.now() - started)
+    }
+    await service.stop()
+    medians.push(median(times))
+  }
+  rmSync(secretsDir, { recursive: true, force: true })
+  const [plain = 0, sops = 0] = medians
+  report.push(
+    `one-service stack, its env_file changed: docker-cd sync median ${plain.toFixed(0)} ms in plaintext, ${sops.toFixed(0)} ms SOPS-encrypted (${(sops / plain).toFixed(2)}×)`,
+  )
 }
 
 // changed: one change among `count` deployed stacks, announced by a webhook.
@@ -774,6 +853,7 @@ async function stepsCase(server: GitServer) {
 let bareMedian: number | undefined
 if (cases.has('overhead')) bareMedian = await overheadCase(server, 'overhead')
 if (cases.has('mounted')) await overheadCase(server, 'mounted')
+if (cases.has('secrets')) await secretsCase(server)
 if (cases.has('changed')) await changedCase(server, bareMedian)
 if (cases.has('cold')) await coldCase(server)
 if (cases.has('bare-parallel')) await bareParallelCase()
