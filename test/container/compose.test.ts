@@ -64,6 +64,16 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
     'STACKS_DIR at the same path on the host',
   )
   t.equal(service.environment.STACKS_DIR, '/var/lib/docker-cd/stacks')
+  t.ok(
+    volumes.some(
+      (v) =>
+        v.type === 'bind' &&
+        v.source === '/run/docker-cd/secrets' &&
+        v.target === '/run/docker-cd/secrets',
+    ),
+    "SECRETS_DIR at the same path on the host's /run (a tmpfs)",
+  )
+  t.equal(service.environment.SECRETS_DIR, '/run/docker-cd/secrets')
   t.equal(service.environment.SYNC_MODE, 'detect')
   t.match(service.healthcheck.test.join(' '), /\/healthz/)
   t.equal(service.environment.REFRESH_POLL_INTERVAL, '5m')
