@@ -72,6 +72,7 @@ export function createSecretFiles(options: { secretsDir: string }) {
     const target = targetOf(stack, path)
     const current = await readFile(target).catch(() => undefined)
     if (current?.equals(plaintext)) return target
+    await clearTheWay(stack, target)
     await mkdir(dirname(target), { recursive: true, mode: 0o700 })
     const fresh = `${target}.${randomBytes(6).toString('hex')}.new`
     try {
@@ -81,6 +82,27 @@ export function createSecretFiles(options: { secretsDir: string }) {
       await rm(fresh, { force: true })
     }
     return target
+  }
+
+  /**
+   * Whatever stands where the file or its folders go is the stack's own and
+   * not wanted (Git holds a file there): a directory at the file's path (one
+   * an engine made at a missing bind source, or an older tree's folder) and
+   * a file where a folder goes (an older tree's file) are removed, or the
+   * rename and the mkdir would fail until SECRETS_DIR is emptied by hand.
+   */
+  async function clearTheWay(stack: string, target: string) {
+    if ((await lstat(target).catch(() => undefined))?.isDirectory())
+      await rm(target, { recursive: true, force: true })
+    const top = dirOf(stack)
+    const folders: string[] = []
+    for (let dir = dirname(target); dir.startsWith(`${top}${sep}`); dir = dirname(dir))
+      folders.unshift(dir)
+    for (const dir of [top, ...folders]) {
+      const onDisk = await lstat(dir).catch(() => undefined)
+      if (onDisk === undefined) return // made below, as folders
+      if (!onDisk.isDirectory()) await rm(dir, { force: true })
+    }
   }
 
   /** Whether the plaintext of `path` is in place (a reboot empties SECRETS_DIR). */

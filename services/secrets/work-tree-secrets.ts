@@ -138,8 +138,8 @@ export function withSecrets(
         throw secretsError(file.path, error)
       }
     }
-    try {
-      for (const file of due) {
+    for (const file of due) {
+      try {
         const plain = decrypted.get(file.path)
         if (plain) {
           await files.place(stack, file.path, plain.plaintext)
@@ -147,9 +147,9 @@ export function withSecrets(
         }
         await linkTo(file.link, file.target)
         placed.set(placedKey(stack, file.path), file.oid)
+      } catch (error) {
+        throw secretsError(file.path, error)
       }
-    } catch (error) {
-      throw secretsError('', error)
     }
   }
 
@@ -164,6 +164,15 @@ export function withSecrets(
       return new WorkTreeError('tree', `${path} cannot be decrypted: ${error.message}`)
     }
     if (error instanceof SecretsDirError) return new WorkTreeError('host', error.message)
+    // Placing the plaintext or its link failed (SECRETS_DIR full, a permission): the
+    // stack is unknown with the reason and tried again, not left as it was with a log line.
+    const code = (error as NodeJS.ErrnoException)?.code
+    if (code)
+      return new WorkTreeError(
+        'host',
+        `cannot put the plaintext of ${path} in place (its file in SECRETS_DIR ${files.root}, its link in the work tree): ${code}`,
+        code,
+      )
     return error
   }
 
