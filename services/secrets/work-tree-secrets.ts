@@ -117,7 +117,7 @@ export function withSecrets(
     }
     if (due.length > 0) await decryptAndPlace(stack, due)
     await files.prune(stack, new Set(encrypted.map((file) => file.path)))
-    return result
+    return { ...result, encrypted: encrypted.map((file) => file.path) }
   }
 
   /** Decrypts every due file first (all or nothing), then places each and links its path to it. */
