@@ -142,7 +142,7 @@ export function createSecretFiles(options: { secretsDir: string }) {
     // Short values (`1`, `true`) would cut ordinary words: the scrub is for secrets.
     kept.set(
       path,
-      decrypted.filter((value) => value.length >= 4),
+      decrypted.flatMap(echoedForms).filter((value) => value.length >= 4),
     )
     values.set(stack, kept)
   }
@@ -160,3 +160,43 @@ export function createSecretFiles(options: { secretsDir: string }) {
 }
 
 export type SecretFiles = ReturnType<typeof createSecretFiles>
+
+/**
+ * The forms a decrypted value takes in another program's message: as
+ * decrypted; as a dotenv reader (Compose) reads it — quotes taken off and
+ * escapes resolved, an unquoted value's inline comment cut; and each of
+ * those escaped the way Go's %q writes a string (Compose's errors quote the
+ * value they could not parse: `parsing "pw\"x"`).
+ */
+export function echoedForms(value: string): string[] {
+  const forms = new Set([value])
+  const double = /^"(.*)"$/s.exec(value)?.[1]
+  const single = /^'(.*)'$/s.exec(value)?.[1]
+  if (double !== undefined)
+    forms.add(double.replace(/\\(.)/gs, (_m, c: string) => DOTENV_ESCAPES[c] ?? c))
+  else if (single !== undefined) forms.add(single)
+  else forms.add(value.replace(/\s+#.*$/s, '').trim())
+  for (const form of [...forms]) forms.add(goEscaped(form))
+  return [...forms]
+}
+
+const DOTENV_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t' }
+
+const GO_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '"': '\\"',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\v': '\\v',
+}
+
+/** The inside of Go's strconv.Quote for the ASCII escapes (other letters as they are). */
+const goEscaped = (text: string) =>
+  text.replace(
+    /[\\"\x00-\x1f\x7f]/g,
+    (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  )

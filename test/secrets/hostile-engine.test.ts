@@ -28,7 +28,10 @@ const TWO = 'pw-two-1a9b7c6d-s3cr3t'
 const UNI = 'pw-uni-4e5f6a7b-s3cr3t'
 const IN_DIR = 'pw-dir-0f1e2d3c-s3cr3t'
 const ECHOED = 'Echoed-9d8c7b6a-S3cr3t'
-const PLAINTEXTS = [ONE, TWO, UNI, IN_DIR, ECHOED]
+// As committed in a dotenv (quoted), and with a quote Go's %q escapes in Compose's error.
+const QUOTED_CORE = 'dq-3e2f1a0b-s3cr3t'
+const GO_QUOTED_CORE = 'ted-7a6b5c4d-s3cr3t'
+const PLAINTEXTS = [ONE, TWO, UNI, IN_DIR, ECHOED, QUOTED_CORE, GO_QUOTED_CORE]
 
 t.test('hostile SOPS inputs on the real engine', { skip: unavailable ?? false }, async (t) => {
   const image = ensureTestImage()
@@ -37,14 +40,17 @@ t.test('hostile SOPS inputs on the real engine', { skip: unavailable ?? false },
   const identity = await generateX25519Identity()
   const recipients = [await identityToRecipient(identity)]
   const pid = process.pid
-  const [one, two, uni, echo, inDir] = ['h1', 'h2', 'h3', 'h4', 'h5'].map((s) => `${s}-${pid}`) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-  ]
-  for (const project of [one, two, uni, echo, inDir]) t.teardown(() => removeProject(project))
+  const [one, two, uni, echo, inDir, quoted, goQuoted] = [
+    'h1',
+    'h2',
+    'h3',
+    'h4',
+    'h5',
+    'h6',
+    'h7',
+  ].map((s) => `${s}-${pid}`) as [string, string, string, string, string, string, string]
+  for (const project of [one, two, uni, echo, inDir, quoted, goQuoted])
+    t.teardown(() => removeProject(project))
   const secretsDir = mkdtempSync('/dev/shm/docker-cd-hostile-')
   t.teardown(() => rmSync(secretsDir, { recursive: true, force: true }))
   const dotenv = async (text: string) => (await encryptSops(text, 'dotenv', { recipients })).text
@@ -78,6 +84,10 @@ t.test('hostile SOPS inputs on the real engine', { skip: unavailable ?? false },
   // Compose echoes the value it cannot use.
   repo.writeFile(`${echo}/compose.yaml`, service(`    ports: ["\${GREETING}"]\n`))
   repo.writeFile(`${echo}/.env`, await dotenv(`GREETING=${ECHOED}\n`))
+  repo.writeFile(`${quoted}/compose.yaml`, service(`    ports: ["\${GREETING}"]\n`))
+  repo.writeFile(`${quoted}/.env`, await dotenv(`GREETING="X ${QUOTED_CORE}"\n`))
+  repo.writeFile(`${goQuoted}/compose.yaml`, service(`    cpus: "\${CPUS}"\n`))
+  repo.writeFile(`${goQuoted}/.env`, await dotenv(`CPUS=Quo"${GO_QUOTED_CORE}\n`))
   // An encrypted file inside a bind-mounted directory.
   repo.writeFile(`${inDir}/compose.yaml`, service('    volumes:\n      - ./conf:/etc/conf:ro\n'))
   repo.writeFile(`${inDir}/conf/secret.yaml`, await yaml(`token: ${IN_DIR}\n`))
@@ -128,6 +138,10 @@ t.test('hostile SOPS inputs on the real engine', { skip: unavailable ?? false },
   // Compose echoed the decrypted value: scrubbed everywhere.
   const failed = await settled(echo, 'failed')
   t.match(failed.reason, /\[REDACTED\]/, `reason scrubbed: ${failed.reason}`)
+  for (const name of [quoted, goQuoted]) {
+    const d = await settled(name, 'failed')
+    t.match(d.reason, /\[REDACTED\]/, `${name}: reason scrubbed: ${d.reason}`)
+  }
   await app.host?.idle()
 
   // The dashboard marks encrypted files.
@@ -145,7 +159,7 @@ t.test('hostile SOPS inputs on the real engine', { skip: unavailable ?? false },
   t.notMatch(plain.body, /id="encrypted"/, 'a plain file is not marked')
 
   const answers = ['/api/stacks', '/api/host', '/metrics', '/ui']
-  for (const name of [one, two, uni, echo, inDir])
+  for (const name of [one, two, uni, echo, inDir, quoted, goQuoted])
     answers.push(
       `/api/stacks/${name}`,
       `/api/stacks/${name}/compose`,

@@ -90,6 +90,27 @@ t.test('in memory', { skip: shm ?? false }, async (t) => {
       '[REDACTED] [REDACTED] abc 1 [REDACTED] [REDACTED]',
       'longest first (one holding another goes whole); values under 4 characters stay (`true` does not)',
     )
+    // As Compose echoes them: a dotenv value unquoted, and Go's %q escaping in its errors.
+    scrubbing.remember('q', '.env', ['"pw\\"quo\\\\te-1234"', "'single-5678'", 'plain-9abc # note'])
+    t.equal(
+      scrubbing.scrub('Invalid containerPort: pw"quo\\te-1234'),
+      'Invalid containerPort: [REDACTED]',
+      'a double-quoted dotenv value, unquoted',
+    )
+    t.equal(
+      scrubbing.scrub('strconv.ParseFloat: parsing "pw\\"quo\\\\te-1234": invalid syntax'),
+      'strconv.ParseFloat: parsing [REDACTED]: invalid syntax',
+      "Go's %q form (here the same as the committed one, quotes included)",
+    )
+    scrubbing.remember('q', 'x.yaml', ['tab\there"x-1234'])
+    t.equal(
+      scrubbing.scrub('parsing "tab\\there\\"x-1234"'),
+      'parsing "[REDACTED]"',
+      "Go's %q form of a YAML value",
+    )
+    t.equal(scrubbing.scrub('x single-5678 y'), 'x [REDACTED] y', 'a single-quoted dotenv value')
+    t.equal(scrubbing.scrub('port: plain-9abc'), 'port: [REDACTED]', 'an inline comment cut')
+    await scrubbing.remove('q')
     await scrubbing.prune('app', new Set())
     t.equal(scrubbing.scrub('pass other-secret'), 'pass [REDACTED]', 'pruned files are forgotten')
     await scrubbing.remove('b')
