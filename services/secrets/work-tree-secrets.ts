@@ -5,7 +5,7 @@ import { WorkTreeError, type WorkTrees } from '../host/index.js'
 import type { AgeIdentity } from './age-keys.js'
 import type { SecretFiles } from './secret-files.js'
 import { SecretsDirError } from './secret-files.js'
-import { decryptSops, isSopsDocument, SopsError, sopsFormatOf } from './sops.js'
+import { AgeKeyError, decryptSops, isSopsDocument, SopsError, sopsFormatOf } from './sops.js'
 
 // The work trees of stacks with SOPS-encrypted files. A stack's directory is
 // written from Git as always (services/host/work-trees.ts); then each file
@@ -126,7 +126,7 @@ export function withSecrets(
     const blobs = toDecrypt.length
       ? await options.git.readByOid([...new Set(toDecrypt.map((file) => file.oid))])
       : new Map<string, Buffer>()
-    const keys = toDecrypt.length ? await options.identities() : []
+    const keys = toDecrypt.length ? await readIdentities() : []
     const decrypted = new Map<string, { plaintext: Buffer; values: string[] }>()
     for (const file of toDecrypt) {
       try {
@@ -150,6 +150,26 @@ export function withSecrets(
       } catch (error) {
         throw secretsError(file.path, error)
       }
+    }
+  }
+
+  /**
+   * The identities, or the stack unknown for now: a key file half-written
+   * or unreadable (a rotation in progress) is worth trying again, and is
+   * not "no key configured". The message names the line, never the key.
+   */
+  async function readIdentities(): Promise<AgeIdentity[]> {
+    try {
+      return await options.identities()
+    } catch (error) {
+      const why =
+        error instanceof AgeKeyError
+          ? error.message
+          : ((error as NodeJS.ErrnoException).code ?? 'unreadable')
+      throw new WorkTreeError(
+        'host',
+        `the age keys (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE) cannot be read: ${why}`,
+      )
     }
   }
 
