@@ -18,6 +18,7 @@ import {
   stackAt,
 } from '../services/content/index.js'
 import { plainEntries } from '../services/git/index.js'
+import { isSopsDocument, sopsFormatOf } from '../services/secrets/index.js'
 import {
   assetNamed,
   renderFilePage,
@@ -218,6 +219,8 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           content,
           truncated,
           loggedIn: loggedIn(request),
+          // Read whole for the check only when the prefix is (a SOPS file of secrets is small).
+          encrypted: !truncated && isSopsDocument(content, sopsFormatOf(path)),
         }),
       )
     },

@@ -9,6 +9,7 @@ import {
 } from './compose.js'
 import { type Engine, type EngineContainer, EngineUnavailable } from './docker-engine.js'
 import {
+  encryptedInDirectories,
   type FileChange,
   type FileChangeKind,
   fileChangePending,
@@ -173,6 +174,8 @@ export async function checkStack(options: {
    * when they were created from this tree, or it is not known.
    */
   changedSinceDeploy?: readonly string[]
+  /** The stack's SOPS-encrypted files: links into SECRETS_DIR (notes). */
+  encrypted?: readonly string[]
 }): Promise<StackHostState> {
   let model: ComposeModel
   try {
@@ -193,7 +196,10 @@ export async function checkStack(options: {
     readStackSettings(model.settings),
     Object.keys(model.services ?? {}),
   )
-  const notes = untrackedReads(model.reads)
+  const notes = [
+    ...untrackedReads(model.reads),
+    ...encryptedInDirectories(model.reads, options.encrypted ?? []),
+  ]
   const state = await projectState(options, model)
   const changes = fileChangesOf(
     model.reads,

@@ -82,6 +82,30 @@ export function untrackedReads(reads: ServiceReads | undefined): string[] {
   )
 }
 
+/**
+ * Encrypted files a service reads through a directory (a mounted folder, a
+ * build context): each is a link into SECRETS_DIR in the work tree, which
+ * the engine resolves only for a path mounted itself — inside a mounted
+ * directory the container sees a link it cannot follow, and a build
+ * context sends the link, not the plaintext. Said once per service and file.
+ */
+export function encryptedInDirectories(
+  reads: ServiceReads | undefined,
+  encrypted: readonly string[],
+): string[] {
+  if (!reads || encrypted.length === 0) return []
+  const notes: string[] = []
+  for (const [service, list] of Object.entries(reads.inside))
+    for (const file of encrypted) {
+      const through = list.find((read) => read.path !== file && readCovers(read, file))
+      if (through && !list.some((read) => read.path === file && read.kind !== 'build'))
+        notes.push(
+          `service ${service} reads the SOPS-encrypted ./${file} through ./${through.path || '.'} (${READ_WORDS[through.kind]}): its plaintext is only in SECRETS_DIR, and through a directory the container sees a link it cannot follow; mount the file itself`,
+        )
+    }
+  return notes
+}
+
 const READ_WORDS = {
   bind: 'a bind mount',
   config: 'a config file',

@@ -235,6 +235,7 @@ export function createHostMonitor(options: {
         // check follows an event or a change, and asks Compose.
         reuseLast: startupPass.has(path),
         ...(changedSinceDeploy ? { changedSinceDeploy } : {}),
+        ...(tree.encrypted?.length ? { encrypted: tree.encrypted } : {}),
       })
       startupPass.delete(path)
       if (closed) return

@@ -24,6 +24,8 @@ export type CheckInput = {
   reuseLast?: boolean
   /** Files changed since the tree the stack's workloads were created from (file-changes.ts). */
   changedSinceDeploy?: readonly string[]
+  /** The stack's SOPS-encrypted files (links into SECRETS_DIR), for the notes. */
+  encrypted?: readonly string[]
 }
 
 /** Where a project's workloads say they were deployed from (ownership, services/sync/decide.ts). */

@@ -70,7 +70,13 @@ const modeOf = (gitMode: string) => (gitMode === '100755' ? 0o755 : 0o644)
 // by a hash of the stack's name (stackFileKey), so no stack name can collide
 // with another stack's files or exceed the file system's name limit.
 
-export type WorkTree = { dir: string; written: boolean; skipped: string[] }
+export type WorkTree = {
+  dir: string
+  written: boolean
+  skipped: string[]
+  /** Its SOPS-encrypted files (services/secrets): links into SECRETS_DIR. */
+  encrypted?: readonly string[]
+}
 
 /** What the marker says: the tree the directory holds and the paths written for it. */
 type Written = { tree: string; paths: ReadonlySet<string> | undefined }

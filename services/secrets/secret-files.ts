@@ -72,6 +72,7 @@ export function createSecretFiles(options: { secretsDir: string }) {
     const target = targetOf(stack, path)
     const current = await readFile(target).catch(() => undefined)
     if (current?.equals(plaintext)) return target
+    await clearTheWay(stack, target)
     await mkdir(dirname(target), { recursive: true, mode: 0o700 })
     const fresh = `${target}.${randomBytes(6).toString('hex')}.new`
     try {
@@ -81,6 +82,27 @@ export function createSecretFiles(options: { secretsDir: string }) {
       await rm(fresh, { force: true })
     }
     return target
+  }
+
+  /**
+   * Whatever stands where the file or its folders go is the stack's own and
+   * not wanted (Git holds a file there): a directory at the file's path (one
+   * an engine made at a missing bind source, or an older tree's folder) and
+   * a file where a folder goes (an older tree's file) are removed, or the
+   * rename and the mkdir would fail until SECRETS_DIR is emptied by hand.
+   */
+  async function clearTheWay(stack: string, target: string) {
+    if ((await lstat(target).catch(() => undefined))?.isDirectory())
+      await rm(target, { recursive: true, force: true })
+    const top = dirOf(stack)
+    const folders: string[] = []
+    for (let dir = dirname(target); dir.startsWith(`${top}${sep}`); dir = dirname(dir))
+      folders.unshift(dir)
+    for (const dir of [top, ...folders]) {
+      const onDisk = await lstat(dir).catch(() => undefined)
+      if (onDisk === undefined) return // made below, as folders
+      if (!onDisk.isDirectory()) await rm(dir, { force: true })
+    }
   }
 
   /** Whether the plaintext of `path` is in place (a reboot empties SECRETS_DIR). */
@@ -120,7 +142,7 @@ export function createSecretFiles(options: { secretsDir: string }) {
     // Short values (`1`, `true`) would cut ordinary words: the scrub is for secrets.
     kept.set(
       path,
-      decrypted.filter((value) => value.length >= 4),
+      decrypted.flatMap(echoedForms).filter((value) => value.length >= 4),
     )
     values.set(stack, kept)
   }
@@ -138,3 +160,43 @@ export function createSecretFiles(options: { secretsDir: string }) {
 }
 
 export type SecretFiles = ReturnType<typeof createSecretFiles>
+
+/**
+ * The forms a decrypted value takes in another program's message: as
+ * decrypted; as a dotenv reader (Compose) reads it — quotes taken off and
+ * escapes resolved, an unquoted value's inline comment cut; and each of
+ * those escaped the way Go's %q writes a string (Compose's errors quote the
+ * value they could not parse: `parsing "pw\"x"`).
+ */
+export function echoedForms(value: string): string[] {
+  const forms = new Set([value])
+  const double = /^"(.*)"$/s.exec(value)?.[1]
+  const single = /^'(.*)'$/s.exec(value)?.[1]
+  if (double !== undefined)
+    forms.add(double.replace(/\\(.)/gs, (_m, c: string) => DOTENV_ESCAPES[c] ?? c))
+  else if (single !== undefined) forms.add(single)
+  else forms.add(value.replace(/\s+#.*$/s, '').trim())
+  for (const form of [...forms]) forms.add(goEscaped(form))
+  return [...forms]
+}
+
+const DOTENV_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t' }
+
+const GO_ESCAPES: Record<string, string> = {
+  '\\': '\\\\',
+  '"': '\\"',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\v': '\\v',
+}
+
+/** The inside of Go's strconv.Quote for the ASCII escapes (other letters as they are). */
+const goEscaped = (text: string) =>
+  text.replace(
+    /[\\"\x00-\x1f\x7f]/g,
+    (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  )

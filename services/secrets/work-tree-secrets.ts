@@ -5,7 +5,7 @@ import { WorkTreeError, type WorkTrees } from '../host/index.js'
 import type { AgeIdentity } from './age-keys.js'
 import type { SecretFiles } from './secret-files.js'
 import { SecretsDirError } from './secret-files.js'
-import { decryptSops, isSopsDocument, SopsError, sopsFormatOf } from './sops.js'
+import { AgeKeyError, decryptSops, isSopsDocument, SopsError, sopsFormatOf } from './sops.js'
 
 // The work trees of stacks with SOPS-encrypted files. A stack's directory is
 // written from Git as always (services/host/work-trees.ts); then each file
@@ -117,7 +117,7 @@ export function withSecrets(
     }
     if (due.length > 0) await decryptAndPlace(stack, due)
     await files.prune(stack, new Set(encrypted.map((file) => file.path)))
-    return result
+    return { ...result, encrypted: encrypted.map((file) => file.path) }
   }
 
   /** Decrypts every due file first (all or nothing), then places each and links its path to it. */
@@ -126,7 +126,7 @@ export function withSecrets(
     const blobs = toDecrypt.length
       ? await options.git.readByOid([...new Set(toDecrypt.map((file) => file.oid))])
       : new Map<string, Buffer>()
-    const keys = toDecrypt.length ? await options.identities() : []
+    const keys = toDecrypt.length ? await readIdentities() : []
     const decrypted = new Map<string, { plaintext: Buffer; values: string[] }>()
     for (const file of toDecrypt) {
       try {
@@ -138,8 +138,8 @@ export function withSecrets(
         throw secretsError(file.path, error)
       }
     }
-    try {
-      for (const file of due) {
+    for (const file of due) {
+      try {
         const plain = decrypted.get(file.path)
         if (plain) {
           await files.place(stack, file.path, plain.plaintext)
@@ -147,9 +147,29 @@ export function withSecrets(
         }
         await linkTo(file.link, file.target)
         placed.set(placedKey(stack, file.path), file.oid)
+      } catch (error) {
+        throw secretsError(file.path, error)
       }
+    }
+  }
+
+  /**
+   * The identities, or the stack unknown for now: a key file half-written
+   * or unreadable (a rotation in progress) is worth trying again, and is
+   * not "no key configured". The message names the line, never the key.
+   */
+  async function readIdentities(): Promise<AgeIdentity[]> {
+    try {
+      return await options.identities()
     } catch (error) {
-      throw secretsError('', error)
+      const why =
+        error instanceof AgeKeyError
+          ? error.message
+          : ((error as NodeJS.ErrnoException).code ?? 'unreadable')
+      throw new WorkTreeError(
+        'host',
+        `the age keys (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE) cannot be read: ${why}`,
+      )
     }
   }
 
@@ -164,6 +184,15 @@ export function withSecrets(
       return new WorkTreeError('tree', `${path} cannot be decrypted: ${error.message}`)
     }
     if (error instanceof SecretsDirError) return new WorkTreeError('host', error.message)
+    // Placing the plaintext or its link failed (SECRETS_DIR full, a permission): the
+    // stack is unknown with the reason and tried again, not left as it was with a log line.
+    const code = (error as NodeJS.ErrnoException)?.code
+    if (code)
+      return new WorkTreeError(
+        'host',
+        `cannot put the plaintext of ${path} in place (its file in SECRETS_DIR ${files.root}, its link in the work tree): ${code}`,
+        code,
+      )
     return error
   }
 

@@ -76,7 +76,8 @@ export async function createHostSync(options: HostSyncOptions) {
         parseAgeIdentities({
           key: config.sopsAgeKey,
           keyFile: config.sopsAgeKeyFile
-            ? await readFile(config.sopsAgeKeyFile, 'utf8').catch(() => undefined)
+            ? // Unreadable (mid-rotation): the stack is unknown for now, not "no key".
+              await readFile(config.sopsAgeKeyFile, 'utf8')
             : undefined,
         }),
       missingKey: config.syncMode === 'apply' ? 'tree' : 'key',

@@ -101,7 +101,15 @@ ${input.composeText !== undefined ? `<h4>${escapeHtml(stack.composeFile)}</h4><p
 /** One file of a stack, shown as text (or said to be binary or cut). */
 export function renderFilePage(
   config: Config,
-  input: { stack: string; path: string; content: Buffer; truncated: boolean; loggedIn: boolean },
+  input: {
+    stack: string
+    path: string
+    content: Buffer
+    truncated: boolean
+    loggedIn: boolean
+    /** A SOPS document: shown as committed (ciphertext), and said so. */
+    encrypted?: boolean
+  },
 ): string {
   const binary = input.content.includes(0)
   return layout(config, {
@@ -110,6 +118,7 @@ export function renderFilePage(
     loggedIn: input.loggedIn,
     body: `<p><a href="/ui/stacks/${encodeURIComponent(input.stack)}">← ${escapeHtml(input.stack)}</a></p>
 <h2><code>${escapeHtml(input.path)}</code></h2>
+${input.encrypted ? '<p class="meta" id="encrypted">SOPS-encrypted: shown as committed (ciphertext). docker-cd decrypts it for Compose into SECRETS_DIR only; its plaintext is never shown.</p>' : ''}
 ${binary ? '<p class="meta">A binary file: download the stack archive to see it.</p>' : `<pre>${escapeHtml(input.content.toString('utf8'))}</pre>`}
 ${input.truncated ? '<p class="meta">Only the first 256 KiB are shown.</p>' : ''}`,
   })
