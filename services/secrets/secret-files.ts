@@ -197,6 +197,8 @@ const GO_ESCAPES: Record<string, string> = {
 /** The inside of Go's strconv.Quote for the ASCII escapes (other letters as they are). */
 const goEscaped = (text: string) =>
   text.replace(
+    // Control characters are the point here (Go escapes them).
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching them is the job
     /[\\"\x00-\x1f\x7f]/g,
     (c) => GO_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   )
