@@ -91,8 +91,14 @@ t.test('every variable set to a good value', async (t) => {
     syncPrune: true,
     syncSelfHeal: true,
     syncAdopt: true,
+    secretsDir: '/run/docker-cd/secrets',
     logLevel: 'debug',
   })
+  t.match(problemsOf({ ...base, SOPS_AGE_KEY_FILE: '/nonexistent/age.key' }), [
+    'SOPS_AGE_KEY_FILE: cannot read /nonexistent/age.key (ENOENT)',
+  ])
+  t.equal(loadConfig({ ...base, SECRETS_DIR: '/dev/shm/x' }).secretsDir, '/dev/shm/x')
+  t.equal(loadConfig(base).sopsAgeKey, undefined, 'no key: encrypted files cannot be read')
   t.equal(loadConfig({ ...base, GIT_REVISION: 'A'.repeat(40) }).gitRevision, 'A'.repeat(40))
   t.equal(loadConfig({ ...base, REFRESH_POLL_INTERVAL: '0' }).refreshPollIntervalMs, 0)
   t.equal(loadConfig({ ...base, GIT_DEPLOY_DIR: '.' }).gitDeployDir, '')
