@@ -1,6 +1,7 @@
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateX25519Identity, identityToRecipient } from 'age-encryption'
+import { EventSource } from 'eventsource'
 import t from 'tap'
 import { stackFileKey } from '../../services/base/index.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
@@ -88,6 +89,16 @@ t.test('SOPS files on the real engine', { skip: unavailable ?? false }, async (t
   const app = await build(t, config, { maxEventLoopDelayMs: 60_000 })
   const detail = async (name: string) =>
     (await app.inject({ url: `/api/stacks/${name}`, headers: auth })).json()
+  // Every event of the feed, as a real EventSource client reads it.
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const feedText: string[] = []
+  const feed = new EventSource(`${base}/api/events`, {
+    fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, ...auth } }),
+  })
+  t.teardown(() => feed.close())
+  for (const kind of ['stack-status', 'sync', 'refresh'])
+    feed.addEventListener(kind, (event) => feedText.push(event.data))
+  await new Promise((resolve) => feed.addEventListener('open', resolve, { once: true }))
   await startApp(app)
   await waitFor(
     async () => (await detail(good)).status === 'synced',
@@ -164,6 +175,13 @@ t.test('SOPS files on the real engine', { skip: unavailable ?? false }, async (t
       if (content.includes(value)) t.fail(`${file} holds a plaintext value`)
   }
   t.ok(lstatSync(join(stacksDir, good, 'db.env')).isSymbolicLink(), 'the work tree links to it')
+  // The failures' events are on the wire once the server is idle: wait for them to arrive.
+  await waitFor(
+    () => feedText.some((data) => data.includes(flipped) && data.includes('cannot be decrypted')),
+    "the failure's event on the feed",
+  )
+  for (const value of PLAINTEXTS)
+    t.notMatch(feedText.join('\n'), value, 'no event of the feed holds a plaintext value')
   const logs = JSON.stringify(app.logs)
   for (const value of PLAINTEXTS) t.notMatch(logs, value, 'no log line holds a plaintext value')
   t.equal(
