@@ -1,0 +1,8 @@
+// Notifications: what happened, told to the channels an operator configured
+// (NOTIFY_URLS). Events in words (events.ts), one pure formatter per channel
+// kind (channels/), and delivery that never holds up a deploy (delivery.ts).
+// Other folders import this file, never the files behind it.
+export * from './channels.js'
+export * from './events.js'
+export type { Channel, ChannelKind, ChannelRequest, HttpRequest, MailMessage } from './request.js'
+export { CHANNEL_KINDS } from './request.js'
