@@ -3,6 +3,8 @@
 // kind (channels/), and delivery that never holds up a deploy (delivery.ts).
 // Other folders import this file, never the files behind it.
 export * from './channels.js'
+export * from './delivery.js'
 export * from './events.js'
 export type { Channel, ChannelKind, ChannelRequest, HttpRequest, MailMessage } from './request.js'
 export { CHANNEL_KINDS } from './request.js'
+export type { SendOutcome, Transport } from './transport.js'
