@@ -36,6 +36,8 @@ export type DeliveryResult = {
   outcome: 'delivered' | 'dropped'
   /** Why it was dropped, in words. */
   reason?: string
+  /** A caveat on a delivery (e.g. some e-mail recipients refused). */
+  note?: string
   /** Attempts made (0 when dropped before any, e.g. queue full or shutdown). */
   attempts: number
   at: string
@@ -92,6 +94,7 @@ export function createDelivery(options: DeliveryOptions) {
     outcome: DeliveryResult['outcome'],
     attempts: number,
     reason?: string,
+    note?: string,
   ): DeliveryResult {
     const result: DeliveryResult = {
       channel: lane.channel.display,
@@ -100,6 +103,7 @@ export function createDelivery(options: DeliveryOptions) {
       ...(event.stack === undefined ? {} : { stack: event.stack }),
       outcome,
       ...(reason === undefined ? {} : { reason }),
+      ...(note === undefined ? {} : { note }),
       attempts,
       at: now().toISOString(),
     }
@@ -170,10 +174,12 @@ export function createDelivery(options: DeliveryOptions) {
   }
 
   /** All tries for one message: delivered, or the reason it was dropped. */
-  async function deliver(request: ChannelRequest): Promise<{ reason?: string; attempts: number }> {
+  async function deliver(
+    request: ChannelRequest,
+  ): Promise<{ reason?: string; note?: string; attempts: number }> {
     for (let tries = 1; ; tries++) {
       const outcome = await attempt(request)
-      if (outcome.ok) return { attempts: tries }
+      if (outcome.ok) return { attempts: tries, ...(outcome.note ? { note: outcome.note } : {}) }
       if (!outcome.retry || tries > retries) return { reason: outcome.reason, attempts: tries }
       const wait = outcome.retryAfterMs ?? backoff(tries)
       if (wait > maxRetryAfterMs)
@@ -190,8 +196,15 @@ export function createDelivery(options: DeliveryOptions) {
     lane.running = true
     try {
       for (let job = lane.queue.shift(); job; job = lane.queue.shift()) {
-        const { reason, attempts } = await deliver(job.request)
-        report(lane, job.event, reason === undefined ? 'delivered' : 'dropped', attempts, reason)
+        const { reason, note, attempts } = await deliver(job.request)
+        report(
+          lane,
+          job.event,
+          reason === undefined ? 'delivered' : 'dropped',
+          attempts,
+          reason,
+          note,
+        )
       }
     } finally {
       lane.running = false
@@ -253,7 +266,7 @@ export function createDelivery(options: DeliveryOptions) {
         try {
           const outcome = await attempt(request)
           return outcome.ok
-            ? report(lane, event, 'delivered', 1)
+            ? report(lane, event, 'delivered', 1, undefined, outcome.note)
             : report(lane, event, 'dropped', 1, outcome.reason)
         } finally {
           sendingNow--

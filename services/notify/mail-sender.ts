@@ -34,14 +34,19 @@ export function createMailSender({
       ...(mailTls ? { tls: mailTls } : {}),
     })
     try {
-      await transport.sendMail({
+      const info = await transport.sendMail({
         from: message.from,
         to: message.to,
         subject: message.subject,
         text: message.text,
         signal,
       })
-      return { ok: true }
+      // Some recipients accepted, some refused: the message went out (a
+      // retry would send it twice to the others), but say who did not get it.
+      const refused = info.rejected?.length ?? 0
+      return refused === 0
+        ? { ok: true }
+        : { ok: true, note: `${refused} of ${message.to.length} recipients refused` }
     } catch (error) {
       if (signal.aborted) return { ok: false, reason: 'aborted', retry: true }
       return mailFailure(error)
@@ -54,7 +59,11 @@ export function createMailSender({
 
 /** SMTP's reply codes say it all: 4xx is "try later", 5xx is "no". */
 export function mailFailure(error: unknown): SendOutcome & { ok: false } {
-  const { responseCode, code } = (error ?? {}) as { responseCode?: unknown; code?: unknown }
+  const { responseCode, code, originalCode } = (error ?? {}) as {
+    responseCode?: unknown
+    code?: unknown
+    originalCode?: unknown
+  }
   if (code === 'EAUTH') return { ok: false, reason: 'SMTP authentication failed', retry: false }
   if (typeof responseCode === 'number') {
     const retry = responseCode >= 400 && responseCode < 500
@@ -62,5 +71,9 @@ export function mailFailure(error: unknown): SendOutcome & { ok: false } {
   }
   if (code === 'ETLS') return { ok: false, reason: 'STARTTLS failed', retry: false }
   if (code === 'EENVELOPE') return { ok: false, reason: 'SMTP refused an address', retry: false }
+  // nodemailer files socket and TLS failures under ESOCKET and keeps the
+  // underlying code (ECONNREFUSED, a certificate's) as originalCode.
+  if (typeof originalCode === 'string')
+    return { ok: false, ...networkFailure({ code: originalCode }) }
   return { ok: false, ...networkFailure(error) }
 }

@@ -11,6 +11,9 @@ export function retryAfterMs(
   if (value === undefined || value === '') return undefined
   if (/^\d+$/.test(value)) return Number(value) * 1000
   if (/^\d+\.\d+$/.test(value)) return Math.ceil(Number(value) * 1000)
+  // An HTTP date always names the day or month; without a letter it is not
+  // one (Date.parse would read '-3' as a year).
+  if (!/[A-Za-z]/.test(value)) return undefined
   const date = Date.parse(value)
   if (Number.isNaN(date)) return undefined
   return Math.max(0, date - now)

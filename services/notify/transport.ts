@@ -6,12 +6,13 @@ import type { ChannelRequest } from './request.js'
 // One attempt at one request, answered as data: delivered, or not with a
 // reason in words and whether another try may help (network errors, 5xx,
 // 429 and SMTP 4xx may; other 4xx, SMTP 5xx, authentication and TLS trust
-// failures will not). Retrying, timing out and queueing are delivery.ts's.
+// failures will not); a delivery with a caveat (an e-mail some recipients
+// refused) carries a note. Retrying, timing out and queueing are delivery.ts's.
 // Tests inject their own Transport; the default one speaks HTTP with undici
 // and SMTP with nodemailer.
 
 export type SendOutcome =
-  | { ok: true }
+  | { ok: true; note?: string }
   | { ok: false; reason: string; retry: boolean; retryAfterMs?: number }
 
 export type Transport = {
