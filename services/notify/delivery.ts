@@ -7,7 +7,8 @@ import { createTransport, type SendOutcome, type Transport } from './transport.j
 
 // Delivery never hurts the deploy. The caller hands an event over and gets
 // control back at once; each channel has its own bounded queue and works it
-// one message at a time, so a dead Slack never holds up ntfy, and a slow
+// one message at a time, in order (a recovery never arrives before the
+// failure it ends), so a dead Slack never holds up ntfy, and a slow
 // endpoint never holds up a sync, a refresh or shutdown beyond close()'s
 // grace.
 // - Each attempt is bounded by `timeoutMs` (an AbortSignal handed to the

@@ -105,7 +105,7 @@ t.test(
     const started = performance.now()
     delivery.enqueue(failedEvent)
     const handedOver = performance.now() - started
-    t.ok(handedOver < 50, `enqueue returned at once (${handedOver.toFixed(1)} ms)`)
+    t.ok(handedOver < 200, `enqueue returned at once (${handedOver.toFixed(1)} ms)`)
     await until(() => results.length === 1, 'a result')
     t.match(results[0], { outcome: 'dropped', attempts: 2, reason: 'timed out after 300ms' })
     t.equal(receiver.requests.length, 2, 'tried twice, each cut off by the timeout')
