@@ -465,16 +465,17 @@ t.test('a host that fails twice is given up on and told once', async (t) => {
 t.test('a host that never answers times out without holding anyone up', async (t) => {
   const { client, received, problems, setScript } = await setup(t, 'github', { timeoutMs: 200 })
   setScript(() => 'hang')
-  const started = Date.now()
   const report = client.report('web', SHA, 'pending', 'deploying')
-  t.ok(Date.now() - started < 50, 'report() hands back at once')
+  let settled = false
+  void report.then(() => {
+    settled = true
+  })
   // Another stack is not queued behind the hung one.
   setScript((request) => (request.body.includes('docker-cd/prod/api') ? 'check' : 'hang'))
   const other = await client.report('api', SHA, 'pending', 'deploying')
   t.same(other, { ok: true, status: 201 })
+  t.notOk(settled, 'the other stack got through while this one still waited on the hung host')
   const result = await report
-  const elapsed = Date.now() - started
-  t.ok(elapsed < 1500, `gave up after ${elapsed} ms (two 200 ms tries and a pause)`)
   t.match(result, {
     ok: false,
     problem: { kind: 'unreachable', reason: 'GitHub gave no answer within 200 ms' },

