@@ -1,6 +1,5 @@
-import { truncate } from './truncate.js'
+import { statusesRequest } from './statuses-api.js'
 import type { CommitStatusRequestBuilder, CommitStatusTarget } from './types.js'
-import { USER_AGENT } from './types.js'
 
 // Gitea's API (Forgejo keeps the same one), operation repoCreateStatus in its
 // swagger document (https://gitea.com/api/swagger#/repository/repoCreateStatus,
@@ -15,27 +14,8 @@ export const GITEA_DESCRIPTION_MAX = 255
 
 type GiteaTarget = Extract<CommitStatusTarget, { provider: 'gitea' }>
 
-export const buildGiteaRequest: CommitStatusRequestBuilder<GiteaTarget> = (
-  target,
-  update,
-  token,
-) => {
-  const body: Record<string, string> = {
-    // pending, success and failure are Gitea's own words too.
-    state: update.state,
-    context: update.context,
-    description: truncate(update.description, GITEA_DESCRIPTION_MAX),
-  }
-  if (update.targetUrl) body.target_url = update.targetUrl
-  return {
-    method: 'POST',
-    url: `${target.apiBase}/repos/${encodeURIComponent(target.owner)}/${encodeURIComponent(target.repo)}/statuses/${encodeURIComponent(update.sha)}`,
-    headers: {
-      accept: 'application/json',
-      authorization: `token ${token}`,
-      'content-type': 'application/json',
-      'user-agent': USER_AGENT,
-    },
-    body,
-  }
-}
+export const buildGiteaRequest: CommitStatusRequestBuilder<GiteaTarget> = (target, update, token) =>
+  statusesRequest(target, update, {
+    descriptionMax: GITEA_DESCRIPTION_MAX,
+    headers: { accept: 'application/json', authorization: `token ${token}` },
+  })

@@ -1,6 +1,5 @@
-import { truncate } from './truncate.js'
+import { statusesRequest } from './statuses-api.js'
 import type { CommitStatusRequestBuilder, CommitStatusTarget } from './types.js'
-import { USER_AGENT } from './types.js'
 
 // GitHub's commit statuses API ("Create a commit status"):
 // https://docs.github.com/rest/commits/statuses#create-a-commit-status
@@ -22,24 +21,12 @@ export const buildGithubRequest: CommitStatusRequestBuilder<GithubTarget> = (
   target,
   update,
   token,
-) => {
-  const body: Record<string, string> = {
-    // docker-cd's three states are GitHub's own words.
-    state: update.state,
-    context: update.context,
-    description: truncate(update.description, GITHUB_DESCRIPTION_MAX),
-  }
-  if (update.targetUrl) body.target_url = update.targetUrl
-  return {
-    method: 'POST',
-    url: `${target.apiBase}/repos/${encodeURIComponent(target.owner)}/${encodeURIComponent(target.repo)}/statuses/${encodeURIComponent(update.sha)}`,
+) =>
+  statusesRequest(target, update, {
+    descriptionMax: GITHUB_DESCRIPTION_MAX,
     headers: {
       accept: 'application/vnd.github+json',
       authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      'user-agent': USER_AGENT,
       'x-github-api-version': GITHUB_API_VERSION,
     },
-    body,
-  }
-}
+  })
