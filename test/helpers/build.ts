@@ -65,3 +65,21 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/**
+ * The stack's run of its current tree has finished and its status is
+ * published (the detail of GET /api/stacks/{name}, as `read` gets it).
+ */
+export function finishedRun<
+  D extends { status: string; treeHash: string; history?: { toTree: string }[] },
+>(read: () => Promise<D>, what: string, timeoutMs = 120_000): Promise<D> {
+  return waitFor(
+    async () => {
+      const d = await read()
+      const latest = d.history?.[0]
+      return latest && latest.toTree === d.treeHash && d.status !== 'syncing' ? d : undefined
+    },
+    `a finished run of ${what}`,
+    timeoutMs,
+  )
+}

@@ -51,3 +51,11 @@ export function removeProject(project: string) {
     .filter(Boolean)
   if (ids.length > 0) docker('rm', '-f', ...ids)
 }
+
+/** A Compose service (its lines, 4 spaces in) that sleeps in the test image, with more YAML under it. */
+export const sleeperService = (image: string, extra = '') =>
+  `    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n${extra}`
+
+/** The lines of a service bind-mounting the stack's `web.conf` at `target`. */
+export const mountsWebConf = (target = '/web.conf') =>
+  `    volumes:\n      - ./web.conf:${target}:ro\n`

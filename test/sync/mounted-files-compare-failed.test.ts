@@ -1,7 +1,14 @@
 import t from 'tap'
 import { GitError } from '../../services/git/index.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
+import {
+  docker,
+  ensureTestImage,
+  hostUnavailable,
+  mountsWebConf,
+  removeProject,
+  sleeperService,
+} from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -38,7 +45,7 @@ t.test('a comparison that fails for a moment', { skip: unavailable ?? false }, a
   repo
     .writeFile(
       `${stack}/compose.yaml`,
-      `services:\n  web:\n    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n    volumes:\n      - ./web.conf:/web.conf:ro\n`,
+      `services:\n  web:\n${sleeperService(image, mountsWebConf())}`,
     )
     .writeFile(`${stack}/web.conf`, 'v1\n')
   repo.commitAndPush('a stack that mounts a file')

@@ -1,6 +1,12 @@
 import t from 'tap'
-import { build, configFor, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
+import { build, configFor, finishedRun, startApp } from '../helpers/build.js'
+import {
+  docker,
+  ensureTestImage,
+  hostUnavailable,
+  removeProject,
+  sleeperService,
+} from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -31,9 +37,6 @@ type Detail = {
 const idOf = (container: string) => docker('inspect', '-f', '{{.Id}}', container)
 const cat = (container: string, file: string) => docker('exec', container, 'cat', file)
 
-const sleeper = (image: string, extra = '') =>
-  `    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n${extra}`
-
 t.test('odd service names on the real engine', { skip: unavailable ?? false }, async (t) => {
   const image = ensureTestImage()
   const server = await startGitServer({ token: 'tok-names' })
@@ -44,12 +47,12 @@ t.test('odd service names on the real engine', { skip: unavailable ?? false }, a
   repo
     .writeFile(
       `${dash}/compose.yaml`,
-      `services:\n  --help:\n${sleeper(image, '    volumes:\n      - ./web.conf:/web.conf:ro\n')}`,
+      `services:\n  --help:\n${sleeperService(image, '    volumes:\n      - ./web.conf:/web.conf:ro\n')}`,
     )
     .writeFile(`${dash}/web.conf`, 'v1\n')
     .writeFile(
       `${proto}/compose.yaml`,
-      `services:\n  constructor:\n${sleeper(image, '    volumes:\n      - ./web.conf:/web.conf:ro\n')}  __proto__:\n${sleeper(image, '    volumes:\n      - ./web.conf:/web.conf:ro\n')}x-docker-cd:\n  services:\n    __proto__:\n      on_file_change: restart\n`,
+      `services:\n  constructor:\n${sleeperService(image, '    volumes:\n      - ./web.conf:/web.conf:ro\n')}  __proto__:\n${sleeperService(image, '    volumes:\n      - ./web.conf:/web.conf:ro\n')}x-docker-cd:\n  services:\n    __proto__:\n      on_file_change: restart\n`,
     )
     .writeFile(`${proto}/web.conf`, 'v1\n')
   repo.commitAndPush('two stacks with odd service names')
@@ -67,16 +70,7 @@ t.test('odd service names on the real engine', { skip: unavailable ?? false }, a
       throw new Error(`the detail of ${name}: ${response.statusCode} ${response.body}`)
     return response.json() as Detail
   }
-  const finished = (name: string) =>
-    waitFor(
-      async () => {
-        const d = await detail(name)
-        const latest = d.history?.[0]
-        return latest && latest.toTree === d.treeHash && d.status !== 'syncing' ? d : undefined
-      },
-      `a finished run of ${name}`,
-      120_000,
-    )
+  const finished = (name: string) => finishedRun(() => detail(name), name)
   await startApp(app)
   for (const stack of [dash, proto])
     t.equal((await finished(stack)).status, 'synced', `${stack} deployed`)

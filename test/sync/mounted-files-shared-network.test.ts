@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, configFor, startApp, waitFor } from '../helpers/build.js'
+import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
 import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
@@ -61,16 +61,7 @@ t.test('a sidecar in a renewed service’s network', { skip: unavailable ?? fals
   const app = await build(t, config, { maxEventLoopDelayMs: 60_000 })
   const detail = async () =>
     (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json() as Detail
-  const finished = () =>
-    waitFor(
-      async () => {
-        const d = await detail()
-        const latest = d.history?.[0]
-        return latest && latest.toTree === d.treeHash && d.status !== 'syncing' ? d : undefined
-      },
-      `a finished run of ${stack}`,
-      120_000,
-    )
+  const finished = () => finishedRun(detail, stack)
   await startApp(app)
   t.equal((await finished()).status, 'synced')
   const vpnBefore = docker('inspect', '-f', '{{.Id}}', `${stack}-vpn-1`)

@@ -1,8 +1,15 @@
 import { symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { build, configFor, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
+import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
+import {
+  docker,
+  ensureTestImage,
+  hostUnavailable,
+  mountsWebConf,
+  removeProject,
+  sleeperService,
+} from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -39,7 +46,7 @@ t.test('a symlinked STACKS_DIR on the real engine', { skip: unavailable ?? false
   repo
     .writeFile(
       `${stack}/compose.yaml`,
-      `services:\n  web:\n    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n    volumes:\n      - ./web.conf:/web.conf:ro\n`,
+      `services:\n  web:\n${sleeperService(image, mountsWebConf())}`,
     )
     .writeFile(`${stack}/web.conf`, 'v1\n')
   repo.commitAndPush('a stack that mounts a file')
@@ -55,16 +62,7 @@ t.test('a symlinked STACKS_DIR on the real engine', { skip: unavailable ?? false
   const app = await build(t, config, { maxEventLoopDelayMs: 60_000 })
   const detail = async () =>
     (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json() as Detail
-  const finished = () =>
-    waitFor(
-      async () => {
-        const d = await detail()
-        const latest = d.history?.[0]
-        return latest && latest.toTree === d.treeHash && d.status !== 'syncing' ? d : undefined
-      },
-      `a finished run of ${stack}`,
-      120_000,
-    )
+  const finished = () => finishedRun(detail, stack)
   await startApp(app)
   const first = await finished()
   t.equal(first.status, 'synced')

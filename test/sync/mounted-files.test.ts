@@ -1,6 +1,12 @@
 import t from 'tap'
-import { build, configFor, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
+import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
+import {
+  docker,
+  ensureTestImage,
+  hostUnavailable,
+  removeProject,
+  sleeperService,
+} from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -45,10 +51,6 @@ const idOf = (container: string) => docker('inspect', '-f', '{{.Id}}', container
 const startedAt = (container: string) => docker('inspect', '-f', '{{.State.StartedAt}}', container)
 const cat = (container: string, file: string) => docker('exec', container, 'cat', file)
 
-/** A service that sleeps, with more YAML under it. */
-const sleeper = (image: string, extra = '') =>
-  `    image: "${image}"\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n${extra}`
-
 t.test('mounted files on the real engine', { skip: unavailable ?? false }, async (t) => {
   const image = ensureTestImage()
   const server = await startGitServer({ token: 'tok-mounted' })
@@ -69,33 +71,33 @@ t.test('mounted files on the real engine', { skip: unavailable ?? false }, async
     // One single-file bind mount (and one from outside: not tracked), beside a service that mounts nothing.
     .writeFile(
       `${bind}/compose.yaml`,
-      `services:\n  web:\n${sleeper(image, '    volumes:\n      - ./web.conf:/etc/web.conf:ro\n      - /etc/hostname:/outside:ro\n')}  other:\n${sleeper(image)}`,
+      `services:\n  web:\n${sleeperService(image, '    volumes:\n      - ./web.conf:/etc/web.conf:ro\n      - /etc/hostname:/outside:ro\n')}  other:\n${sleeperService(image)}`,
     )
     .writeFile(`${bind}/web.conf`, 'web v1\n')
     // A Compose config with a file, and a bind-mounted directory.
     .writeFile(
       `${configs}/compose.yaml`,
-      `services:\n  app:\n${sleeper(image, '    configs:\n      - source: appconf\n        target: /app.conf\n')}  dir:\n${sleeper(image, '    volumes:\n      - ./conf:/conf:ro\n')}configs:\n  appconf:\n    file: ./app.conf\n`,
+      `services:\n  app:\n${sleeperService(image, '    configs:\n      - source: appconf\n        target: /app.conf\n')}  dir:\n${sleeperService(image, '    volumes:\n      - ./conf:/conf:ro\n')}configs:\n  appconf:\n    file: ./app.conf\n`,
     )
     .writeFile(`${configs}/app.conf`, 'app v1\n')
     .writeFile(`${configs}/conf/x.txt`, 'dir v1\n')
     // A tiny local build from the test image, beside a service that is pulled.
     .writeFile(
       `${built}/compose.yaml`,
-      `services:\n  built:\n    build: ./ctx\n    image: ${built}-built\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n  plain:\n${sleeper(image)}`,
+      `services:\n  built:\n    build: ./ctx\n    image: ${built}-built\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n  plain:\n${sleeperService(image)}`,
     )
     .writeFile(`${built}/ctx/Dockerfile`, `FROM ${image}\nCOPY hello.txt /hello.txt\n`)
     .writeFile(`${built}/ctx/hello.txt`, 'build v1\n')
     // A service that asks to be restarted, not recreated.
     .writeFile(
       `${restart}/compose.yaml`,
-      `services:\n  proxy:\n${sleeper(image, '    volumes:\n      - ./proxy.conf:/proxy.conf:ro\n')}x-docker-cd:\n  services:\n    proxy:\n      on_file_change: restart\n`,
+      `services:\n  proxy:\n${sleeperService(image, '    volumes:\n      - ./proxy.conf:/proxy.conf:ro\n')}x-docker-cd:\n  services:\n    proxy:\n      on_file_change: restart\n`,
     )
     .writeFile(`${restart}/proxy.conf`, 'proxy v1\n')
     // Healthy only while its mounted file says so.
     .writeFile(
       `${health}/compose.yaml`,
-      `services:\n  app:\n${sleeper(image, '    volumes:\n      - ./app.conf:/app.conf:ro\n    healthcheck:\n      test: ["CMD", "grep", "-q", "good", "/app.conf"]\n      interval: 1s\n      timeout: 1s\n      retries: 2\n      start_period: 0s\n')}`,
+      `services:\n  app:\n${sleeperService(image, '    volumes:\n      - ./app.conf:/app.conf:ro\n    healthcheck:\n      test: ["CMD", "grep", "-q", "good", "/app.conf"]\n      interval: 1s\n      timeout: 1s\n      retries: 2\n      start_period: 0s\n')}`,
     )
     .writeFile(`${health}/app.conf`, 'good\n')
   repo.commitAndPush('five stacks that read files')
@@ -110,16 +112,7 @@ t.test('mounted files on the real engine', { skip: unavailable ?? false }, async
   const detail = async (name: string) =>
     (await app.inject({ url: `/api/stacks/${name}`, headers: auth })).json() as Detail
   /** The stack's run of its current tree has finished and its status is published. */
-  const finished = (name: string) =>
-    waitFor(
-      async () => {
-        const d = await detail(name)
-        const latest = d.history?.[0]
-        return latest && latest.toTree === d.treeHash && d.status !== 'syncing' ? d : undefined
-      },
-      `a finished run of ${name}`,
-      120_000,
-    )
+  const finished = (name: string) => finishedRun(() => detail(name), name)
   await startApp(app)
   for (const stack of [bind, configs, built, restart, health])
     t.equal((await finished(stack)).status, 'synced', `${stack} deployed`)
