@@ -5,6 +5,8 @@
 export * from './channels.js'
 export * from './delivery.js'
 export * from './events.js'
+export * from './notices.js'
+export * from './notify-on.js'
 export type { Channel, ChannelKind, ChannelRequest, HttpRequest, MailMessage } from './request.js'
 export { CHANNEL_KINDS } from './request.js'
 export type { SendOutcome, Transport } from './transport.js'
