@@ -5,18 +5,9 @@ import { EVENT_KINDS, type EventKind } from './events.js'
 // (`deployed`), because on a busy repository it would drown the rest.
 
 /** Failures, rollbacks, recoveries, drift and repairs, take-downs, outages. */
-export const DEFAULT_NOTIFY_ON: ReadonlySet<EventKind> = new Set<EventKind>([
-  'failed',
-  'rolled_back',
-  'recovered',
-  'drift',
-  'healed',
-  'pruned',
-  'engine_down',
-  'engine_up',
-  'git_failing',
-  'git_recovered',
-])
+export const DEFAULT_NOTIFY_ON: ReadonlySet<EventKind> = new Set<EventKind>(
+  EVENT_KINDS.filter((kind) => kind !== 'deployed' && kind !== 'test'),
+)
 
 /** Kinds an operator may name: every kind but `test` (a test message is always sent). */
 const NAMEABLE = EVENT_KINDS.filter((kind) => kind !== 'test')
