@@ -54,14 +54,23 @@ export function withSecrets(
   /** The blob each placed plaintext came from, per stack and path (this process's). */
   const placed = new Map<string, string>()
   const placedKey = (stack: string, path: string) => `${stack}\0${path}`
+  /** The encrypted files of each stack's last tree asked about. */
+  const lastScan = new Map<string, { tree: string; files: EncryptedFiles['files'] }>()
+  /** Stacks without encrypted files whose SECRETS_DIR directory is known to be gone. */
+  const cleared = new Set<string>()
 
   /** The tree's encrypted files: remembered beside the work tree, else read from Git once. */
   async function encryptedFiles(stack: string, tree: string) {
+    // Every check asks: the answer for the stack's current tree is kept in memory too.
+    const known = lastScan.get(stack)
+    if (known?.tree === tree) return known.files
     const record = workTrees.treeRecord<EncryptedFiles>(stack, tree, 'secrets')
-    const kept = await record.get()
-    if (kept) return kept.files
-    const found = await scan(tree)
-    await record.set({ files: found })
+    let found = (await record.get())?.files
+    if (!found) {
+      found = await scan(tree)
+      await record.set({ files: found })
+    }
+    lastScan.set(stack, { tree, files: found })
     return found
   }
 
@@ -101,9 +110,12 @@ export function withSecrets(
     const result = await workTrees.ensure(stack, tree)
     const encrypted = await encryptedFiles(stack, tree)
     if (encrypted.length === 0) {
-      await files.remove(stack)
+      // Its plaintext from an earlier tree (or run) goes, once: not at every check.
+      if (!cleared.has(stack)) await files.remove(stack)
+      cleared.add(stack)
       return result
     }
+    cleared.delete(stack)
     const due: Due[] = []
     for (const file of encrypted) {
       const link = join(result.dir, file.path)
@@ -256,6 +268,8 @@ export function withSecrets(
     async remove(stack: string) {
       await workTrees.remove(stack)
       for (const key of [...placed.keys()]) if (key.startsWith(`${stack}\0`)) placed.delete(key)
+      lastScan.delete(stack)
+      cleared.delete(stack)
       await files.remove(stack)
     },
     sameSecrets,
