@@ -15,6 +15,7 @@ import gitReaderPlugin from './plugins/git-reader.js'
 import healthPlugin from './plugins/health.js'
 import hostPlugin, { type HostPluginOptions } from './plugins/host.js'
 import metricsPlugin from './plugins/metrics.js'
+import notifyPlugin, { type NotifyPluginOptions } from './plugins/notify.js'
 import openapiPlugin from './plugins/openapi.js'
 import rateLimitPlugin from './plugins/rate-limit.js'
 import { RequestLogController } from './plugins/request-log.js'
@@ -26,6 +27,7 @@ import syncPlugin from './plugins/sync.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
 import hostRoutes from './routes/host.js'
+import notificationRoutes from './routes/notifications.js'
 import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
 import stackRoutes from './routes/stacks.js'
@@ -66,6 +68,8 @@ export type AppOptions = {
   sync?: Omit<HostPluginOptions, 'composeCommand'>
   /** The Compose binary (tests: a wrapper that records argv and environment). */
   composeCommand?: string
+  /** Delivery timeouts and retries of notifications and commit statuses (tests shorten them). */
+  notify?: NotifyPluginOptions
 } & Pick<DesiredStateOptions, 'backoffInitialMs'>
 
 const hopsTrusted = (hops: number) => (_address: string, hop: number) => hop < hops
@@ -137,6 +141,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(desiredStatePlugin, { services, logRefreshes: !options.desiredState })
   await app.register(eventFeedPlugin)
   await app.register(dockerEnginePlugin)
+  await app.register(notifyPlugin, options.notify ?? {})
   await app.register(hostPlugin, {
     ...(options.composeCommand ? { composeCommand: options.composeCommand } : {}),
     ...options.sync,
@@ -149,6 +154,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(stackRoutes)
   await app.register(syncRoutes)
   await app.register(hostRoutes)
+  await app.register(notificationRoutes)
   await app.register(uiRoutes)
   await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })
   await app.register(operationsRoutes)

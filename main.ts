@@ -6,6 +6,7 @@ import {
   loggerOptions,
   WITHOUT_API_TOKEN,
 } from './services/base/index.js'
+import { notifierProblems } from './services/notify/index.js'
 import { createDesiredState, createRefreshLog } from './services/refresh/index.js'
 import { ageKeyProblems } from './services/secrets/index.js'
 
@@ -28,7 +29,8 @@ try {
   throw error
 }
 // The age identities read as sops reads them (a line is named, never shown).
-const keyProblems = ageKeyProblems(config)
+// Notification URLs and the commit-status host, one line per problem (no URL or token shown).
+const keyProblems = [...ageKeyProblems(config), ...notifierProblems(config)]
 if (keyProblems.length > 0) fail(keyProblems.map((problem) => `configuration: ${problem}`))
 
 const logger = pino(loggerOptions(config.logLevel))

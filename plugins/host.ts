@@ -32,7 +32,7 @@ export type HostPluginOptions = {
 // the engine's container events; the reconciler that turns checks into
 // statuses and deploys. Statuses go into the desired state through the
 // refresh controller (the only writer of the snapshot); sync runs go to the
-// event feed, metrics and the log as observers.
+// event feed, metrics, the notifier and the log as observers.
 export default fp<HostPluginOptions>(
   async (app, options) => {
     if (app.config.syncMode === 'off') {
@@ -47,8 +47,9 @@ export default fp<HostPluginOptions>(
       setStatus: (path, status, reason, health) =>
         app.desiredState.setStackStatus(path, status, reason, health),
       log: app.log,
-      observers: [app.metrics.syncObserver, app.eventFeed.syncObserver],
+      observers: [app.metrics.syncObserver, app.eventFeed.syncObserver, app.notify.syncObserver],
       sink: app.metrics.hostSink,
+      onEngine: { lost: app.notify.engineLost, back: app.notify.engineBack },
       ...options,
     })
     for (const observer of hostSync.refreshObservers) app.desiredState.observe(observer)
@@ -73,6 +74,7 @@ export default fp<HostPluginOptions>(
       'git-reader',
       'desired-state',
       'event-feed',
+      'notify',
     ],
   },
 )

@@ -30,6 +30,11 @@ export default fp(
           { name: 'state', description: 'Read the cached desired state' },
           { name: 'host', description: 'What the Docker engine runs' },
           { name: 'sync', description: 'Apply stacks to the Docker host' },
+          {
+            name: 'notifications',
+            description:
+              'Messages to chat, push and e-mail channels; commit statuses on the Git host',
+          },
         ],
       },
       transform: jsonSchemaTransform,

@@ -1,4 +1,4 @@
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { z } from 'zod'
 import { DOCKER_HOST_FORMS, parseDockerHost } from './docker-host.js'
@@ -206,6 +206,25 @@ const flag = z
     return z.NEVER
   })
 
+// PUBLIC_URL: where people reach the dashboard (links in messages and commit statuses).
+const publicUrl = optionalText.refine(
+  (value) => {
+    if (value === undefined) return true
+    try {
+      const url = new URL(value.trim())
+      return (
+        (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password
+      )
+    } catch {
+      return false
+    }
+  },
+  { message: 'must be an http(s) URL without credentials, e.g. https://deploy.example.com' },
+)
+
+/** The Git hosts whose commit-status API docker-cd speaks. */
+export const COMMIT_STATUS_PROVIDERS = ['github', 'gitlab', 'gitea', 'bitbucket'] as const
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const configEnvSchema = z.object({
@@ -263,6 +282,26 @@ export const configEnvSchema = z.object({
   SOPS_AGE_KEY: optionalText,
   SOPS_AGE_KEY_FILE: optionalText,
   SECRETS_DIR: z.string().default('/run/docker-cd/secrets'),
+  INSTANCE_NAME: z
+    .string()
+    .default(hostname())
+    .refine((name) => /^[\x21-\x7e]{1,64}$/.test(name.trim()), {
+      message:
+        'must be 1 to 64 printable characters without spaces (it names this host in messages)',
+    }),
+  PUBLIC_URL: publicUrl,
+  NOTIFY_URLS: optionalText,
+  NOTIFY_ON: optionalText,
+  NOTIFY_ENGINE_DOWN_AFTER: duration('2m', { allowZero: true }),
+  NOTIFY_GIT_FAILING_AFTER: duration('15m', { allowZero: true }),
+  COMMIT_STATUS: flag,
+  COMMIT_STATUS_TOKEN: optionalText,
+  COMMIT_STATUS_PROVIDER: z
+    .enum(COMMIT_STATUS_PROVIDERS, {
+      error: `must be one of ${COMMIT_STATUS_PROVIDERS.join(', ')}`,
+    })
+    .optional(),
+  COMMIT_STATUS_API_URL: optionalText,
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -316,5 +355,24 @@ export type Config = {
   sopsAgeKeyFile: string | undefined
   /** Where decrypted SOPS files live: a memory-backed directory (tmpfs), never persistent disk. */
   secretsDir: string
+  /** This host's name in messages and commit-status contexts (INSTANCE_NAME, default the host name). */
+  instanceName: string
+  /** Where people reach the dashboard, for links; undefined: no links. */
+  publicUrl: string | undefined
+  /** Notification channels, one URL each (they carry tokens: never logged). */
+  notifyUrls: string | undefined
+  /** Event kinds worth a message (NOTIFY_ON); undefined: the default set. */
+  notifyOn: string | undefined
+  /** An engine outage is told once it lasted this long, ms. */
+  notifyEngineDownAfterMs: number
+  /** Failing refreshes are told once they lasted this long, ms. */
+  notifyGitFailingAfterMs: number
+  /** Report each stack's deploy as a commit status on the Git host. */
+  commitStatus: boolean
+  /** A token that may write commit statuses; GIT_ACCESS_TOKEN when unset. Never logged. */
+  commitStatusToken: string | undefined
+  commitStatusProvider: (typeof COMMIT_STATUS_PROVIDERS)[number] | undefined
+  /** The Git host's API base (GitHub Enterprise, self-hosted GitLab, Gitea, Forgejo). */
+  commitStatusApiUrl: string | undefined
   logLevel: (typeof LOG_LEVELS)[number]
 }

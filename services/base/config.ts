@@ -15,7 +15,13 @@ export class ConfigError extends Error {
   }
 }
 
-const SECRET_VARIABLES = ['GIT_ACCESS_TOKEN', 'WEBHOOK_SECRET', 'API_TOKEN'] as const
+const SECRET_VARIABLES = [
+  'GIT_ACCESS_TOKEN',
+  'WEBHOOK_SECRET',
+  'API_TOKEN',
+  'NOTIFY_URLS',
+  'COMMIT_STATUS_TOKEN',
+] as const
 
 /** `X_FILE` is the Docker/Compose-secrets form of `X`; setting both is an error. */
 function resolveSecretFiles(env: Record<string, string | undefined>, problems: string[]) {
@@ -120,6 +126,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sopsAgeKey: data.SOPS_AGE_KEY,
     sopsAgeKeyFile: data.SOPS_AGE_KEY_FILE?.trim(),
     secretsDir: data.SECRETS_DIR,
+    instanceName: data.INSTANCE_NAME.trim(),
+    publicUrl: data.PUBLIC_URL?.trim(),
+    notifyUrls: data.NOTIFY_URLS,
+    notifyOn: data.NOTIFY_ON,
+    notifyEngineDownAfterMs: data.NOTIFY_ENGINE_DOWN_AFTER,
+    notifyGitFailingAfterMs: data.NOTIFY_GIT_FAILING_AFTER,
+    commitStatus: data.COMMIT_STATUS,
+    commitStatusToken: data.COMMIT_STATUS_TOKEN,
+    commitStatusProvider: data.COMMIT_STATUS_PROVIDER,
+    commitStatusApiUrl: data.COMMIT_STATUS_API_URL?.trim(),
     logLevel: data.LOG_LEVEL,
   }
 }

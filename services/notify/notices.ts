@@ -24,7 +24,11 @@ import { DEFAULT_NOTIFY_ON } from './notify-on.js'
 //   is `deployed` (opt-in, not in the default set).
 // - Drift (driftDetected: the host left the deployed tree, not Git) is
 //   `drift` once per episode; the episode ends when a run of the stack
-//   completes (healed, redeployed, recovered) or the stack is taken down.
+//   completes (healed, redeployed, recovered), a check finds the host in
+//   line again (inLine: repaired by hand), or the stack is taken down.
+// - A told failure also ends when a check finds the stack in line with the
+//   tree docker-cd deployed while Git's tree is that one again (the bad
+//   commit reverted: no deploy is needed): `recovered`, once.
 // - Flapping: the first heal told opens a window of an hour (FLAP_WINDOW_MS).
 //   Within it, further drift and heals of that stack are silent and
 //   counted; when the window closes having seen more heals, one `healed`
@@ -219,6 +223,26 @@ export function createNotices(options: NoticesOptions) {
 
   const syncObserver: SyncObserver = { runFinished, stackRemoved }
 
+  /**
+   * A check found the stack in line with the tree docker-cd deployed: a
+   * drift episode ends, silently. A told failure of another tree ends too:
+   * the failed change left Git (reverted) and the host runs what it ran,
+   * so nothing had to be deployed — that is the stack's recovery.
+   */
+  function inLine(event: { stack: string; revision: string; treeHash: string; reason: string }) {
+    const state = stacks.get(event.stack)
+    if (!state) return
+    delete state.drifting
+    if (state.toldFailure === undefined || state.toldFailure.startsWith(`${event.treeHash} `))
+      return
+    delete state.toldFailure
+    send('recovered', {
+      stack: event.stack,
+      revision: event.revision,
+      reason: `the failed change is no longer in Git: the stack runs tree ${event.treeHash.slice(0, 7)} again, as deployed (${event.reason})`,
+    })
+  }
+
   /** An owned stack left its deployed tree (not from Git: someone stopped or changed it). */
   function driftDetected(stack: string, reason: string, revision?: string) {
     const state = stateOf(stack)
@@ -283,6 +307,7 @@ export function createNotices(options: NoticesOptions) {
   return {
     syncObserver,
     driftDetected,
+    inLine,
     engineLost: (reason: string) => engine.failed(reason),
     engineBack: () => engine.succeeded(),
     refreshFailed: (reason: string) => git.failed(reason),

@@ -105,6 +105,24 @@ export function createMetrics() {
     help: 'Failed deploys after which the last good tree was re-applied',
     registers: [registry],
   })
+  const notifications = new Counter({
+    name: 'docker_cd_notifications_total',
+    help: 'Notification messages by channel (kind and host, never the URL) and result (delivered, dropped)',
+    labelNames: ['channel', 'result'] as const,
+    registers: [registry],
+  })
+  const commitStatuses = new Counter({
+    name: 'docker_cd_commit_statuses_total',
+    help: 'Commit status calls to the Git host by result (sent, rejected, unreachable)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  /** Counts what the notifier does (services/notify/). */
+  const notifySink = {
+    delivered: (channel: string, result: 'delivered' | 'dropped') =>
+      notifications.inc({ channel, result }),
+    commitStatus: (result: 'sent' | 'rejected' | 'unreachable') => commitStatuses.inc({ result }),
+  }
   /** Counts what applying does (services/sync/), as one of its observers. */
   const syncObserver: SyncObserver = {
     runFinished({ run }) {
@@ -147,6 +165,7 @@ export function createMetrics() {
     refreshObserver,
     feedSink,
     hostSink,
+    notifySink,
     syncObserver,
     /** Where the stacks-by-status gauge reads, at each scrape. */
     countStacksFrom(stacks: () => readonly { status: string }[]) {

@@ -114,6 +114,23 @@ export function decide(input: {
       }
 }
 
+/**
+ * Whether the host left the tree docker-cd deployed, for a stack whose
+ * current tree is that tree (a new tree is Git's change, not drift; a
+ * deploy in progress or an unknown host says nothing). The same test decide()
+ * applies before it self-heals.
+ */
+export function driftOf(input: {
+  tree: string
+  check: HostCheck | undefined
+  record: DeployRecord | undefined
+}): { drifted: boolean; reason: string } | undefined {
+  const { tree, check, record } = input
+  if (!check || record?.deployedTreeHash !== tree || record.inProgress) return undefined
+  if (check.status === 'unknown' || check.status === 'failed') return undefined
+  return { drifted: check.status !== 'synced', reason: check.reason }
+}
+
 /** A sync in progress, as the status shows it. */
 export type Activity = { phase: string; tree: string; revision: string; trigger: SyncTrigger }
 

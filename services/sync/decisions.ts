@@ -2,7 +2,8 @@ import { join } from 'node:path'
 import type { GitReader } from '../git/index.js'
 import type { HostCheck, HostMonitor, StackRuntime } from '../host/index.js'
 import type { Snapshot } from '../refresh/index.js'
-import { decide, ownerOf } from './decide.js'
+import { decide, driftOf, ownerOf } from './decide.js'
+import type { SyncDriftChecked } from './observers.js'
 import { type DeployRecords, type SyncTrigger, withDeployedTree } from './records.js'
 import type { SyncStatus } from './status.js'
 import type { SyncTiming } from './timing.js'
@@ -29,6 +30,8 @@ export function createSyncDecisions(options: {
   /** A stack that is running or already queued is not decided about again. */
   busy: (path: string) => boolean
   enqueue: (path: string, trigger: SyncTrigger) => void
+  /** A stack docker-cd deployed, checked against that tree (drifted or in line), in any mode. */
+  driftChecked?: (event: SyncDriftChecked) => void
   log: { info(details: object, message: string): void }
   now: () => Date
 }) {
@@ -42,6 +45,15 @@ export function createSyncDecisions(options: {
     if (!stack || !check) return
     if (timing.waitsForRetry(path, stack.treeOid)) return
     const record = records.get(path)
+    // Told in detect mode too: drift on a stack docker-cd deployed is worth knowing either way.
+    const drift = driftOf({ tree: stack.treeOid, check, record })
+    if (drift)
+      options.driftChecked?.({
+        stack: path,
+        revision: options.current().revision ?? '',
+        treeHash: stack.treeOid,
+        ...drift,
+      })
     // SYNC_MODE=detect decides nothing, except finishing a deploy docker-cd itself left half-done.
     if (options.mode !== 'apply' && record?.inProgress?.toTree !== stack.treeOid) return
     const workTree = join(options.stacksDir, path)

@@ -46,6 +46,8 @@ export type HostSyncOptions = {
     checked?: (state: StackHostState) => void
     engineLost?: () => void
   }
+  /** Told when the engine stops answering and when it answers again (notifications). */
+  onEngine?: { lost?(reason: string): void; back?(): void }
   /** The Compose binary (tests: a wrapper that records argv and environment). */
   composeCommand?: string
   /** Tests: shorter back-offs than an operator wants. */
@@ -138,10 +140,12 @@ export async function createHostSync(options: HostSyncOptions) {
       options.sink?.engineLost?.()
       log.warn({}, `engine unreachable (${reason}): stacks are unknown until it answers again`)
       monitor.engineLost(reason)
+      options.onEngine?.lost?.(reason)
     },
     onReconnected() {
       log.info({}, 'engine answers again: every stack is checked')
       monitor.recheckAll()
+      options.onEngine?.back?.()
     },
   })
   runtime

@@ -3,7 +3,7 @@ import type { SyncRun, SyncTrigger, TreeRef } from './records.js'
 import type { SyncPhase } from './steps.js'
 
 // Who hears about sync runs: the event feed, metrics and the log subscribe
-// here (later: notifications, commit statuses), through the observer list
+// here notifications and commit statuses, through the observer list
 // every lifecycle uses (services/base/observer-list.ts); nobody reaches into
 // the reconciler. One observer that throws is reported, never allowed to
 // stall a deploy or the observers after it.
@@ -47,6 +47,21 @@ export type SyncStackRemoved = Readonly<{
   failure?: SyncFailure
 }>
 
+/**
+ * A stack docker-cd deployed, checked against the tree it deployed (not
+ * Git's news: the same tree): the host left it — someone stopped, removed or
+ * changed something — or is in line with it. Told after every such check;
+ * observers keep their own memory of what they said.
+ */
+export type SyncDriftChecked = Readonly<{
+  stack: string
+  revision: string
+  treeHash: string
+  drifted: boolean
+  /** The check's reason, in words (what differs, when drifted). */
+  reason: string
+}>
+
 export type SyncObserver = {
   /** A stack is queued for a run (`message`: what it waits for, if anything). */
   runQueued?(event: SyncRunRef & { message: string }): void
@@ -56,4 +71,5 @@ export type SyncObserver = {
   phase?(event: SyncRunRef & { phase: SyncPhase; message: string }): void
   runFinished?(event: SyncRunFinished): void
   stackRemoved?(event: SyncStackRemoved): void
+  driftChecked?(event: SyncDriftChecked): void
 }

@@ -139,6 +139,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     timing,
     busy: (path) => closed || runner.activity(path) !== undefined || queue.isPending(path),
     enqueue,
+    driftChecked: (event) => notify((o) => o.driftChecked?.(event)),
     log: options.log,
     now,
   })

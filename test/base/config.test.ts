@@ -1,4 +1,5 @@
 import { writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { formatDuration, parseDuration } from '../../schemas/duration.js'
@@ -64,6 +65,16 @@ t.test('every variable set to a good value', async (t) => {
     SYNC_PRUNE: 'true',
     SYNC_SELF_HEAL: 'yes',
     SYNC_ADOPT: '1',
+    INSTANCE_NAME: 'edge-1',
+    PUBLIC_URL: 'https://deploy.example.com/',
+    NOTIFY_URLS: 'ntfy+https://ntfy.sh/deploys',
+    NOTIFY_ON: 'default,deployed',
+    NOTIFY_ENGINE_DOWN_AFTER: '30s',
+    NOTIFY_GIT_FAILING_AFTER: '1h',
+    COMMIT_STATUS: 'true',
+    COMMIT_STATUS_TOKEN: 'glpat_status',
+    COMMIT_STATUS_PROVIDER: 'gitlab',
+    COMMIT_STATUS_API_URL: 'https://git.example.com/api/v4',
     LOG_LEVEL: 'debug',
   })
   t.same(config, {
@@ -92,8 +103,33 @@ t.test('every variable set to a good value', async (t) => {
     syncSelfHeal: true,
     syncAdopt: true,
     secretsDir: '/run/docker-cd/secrets',
+    instanceName: 'edge-1',
+    publicUrl: 'https://deploy.example.com/',
+    notifyUrls: 'ntfy+https://ntfy.sh/deploys',
+    notifyOn: 'default,deployed',
+    notifyEngineDownAfterMs: 30_000,
+    notifyGitFailingAfterMs: 3_600_000,
+    commitStatus: true,
+    commitStatusToken: 'glpat_status',
+    commitStatusProvider: 'gitlab',
+    commitStatusApiUrl: 'https://git.example.com/api/v4',
     logLevel: 'debug',
   })
+  t.equal(loadConfig(base).instanceName, hostname(), 'named after the host by default')
+  t.match(problemsOf({ ...base, PUBLIC_URL: 'https://user:pw@deploy.example.com' }), [
+    /^PUBLIC_URL: must be an http\(s\) URL without credentials/,
+  ])
+  t.match(problemsOf({ ...base, COMMIT_STATUS_PROVIDER: 'gogs' }), [
+    /^COMMIT_STATUS_PROVIDER: must be one of github, gitlab, gitea, bitbucket/,
+  ])
+  t.match(problemsOf({ ...base, INSTANCE_NAME: 'two words' }), [/^INSTANCE_NAME: must be 1 to 64/])
+  // URLs carry tokens: the Docker-secret form reads them from a file.
+  const urls = join(dir, 'notify-urls')
+  writeFileSync(urls, 'slack+https://hooks.slack.com/services/T/B/x\n')
+  t.equal(
+    loadConfig({ ...base, NOTIFY_URLS_FILE: urls }).notifyUrls,
+    'slack+https://hooks.slack.com/services/T/B/x',
+  )
   t.match(problemsOf({ ...base, SOPS_AGE_KEY_FILE: '/nonexistent/age.key' }), [
     'SOPS_AGE_KEY_FILE: cannot read /nonexistent/age.key (ENOENT)',
   ])

@@ -2,7 +2,9 @@
 // client. A target says where statuses go; an update says what one status is;
 // a request is what goes over the wire (the client serialises the body).
 
-export const COMMIT_STATUS_PROVIDERS = ['github', 'gitlab', 'gitea', 'bitbucket'] as const
+import { COMMIT_STATUS_PROVIDERS } from '../../../schemas/config.js'
+
+export { COMMIT_STATUS_PROVIDERS }
 export type CommitStatusProvider = (typeof COMMIT_STATUS_PROVIDERS)[number]
 
 /** Where one repository's commit statuses are written. */
