@@ -33,6 +33,7 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
       reply.type('text/plain; charset=utf-8')
       return renderStatusPage(app.config, app.desiredState.current(), {
         containers,
+        notifications: app.notify.status(),
         ...(overview && host
           ? {
               overview,

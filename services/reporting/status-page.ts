@@ -40,6 +40,33 @@ export type HostLines = {
   reasonsHidden?: boolean
   /** Stacks docker-cd deployed that Git no longer has. */
   removed?: readonly { stack: string; project?: string; status: string; reason: string }[]
+  /** Notification channels (kind and host only) with their latest delivery; where commit statuses go. */
+  notifications?: {
+    channels: readonly {
+      channel: string
+      last?: { outcome: string; event: string; at: string; reason?: string }
+    }[]
+    commitStatus: { provider: string; api: string } | null
+  }
+}
+
+/** One line per channel: what it is, and how its latest message went. */
+function notificationLines(notifications: NonNullable<HostLines['notifications']>): string[] {
+  const lines: string[] = []
+  const { channels, commitStatus } = notifications
+  if (channels.length === 0) lines.push('notifications:    none (NOTIFY_URLS)')
+  else {
+    lines.push('notifications:')
+    const width = Math.max(...channels.map((entry) => entry.channel.length))
+    for (const { channel, last } of channels)
+      lines.push(
+        `  ${channel.padEnd(width)}  ${last ? `${last.outcome} ${last.event} at ${last.at}${last.reason ? `: ${last.reason}` : ''}` : 'nothing sent yet'}`,
+      )
+  }
+  lines.push(
+    `commit statuses:  ${commitStatus ? `${commitStatus.provider} (${commitStatus.api})` : 'off (COMMIT_STATUS)'}`,
+  )
+  return lines
 }
 
 const HOST_MODE = {
@@ -73,6 +100,7 @@ export function renderStatusPage(
     `host:             ${HOST_MODE[config.syncMode]}`,
     `containers:       ${'running' in containers ? `${containers.running} running` : `unavailable: ${containers.unavailable}`}`,
   )
+  if (host.notifications) lines.push(...notificationLines(host.notifications))
   if (host.overview) {
     const notSynced = snapshot.stacks.filter((stack) => stack.status !== 'synced')
     if (notSynced.length > 0) {
@@ -115,6 +143,7 @@ export function renderStatusPage(
     '',
     'API:    /api/stacks  /api/stacks/{name}  /api/host  /api/refresh-status  /api/events',
     '        POST /api/refresh  POST /api/webhook  POST /api/stacks/{name}/sync',
+    '        /api/notifications  POST /api/notifications/test',
     'probes: /healthz  /readyz  /metrics        docs: /docs  /openapi.json',
     '',
   )

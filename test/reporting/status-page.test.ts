@@ -63,6 +63,35 @@ t.test('status page with a missing socket', async (t) => {
     t.ok(named.includes(path), `the page names ${path}`)
 })
 
+t.test('the channels and the commit-status host, never a URL secret', async (t) => {
+  // A Gitea repository path is owner/name.
+  const owned = createFixtureRepo(server, { stacks: 1, name: `acme/status-${process.pid}` })
+  const app = await build(
+    t,
+    configFor(server, owned.url, {
+      DOCKER_SOCKET: '/nonexistent/docker.sock',
+      NOTIFY_URLS:
+        'slack+https://hooks.slack.com/services/T1/B2/slack-secret-77, ntfy+https://ntfy.example.org/deploys',
+      COMMIT_STATUS: 'true',
+      COMMIT_STATUS_PROVIDER: 'gitea',
+      COMMIT_STATUS_TOKEN: 'status-secret-88',
+    }),
+  )
+  await startApp(app)
+  const body = (await app.inject('/')).body
+  t.match(body, /notifications:\n {2}slack hooks\.slack\.com {2}nothing sent yet\n/)
+  t.match(body, /ntfy ntfy\.example\.org {2}nothing sent yet/)
+  t.match(body, 'commit statuses:  gitea (127.0.0.1:')
+  t.notMatch(body, 'slack-secret-77')
+  t.notMatch(body, 'status-secret-88')
+  t.notMatch(body, '/services/T1')
+  const none = await build(t, configFor(server, repo.url, { GIT_DEPLOY_DIR: 'hosts/prod' }))
+  await startApp(none)
+  const plain = (await none.inject('/')).body
+  t.match(plain, 'notifications:    none (NOTIFY_URLS)')
+  t.match(plain, 'commit statuses:  off (COMMIT_STATUS)')
+})
+
 t.test('container count from an engine, and engine failures', async (t) => {
   const socket = await fakeEngine((res) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end('[{"Id":"a"},{"Id":"b"}]'),
