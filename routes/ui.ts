@@ -92,6 +92,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           loggedIn: loggedIn(request),
           deployedOf,
           subjectOf: subjects.get,
+          notifications: app.notify.status(),
         }),
       )
     },

@@ -23,9 +23,9 @@ th { color: var(--muted); font-weight: 600; }
 code { font: 12px ui-monospace, monospace; }
 a { color: var(--info); }
 .badge { display: inline-block; padding: 0 8px; border-radius: 10px; border: 1px solid currentColor; font-size: 12px; white-space: nowrap; }
-.synced, .healthy, .live { color: var(--ok); }
+.synced, .healthy, .live, .delivered { color: var(--ok); }
 .out_of_sync, .progressing, .syncing, .missing, .reconnecting { color: var(--warn); }
-.failed, .degraded, .deleting, .offline { color: var(--bad); }
+.failed, .degraded, .deleting, .offline, .dropped { color: var(--bad); }
 .unknown, .static { color: var(--muted); }
 .reason { color: var(--muted); max-width: 48ch; }
 h1 a { color: inherit; text-decoration: none; }

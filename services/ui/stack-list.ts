@@ -15,6 +15,8 @@ export function renderStackList(
     deployedOf?: (path: string) => { revision?: string; tree?: string } | undefined
     /** First line of a commit's message, where the mirror has the commit. */
     subjectOf?: (revision: string) => string | undefined
+    /** The notification channels (kind and host only) and where commit statuses go. */
+    notifications?: NotificationsView
   } = {},
 ): string {
   const subject = (revision: string) => {
@@ -58,6 +60,39 @@ export function renderStackList(
 <table><thead><tr><th>stack (<span id="total">${snapshot.stacks.length}</span>)</th><th>status</th><th>health</th><th class="wide">changed in</th><th class="wide">deployed</th><th class="wide">changed at</th><th>reason</th></tr></thead>
 <tbody>
 ${rows}
-</tbody></table>`,
+</tbody></table>
+${options.notifications ? notificationsSection(options.notifications) : ''}`,
   })
+}
+
+type NotificationsView = {
+  channels: readonly {
+    channel: string
+    last?: { outcome: string; event: string; at: string; reason?: string }
+  }[]
+  commitStatus: { provider: string; api: string } | null
+}
+
+/** Who is told (channels by kind and host: their URLs carry tokens) and how the latest message went. */
+function notificationsSection(view: NotificationsView): string {
+  const rows = view.channels
+    .map(({ channel, last }) => {
+      const result = last
+        ? `${badge(last.outcome === 'delivered' ? 'delivered' : 'dropped')} <span class="meta">${escapeHtml(last.event)} at <time datetime="${escapeHtml(last.at)}">${escapeHtml(last.at.replace('T', ' ').slice(0, 19))}</time></span>`
+        : '<span class="meta">nothing sent yet</span>'
+      return `<tr><td>${escapeHtml(channel)}</td><td>${result}</td><td class="reason">${escapeHtml(last?.reason ?? '')}</td></tr>`
+    })
+    .join('\n')
+  const statuses = view.commitStatus
+    ? `commit statuses: ${escapeHtml(view.commitStatus.provider)} (${escapeHtml(view.commitStatus.api)})`
+    : 'commit statuses: off (COMMIT_STATUS)'
+  return `<section id="notifications"><h2>notifications</h2>
+${
+  view.channels.length > 0
+    ? `<table><thead><tr><th>channel</th><th>latest message</th><th>reason</th></tr></thead><tbody>
+${rows}
+</tbody></table>`
+    : '<p class="meta">no channel configured (NOTIFY_URLS)</p>'
+}
+<p class="meta">${statuses}</p></section>`
 }

@@ -5,6 +5,7 @@ import { browserUnavailable, launchBrowser } from '../helpers/browser.js'
 import { build, configFor, startApp, waitFor } from '../helpers/build.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { startReceiver } from '../helpers/notify-receiver.js'
 
 // The dashboard in a real browser: the server-rendered list, then live
 // updates from /api/events without a reload — a push (refresh event) and a
@@ -92,6 +93,48 @@ t.test(
     }
     t.ok(bytes < 100_000, `assets are ${bytes} bytes`)
     t.equal((await app.inject('/ui/assets/app.0000.js')).statusCode, 404)
+  },
+)
+
+t.test(
+  'GET /ui in Chromium: the notification channels, by kind and host, with their latest message',
+  { skip: browserUnavailable() ?? false },
+  async (t) => {
+    const ok = await startReceiver()
+    const failing = await startReceiver(() => ({ status: 500 }))
+    t.teardown(() => ok.close())
+    t.teardown(() => failing.close())
+    const repo = createFixtureRepo(server, { stacks: 1 })
+    const app = await build(
+      t,
+      configFor(server, repo.url, {
+        NOTIFY_URLS: `slack+${ok.url}/services/T1/B1/ui-secret-42, generic+${failing.url}/x?secret=ui-hmac-43`,
+      }),
+      { notify: { retries: 0 } },
+    )
+    await startApp(app)
+    await app.notify.test()
+    const base = await app.listen({ port: 0, host: '127.0.0.1' })
+    const browser = await launchBrowser()
+    t.teardown(() => browser.close())
+    const page = await browser.newPage()
+    await page.goto(`${base}/ui`)
+    const rows = await page
+      .locator('#notifications tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => (tr as unknown as { textContent: string }).textContent))
+    t.equal(rows.length, 2)
+    t.match(rows[0], new RegExp(`^slack ${ok.url.slice(7)} \\(http\\)\\s*delivered test at `))
+    t.match(
+      rows[1],
+      new RegExp(`^generic ${failing.url.slice(7)} \\(http\\)\\s*dropped test at .*500`),
+    )
+    t.match(
+      await page.locator('#notifications').textContent(),
+      'commit statuses: off (COMMIT_STATUS)',
+    )
+    const html = await page.content()
+    t.notMatch(html, 'ui-secret-42')
+    t.notMatch(html, 'ui-hmac-43')
   },
 )
 
