@@ -1,5 +1,5 @@
 // The one message every notification channel renders. The sync and refresh
-// observers (wired later) turn a state change into a NotifyEvent; each
+// observers (notices.ts, through notifier.ts) turn a state change into a NotifyEvent; each
 // channel turns it into the request its service documents. The generic
 // webhook sends this very object as JSON, so its field names are a public
 // contract: `version` is bumped on any change a receiver could trip over.

@@ -1,5 +1,6 @@
 // Notifications: what happened, told to the channels an operator configured
-// (NOTIFY_URLS). Events in words (events.ts), one pure formatter per channel
+// (NOTIFY_URLS), and commit statuses (commit-status/), wired to what docker-cd
+// observes in notifier.ts. Events in words (events.ts), one pure formatter per channel
 // kind (channels/), and delivery that never holds up a deploy (delivery.ts).
 // Other folders import this file, never the files behind it.
 export * from './channels.js'
