@@ -31,6 +31,9 @@ const notificationRoutes: FastifyPluginAsyncZod = async (app) => {
           'Sends one `test` message to every configured channel, one attempt each (no retry hides a failure), and answers when all have answered or timed out, with each result. Refused with 403 unless API_TOKEN is configured (it makes the service call out), 409 when NOTIFY_URLS names no channel.',
         response: {
           200: notificationTestSchema,
+          // Sent for a malformed body (`content-type: application/json` with an
+          // empty or broken body), as for a manual sync: documented like there.
+          400: errorResponses[400],
           403: errorResponses[400].describe('API_TOKEN is not configured: the test is off'),
           409: errorResponses[400].describe('No channel configured (NOTIFY_URLS)'),
           413: errorResponses[413],

@@ -384,3 +384,117 @@ t.test('parseNotifyOn: kinds, all, default, and unknown words named', async (t) 
   t.match(wrong.problems[1], /"outage"/)
   t.same(parseNotifyOn('all').problems, [])
 })
+
+// inLine: a check found the stack in line with the tree docker-cd deployed
+// (the notifier hears it from the reconciler's driftChecked, drifted false).
+const inLineOf = (stack: string, treeHash: string, revision = REV_A) => ({
+  stack,
+  revision,
+  treeHash,
+  reason: 'the host runs what Git says',
+})
+
+t.test('inLine ends a drift episode silently: the next drift is told again', async (t) => {
+  const { notices, kinds } = setup()
+  notices.driftDetected('web', 'container web-app-1 stopped', REV_A)
+  notices.driftDetected('web', 'container web-app-1 stopped', REV_A)
+  t.same(kinds(), ['drift'])
+  notices.inLine(inLineOf('web', TREE_A))
+  notices.inLine(inLineOf('web', TREE_A))
+  t.same(kinds(), ['drift'], 'back in line (repaired by hand): nothing is told')
+  notices.driftDetected('web', 'container web-app-2 stopped', REV_A)
+  t.same(kinds(), ['drift', 'drift'], 'drifting again is a new episode')
+  notices.driftDetected('web', 'container web-app-2 stopped', REV_A)
+  t.same(kinds(), ['drift', 'drift'], 'and told once again')
+  notices.inLine(inLineOf('api', TREE_A))
+  notices.driftDetected('web', 'still stopped', REV_A)
+  t.same(kinds(), ['drift', 'drift'], 'another stack in line ends nothing of this one')
+})
+
+t.test('a told failure of tree A ends with one recovered when tree B is in line', async (t) => {
+  const { notices, events, kinds } = setup()
+  const finished = notices.syncObserver.runFinished as (event: SyncRunFinished) => void
+  // Tree B was deployed; a commit brought tree A, which failed and was rolled back.
+  finished(run('web', 'completed', { treeHash: TREE_B, revision: REV_B }))
+  finished(run('web', 'failed', { treeHash: TREE_A, revision: REV_A, rolledBackTo: GOOD }))
+  t.same(kinds(), ['rolled_back'])
+  // The bad commit is reverted: Git's tree is B again, the host runs B, nothing to deploy.
+  notices.inLine(inLineOf('web', TREE_B, REV_B))
+  t.same(kinds(), ['rolled_back', 'recovered'])
+  t.same(events[1], {
+    version: 1,
+    event: 'recovered',
+    instance: 'prod-1',
+    stack: 'web',
+    revision: REV_B,
+    reason:
+      'the failed change is no longer in Git: the stack runs tree bbbbbbb again, as deployed (the host runs what Git says)',
+    at: '2026-12-03T03:00:00.000Z',
+    url: 'https://cd.example.org/ui/stacks/web',
+  })
+  notices.inLine(inLineOf('web', TREE_B, REV_B))
+  finished(run('web', 'completed', { treeHash: TREE_B, revision: REV_B, trigger: 'manual' }))
+  t.same(kinds(), ['rolled_back', 'recovered'], 'recovered once: later checks and runs are quiet')
+  finished(run('web', 'failed', { treeHash: TREE_A, revision: REV_A }))
+  t.same(kinds(), ['rolled_back', 'recovered', 'failed'], 'tree A failing later is told anew')
+})
+
+t.test('a failed take-down of tree A also ends when tree B is in line', async (t) => {
+  const { notices, kinds } = setup()
+  const removed = notices.syncObserver.stackRemoved as (event: SyncStackRemoved) => void
+  removed({
+    stack: 'old',
+    project: 'old',
+    revision: REV_A,
+    treeHash: TREE_A,
+    result: 'failed',
+    message: 'take-down failed',
+    failure: { kind: 'down', message: 'x' },
+  })
+  notices.inLine(inLineOf('old', TREE_B, REV_B))
+  t.same(kinds(), ['failed', 'recovered'])
+})
+
+t.test('inLine for the failed tree itself ends nothing', async (t) => {
+  const { notices, kinds } = setup()
+  const finished = notices.syncObserver.runFinished as (event: SyncRunFinished) => void
+  finished(run('web', 'failed', { treeHash: TREE_A, revision: REV_A }))
+  notices.inLine(inLineOf('web', TREE_A))
+  notices.inLine(inLineOf('web', TREE_A))
+  t.same(kinds(), ['failed'], 'tree A in line is not a recovery from tree A failing')
+  finished(run('web', 'failed', { treeHash: TREE_A, revision: REV_A, trigger: 'retry' }))
+  t.same(kinds(), ['failed'], 'the failure is still the told one: its retry is silent')
+  finished(run('web', 'completed', { treeHash: TREE_A, revision: REV_A, trigger: 'manual' }))
+  t.same(kinds(), ['failed', 'recovered'], 'the completed run is the recovery, told once')
+})
+
+t.test('inLine for a stack with no state sends nothing and remembers nothing', async (t) => {
+  const { notices, kinds, time } = setup({ on: parseNotifyOn('all').on })
+  notices.inLine(inLineOf('web', TREE_A))
+  notices.inLine(inLineOf('web', TREE_B, REV_B))
+  t.same(kinds(), [], 'nothing told, even with every kind wanted')
+  t.equal(time.pending(), 0, 'no timer started')
+  notices.driftDetected('web', 'stopped', REV_A)
+  t.same(kinds(), ['drift'], 'the first drift after it is told')
+  // After a prune forgot the stack, a late check in line says nothing either.
+  const removed = notices.syncObserver.stackRemoved as (event: SyncStackRemoved) => void
+  removed({
+    stack: 'web',
+    project: 'web',
+    revision: REV_A,
+    treeHash: TREE_A,
+    result: 'deleted',
+    message: 'removed from Git: taken down',
+  })
+  notices.inLine(inLineOf('web', TREE_B, REV_B))
+  t.same(kinds(), ['drift', 'pruned'])
+})
+
+t.test('inLine after close() sends nothing', async (t) => {
+  const { notices, kinds } = setup()
+  const finished = notices.syncObserver.runFinished as (event: SyncRunFinished) => void
+  finished(run('web', 'failed'))
+  notices.close()
+  notices.inLine(inLineOf('web', TREE_B, REV_B))
+  t.same(kinds(), ['failed'])
+})

@@ -3,6 +3,7 @@ import { composeDeployedFrom, type HostCheck } from '../../services/host/index.j
 import {
   type DeployRecord,
   decide,
+  driftOf,
   failureReason,
   ownerOf,
   statusOf,
@@ -270,4 +271,105 @@ t.test('the status shown', async (t) => {
     undefined,
     'nothing to say before a check',
   )
+})
+
+t.test('driftOf: whether the host left the tree docker-cd deployed', async (t) => {
+  const deployed = record({ deployedTreeHash: TREE, deployedRevision: 'c'.repeat(40) })
+  const drift = (c: HostCheck | undefined, r: DeployRecord | undefined, tree = TREE) =>
+    driftOf({ tree, check: c, record: r })
+
+  t.equal(
+    drift(check('out_of_sync', WORK_TREE), record({ deployedTreeHash: OLD })),
+    undefined,
+    'the current tree is not the deployed one: Git changed, not the host',
+  )
+  t.equal(drift(check('missing'), undefined), undefined, 'no record: nothing deployed')
+  t.equal(drift(check('missing'), record()), undefined, 'a record without a deployed tree')
+  t.equal(
+    drift(check('synced', WORK_TREE), deployed, OLD),
+    undefined,
+    'in line, but with another tree current: says nothing',
+  )
+  const inProgress = record({
+    deployedTreeHash: TREE,
+    inProgress: {
+      toTree: 'e'.repeat(40),
+      revision: 'd'.repeat(40),
+      previous: { treeHash: TREE, revision: 'c'.repeat(40) },
+      startedAt: '2026-12-02T00:00:00.000Z',
+      trigger: 'git',
+    },
+  })
+  t.equal(
+    drift(check('out_of_sync', WORK_TREE), inProgress),
+    undefined,
+    'a deploy in progress: the host is between trees',
+  )
+  t.equal(
+    drift(check('synced', WORK_TREE), inProgress),
+    undefined,
+    'a deploy in progress: not in line either',
+  )
+  t.equal(
+    drift(check('unknown', WORK_TREE, 'engine unreachable'), deployed),
+    undefined,
+    'the engine could not be asked',
+  )
+  t.equal(
+    drift(check('failed', WORK_TREE, 'project name clash'), deployed),
+    undefined,
+    'a check that failed on the host side',
+  )
+  t.equal(drift(undefined, deployed), undefined, 'not checked yet')
+
+  t.same(
+    drift(check('synced', WORK_TREE, 'the host runs what Git says'), deployed),
+    { drifted: false, reason: 'the host runs what Git says' },
+    'synced: in line',
+  )
+  t.same(
+    drift({ ...check('synced', WORK_TREE, 'in line'), health: 'progressing' }, deployed),
+    { drifted: false, reason: 'in line' },
+    'synced while its containers start: in line',
+  )
+  t.same(
+    drift(check('out_of_sync', WORK_TREE, 'service app would be started'), deployed),
+    { drifted: true, reason: 'service app would be started' },
+    "out_of_sync: drifted, with the check's reason",
+  )
+  t.same(
+    drift(check('missing', undefined, 'no container of project web exists'), deployed),
+    { drifted: true, reason: 'no container of project web exists' },
+    'missing: drifted (taken down by hand)',
+  )
+  t.same(
+    drift(
+      {
+        ...check(
+          'out_of_sync',
+          WORK_TREE,
+          'service app would be started: container web-app-1 is exited (137)',
+        ),
+        health: 'degraded',
+      },
+      deployed,
+    ),
+    {
+      drifted: true,
+      reason: 'service app would be started: container web-app-1 is exited (137)',
+    },
+    "degraded (a container exited): drifted, with the check's reason",
+  )
+  t.same(
+    drift(check('out_of_sync', WORK_TREE), { ...deployed, failedTreeHash: 'e'.repeat(40) }),
+    { drifted: true, reason: 'r' },
+    'a later tree that failed (rolled back to this one) does not hide drift',
+  )
+
+  // The same test decide() applies before it self-heals.
+  for (const status of ['out_of_sync', 'missing'] as const) {
+    const c = check(status, status === 'missing' ? undefined : WORK_TREE)
+    t.equal(drift(c, deployed)?.drifted, true, status)
+    t.match(decideFor(c, deployed, { selfHeal: true }), { action: 'deploy', trigger: 'self-heal' })
+  }
 })
