@@ -229,12 +229,21 @@ export function createNotices(options: NoticesOptions) {
    * the failed change left Git (reverted) and the host runs what it ran,
    * so nothing had to be deployed — that is the stack's recovery.
    */
-  function inLine(event: { stack: string; revision: string; treeHash: string; reason: string }) {
+  function inLine(event: {
+    stack: string
+    revision: string
+    treeHash: string
+    reason: string
+    health?: string
+  }) {
     const state = stacks.get(event.stack)
     if (!state) return
     delete state.drifting
     if (state.toldFailure === undefined || state.toldFailure.startsWith(`${event.treeHash} `))
       return
+    // A recovery passed a health gate; without a run, the check's health is
+    // the gate: a stack still starting or unhealthy recovers at a later check.
+    if (event.health !== undefined && event.health !== 'healthy') return
     delete state.toldFailure
     send('recovered', {
       stack: event.stack,

@@ -124,11 +124,15 @@ export function driftOf(input: {
   tree: string
   check: HostCheck | undefined
   record: DeployRecord | undefined
-}): { drifted: boolean; reason: string } | undefined {
+}): { drifted: boolean; reason: string; health?: StackHealth } | undefined {
   const { tree, check, record } = input
   if (!check || record?.deployedTreeHash !== tree || record.inProgress) return undefined
   if (check.status === 'unknown' || check.status === 'failed') return undefined
-  return { drifted: check.status !== 'synced', reason: check.reason }
+  return {
+    drifted: check.status !== 'synced',
+    reason: check.reason,
+    ...(check.health ? { health: check.health } : {}),
+  }
 }
 
 /** A sync in progress, as the status shows it. */

@@ -1,3 +1,4 @@
+import type { StackHealth } from '../../schemas/stack.js'
 import type { SyncFailure } from './failure.js'
 import type { SyncRun, SyncTrigger, TreeRef } from './records.js'
 import type { SyncPhase } from './steps.js'
@@ -60,6 +61,8 @@ export type SyncDriftChecked = Readonly<{
   drifted: boolean
   /** The check's reason, in words (what differs, when drifted). */
   reason: string
+  /** The containers' health, as the check found it. */
+  health?: StackHealth
 }>
 
 export type SyncObserver = {

@@ -439,6 +439,20 @@ t.test('a told failure of tree A ends with one recovered when tree B is in line'
   t.same(kinds(), ['rolled_back', 'recovered', 'failed'], 'tree A failing later is told anew')
 })
 
+t.test('a revert recovers only once the stack it returns to is healthy', async (t) => {
+  const { notices, kinds } = setup()
+  const finished = notices.syncObserver.runFinished as (event: SyncRunFinished) => void
+  finished(run('web', 'completed', { treeHash: TREE_B, revision: REV_B }))
+  finished(run('web', 'failed', { treeHash: TREE_A, revision: REV_A, rolledBackTo: GOOD }))
+  notices.inLine({ ...inLineOf('web', TREE_B, REV_B), health: 'progressing' })
+  notices.inLine({ ...inLineOf('web', TREE_B, REV_B), health: 'degraded' })
+  t.same(kinds(), ['rolled_back'], 'starting or unhealthy: not recovered yet')
+  notices.inLine({ ...inLineOf('web', TREE_B, REV_B), health: 'healthy' })
+  t.same(kinds(), ['rolled_back', 'recovered'], 'healthy: recovered, once')
+  notices.inLine({ ...inLineOf('web', TREE_B, REV_B), health: 'healthy' })
+  t.same(kinds(), ['rolled_back', 'recovered'])
+})
+
 t.test('a failed take-down of tree A also ends when tree B is in line', async (t) => {
   const { notices, kinds } = setup()
   const removed = notices.syncObserver.stackRemoved as (event: SyncStackRemoved) => void

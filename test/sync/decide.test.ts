@@ -329,8 +329,8 @@ t.test('driftOf: whether the host left the tree docker-cd deployed', async (t) =
   )
   t.same(
     drift({ ...check('synced', WORK_TREE, 'in line'), health: 'progressing' }, deployed),
-    { drifted: false, reason: 'in line' },
-    'synced while its containers start: in line',
+    { drifted: false, reason: 'in line', health: 'progressing' },
+    'synced while its containers start: in line, with the health (a recovery waits for healthy)',
   )
   t.same(
     drift(check('out_of_sync', WORK_TREE, 'service app would be started'), deployed),
@@ -357,8 +357,9 @@ t.test('driftOf: whether the host left the tree docker-cd deployed', async (t) =
     {
       drifted: true,
       reason: 'service app would be started: container web-app-1 is exited (137)',
+      health: 'degraded',
     },
-    "degraded (a container exited): drifted, with the check's reason",
+    "degraded (a container exited): drifted, with the check's reason and health",
   )
   t.same(
     drift(check('out_of_sync', WORK_TREE), { ...deployed, failedTreeHash: 'e'.repeat(40) }),
