@@ -67,7 +67,15 @@ const hostContainerSchema = z.object({
   status: z
     .string()
     .meta({ description: "The engine's own words, e.g. `Exited (137) 2 minutes ago`" }),
-  image: z.string(),
+  image: z.string().meta({
+    description:
+      'The image reference it was created from; the image id once that reference names another image (the tag moved)',
+  }),
+  imageId: z.string().optional().meta({ description: 'The image it runs, `sha256:…`' }),
+  digest: z.string().optional().meta({
+    description:
+      "The image's digest in the repository its reference names (`sha256:…`, as a pull by tag recorded it); absent for an image built on the host",
+  }),
 })
 
 const hostSyncSchema = deploySchema.extend({

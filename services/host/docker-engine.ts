@@ -22,7 +22,12 @@ export type EngineContainer = {
   health?: string
   /** `Exited (137) 2 minutes ago`, as the engine words it. */
   status: string
+  /** The image reference it was created from (the engine shows the image id once that reference names another image). */
   image: string
+  /** The image it runs (`sha256:…`). */
+  imageId?: string
+  /** That image's digest in its repository (`sha256:…`, what a pull by tag recorded), when it came from a registry. */
+  digest?: string
   /** The directory Compose ran in (`com.docker.compose.project.working_dir`). */
   workingDir?: string
 }
@@ -83,8 +88,26 @@ type RawContainer = {
 
 const PROJECT_LABEL = 'com.docker.compose.project'
 
-function containerOf(raw: RawContainer): EngineContainer {
+/**
+ * The digest of an image in the repository its reference names, from the
+ * image's RepoDigests (`repo@sha256:…`, one per repository it was pulled
+ * from or pushed to); the only one when the reference is an image id.
+ */
+export function repoDigestOf(
+  reference: string,
+  repoDigests: readonly string[],
+): string | undefined {
+  const repository = reference.replace(/@.*$/, '').replace(/:[^/:]*$/, '')
+  const normal = (name: string) => name.replace(/^(?:docker\.io\/)?(?:library\/)?/, '')
+  const match =
+    repoDigests.find((entry) => normal(entry.split('@')[0] as string) === normal(repository)) ??
+    (repoDigests.length === 1 && /^sha256:/.test(reference) ? repoDigests[0] : undefined)
+  return match?.split('@')[1]
+}
+
+function containerOf(raw: RawContainer, repoDigests?: readonly string[]): EngineContainer {
   const labels = raw.Labels ?? {}
+  const digest = repoDigests ? repoDigestOf(raw.Image ?? '', repoDigests) : undefined
   const health = /\((healthy|unhealthy|health: starting)\)/.exec(raw.Status ?? '')?.[1]
   return {
     name: (raw.Names?.[0] ?? '').replace(/^\//, ''),
@@ -93,6 +116,8 @@ function containerOf(raw: RawContainer): EngineContainer {
     ...(health ? { health: health === 'health: starting' ? 'starting' : health } : {}),
     status: raw.Status ?? '',
     image: raw.Image ?? '',
+    ...(raw.ImageID ? { imageId: raw.ImageID } : {}),
+    ...(digest ? { digest } : {}),
     ...(labels['com.docker.compose.project.working_dir']
       ? { workingDir: labels['com.docker.compose.project.working_dir'] }
       : {}),
@@ -155,6 +180,29 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
         : unavailable(error)
     }
   }
+  /**
+   * RepoDigests of images by id, asked once per image: an image id names
+   * its content for ever, and a digest it was pulled with stays. An image
+   * with none (built here) is remembered as such too: checks would
+   * otherwise ask about it every time (one that is pushed later shows its
+   * digest after a restart).
+   */
+  const knownDigests = new Map<string, readonly string[]>()
+  async function repoDigestsOf(ids: readonly string[]) {
+    const wanted = [...new Set(ids)].filter((id) => id !== '' && !knownDigests.has(id))
+    await Promise.all(
+      wanted.map((id) =>
+        get<{ RepoDigests?: string[] }>(`/images/${encodeURIComponent(id)}/json`).then(
+          (image) => {
+            if (knownDigests.size >= 1024) knownDigests.clear()
+            knownDigests.set(id, image.RepoDigests ?? [])
+          },
+          () => {}, // gone meanwhile: no digest to show
+        ),
+      ),
+    )
+    return knownDigests
+  }
 
   return {
     /** Where the engine is, for messages: the socket path or host:port. */
@@ -207,7 +255,11 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
           `${c.Id} ${c.State} ${/\(([^)]*)\)/.exec(c.Status ?? '')?.[1] ?? ''} ${c.ImageID} ${c.Labels?.['com.docker.compose.config-hash'] ?? ''}\n`,
         )
       hash.update(imageIds.join('\n'))
-      return { containers: raw.map(containerOf).sort(byName), fingerprint: hash.digest('hex') }
+      const digests = await repoDigestsOf(raw.map((c) => c.ImageID ?? ''))
+      return {
+        containers: raw.map((c) => containerOf(c, digests.get(c.ImageID ?? ''))).sort(byName),
+        fingerprint: hash.digest('hex'),
+      }
     },
 
     /**

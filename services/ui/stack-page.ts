@@ -53,7 +53,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
     ? `<table><thead><tr><th>service</th><th>container</th><th>state</th><th>health</th><th class="wide">image</th><th class="wide">status</th></tr></thead><tbody>${check.containers
         .map(
           (c) =>
-            `<tr><td>${escapeHtml(c.service)}</td><td>${escapeHtml(c.name)}</td><td>${badge(c.state === 'running' ? 'running' : c.state)}</td><td>${badge(c.health)}</td><td class="wide"><code>${escapeHtml(c.image)}</code></td><td class="wide">${escapeHtml(c.status)}</td></tr>`,
+            `<tr><td>${escapeHtml(c.service)}</td><td>${escapeHtml(c.name)}</td><td>${badge(c.state === 'running' ? 'running' : c.state)}</td><td>${badge(c.health)}</td><td class="wide"><code>${escapeHtml(c.image)}</code>${c.digest ? ` <code class="meta" title="${escapeHtml(c.digest)}">${escapeHtml(c.digest.replace(/^sha256:/, '').slice(0, 12))}</code>` : ''}</td><td class="wide">${escapeHtml(c.status)}</td></tr>`,
         )
         .join('')}</tbody></table>`
     : '<p class="meta">No container of its project exists.</p>'

@@ -1,0 +1,111 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { repoDigestOf } from '../../services/host/index.js'
+import { build, configFor, finishedRun, startApp } from '../helpers/build.js'
+import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
+import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { startGitServer } from '../helpers/git-server.js'
+import { startRegistry } from '../helpers/registry.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+// Issue 29, "record what runs": a stack whose image comes from a registry
+// (Debian's docker-registry on loopback) is deployed by docker-cd, which
+// pulls it; the stack's containers in the API carry the image id the
+// engine runs and the digest the pull recorded, and the stack page shows
+// the short digest beside the tag.
+
+const unavailable =
+  hostUnavailable() ??
+  (() => {
+    try {
+      execFileSync('docker-registry', ['--version'], { stdio: 'ignore' })
+      return undefined
+    } catch {
+      return 'docker-registry is not installed (scripts/ensure-registry.sh)'
+    }
+  })()
+const pid = process.pid
+
+t.test('the digest in a repository, from RepoDigests', async (t) => {
+  const digests = [
+    '127.0.0.1:5000/app@sha256:aaa',
+    'ghcr.io/org/app@sha256:bbb',
+    'nginx@sha256:ccc',
+  ]
+  t.equal(repoDigestOf('127.0.0.1:5000/app:stable', digests), 'sha256:aaa')
+  t.equal(repoDigestOf('ghcr.io/org/app', digests), 'sha256:bbb')
+  t.equal(
+    repoDigestOf('docker.io/library/nginx:1.27', digests),
+    'sha256:ccc',
+    'Docker Hub names normalised',
+  )
+  t.equal(repoDigestOf('nginx:1.27', digests), 'sha256:ccc')
+  t.equal(repoDigestOf('other/app:1', digests), undefined, 'another repository: none')
+  t.equal(
+    repoDigestOf('sha256:1234', ['x/app@sha256:ddd']),
+    'sha256:ddd',
+    'an image id (the tag moved): its only digest',
+  )
+  t.equal(repoDigestOf('sha256:1234', digests), undefined, 'an image id with several: none guessed')
+  t.equal(repoDigestOf('app:1', []), undefined, 'built here: none')
+})
+
+t.test(
+  'a stack pulled from a registry: image id and digest in the API and on the page',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const registry = await startRegistry()
+    t.teardown(() => registry.close())
+    const server = await startGitServer({ token: `tok-digest-${pid}` })
+    t.teardown(() => server.close())
+    const image = ensureTestImage()
+    const reference = `${registry.host}/digest-${pid}:stable`
+    const context = tempDir('docker-cd-push-')
+    writeFileSync(join(context, 'Dockerfile'), `FROM ${image}\nLABEL variant="digest-${pid}"\n`)
+    docker('build', '-q', '-t', reference, context)
+    await promisify(execFile)('docker', ['push', reference])
+    const pushed = (
+      JSON.parse(
+        docker('image', 'inspect', '--format', '{{json .RepoDigests}}', reference),
+      ) as string[]
+    )[0]?.split('@')[1]
+    docker('image', 'rm', reference) // the deploy pulls it
+    t.teardown(() => {
+      try {
+        docker('image', 'rm', reference)
+      } catch {
+        // not there
+      }
+    })
+
+    const stack = `digest-${pid}`
+    t.teardown(() => removeProject(stack))
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    repo
+      .writeFile(
+        `${stack}/compose.yaml`,
+        `services:\n  app:\n    image: ${reference}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`,
+      )
+      .commitAndPush('a stack from the registry')
+    const app = await build(
+      t,
+      configFor(server, repo.url, { SYNC_MODE: 'apply', STACKS_DIR: tempDir('docker-cd-stacks-') }),
+      { maxEventLoopDelayMs: 60_000 },
+    )
+    await startApp(app)
+    const detail = await finishedRun(
+      async () => (await app.inject(`/api/stacks/${stack}`)).json(),
+      'the deploy',
+    )
+    t.equal(detail.status, 'synced')
+    const container = detail.containers?.[0]
+    const runningImage = docker('inspect', '--format', '{{.Image}}', container.name)
+    t.match(container, { service: 'app', image: reference, imageId: runningImage, digest: pushed })
+    t.match(pushed, /^sha256:[0-9a-f]{64}$/)
+    const page = (await app.inject(`/ui/stacks/${stack}`)).body
+    t.match(page, `<code class="meta" title="${pushed}">${pushed?.slice(7, 19)}</code>`)
+  },
+)
