@@ -32,6 +32,8 @@ export type RegistryAuth =
 export type Registry = {
   /** `127.0.0.1:<port>`: the registry as an image reference names it. */
   host: string
+  /** Its directory: config, data, `access.log`. */
+  logDir: string
   /** Requests the token service answered (token auth), with whether credentials came. */
   tokenRequests: { scope: string; withCredentials: boolean }[]
   /** Manifest requests seen in the registry's access log: `HEAD /v2/app/manifests/stable`. */
@@ -137,6 +139,7 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
   await start()
   return {
     host,
+    logDir: dir,
     tokenRequests,
     manifestRequests: () =>
       readFileSync(log, 'utf8')
