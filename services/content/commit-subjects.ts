@@ -1,4 +1,4 @@
-import type { GitReader } from '../git/index.js'
+import { commitSubject, type GitReader } from '../git/index.js'
 
 // The first line of commit messages, for pages that name revisions: read
 // from the mirror in one `cat-file` batch for the revisions not seen yet
@@ -20,8 +20,8 @@ export function createCommitSubjects(git: Pick<GitReader, 'readByOid'>) {
       if (subjects.size + wanted.length > REMEMBERED) subjects.clear()
       const objects = await git.readByOid(wanted).catch(() => new Map<string, Buffer>())
       for (const rev of wanted) {
-        const message = objects.get(rev)?.toString('utf8').split('\n\n').slice(1).join('\n\n')
-        subjects.set(rev, message?.split('\n')[0]?.trim() || undefined)
+        const commit = objects.get(rev)
+        subjects.set(rev, commit ? commitSubject(commit) : undefined)
       }
     },
     /** A revision's subject, once read. */

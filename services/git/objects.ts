@@ -205,3 +205,15 @@ export function describeUnsafe(unsafe: readonly UnsafeEntry[]): string {
     .join(', ')
   return unsafe.length > 3 ? `${shown} and ${unsafe.length - 3} more` : shown
 }
+
+/** A commit object's subject: the first line of its message (after the headers and the blank line). */
+export function commitSubject(commit: Buffer | string): string | undefined {
+  const text = commit.toString('utf8')
+  const body = text.indexOf('\n\n')
+  if (body < 0) return undefined
+  const line = text
+    .slice(body + 2)
+    .split('\n', 1)[0]
+    ?.trim()
+  return line ? line : undefined
+}

@@ -1,4 +1,5 @@
 import type { Config } from '../../schemas/config.js'
+import { commitSubject } from '../git/index.js'
 import type { RefreshObserver } from '../refresh/index.js'
 import type { SyncObserver, SyncRunFinished } from '../sync/index.js'
 import { parseNotifyUrls } from './channels.js'
@@ -95,18 +96,6 @@ export type NotifierOptions = {
     commitStatusTimeoutMs?: number
     commitStatusRetryDelayMs?: number
   }
-
-/** A commit object's subject: the first line of its message. */
-export function commitSubject(commit: Buffer | string): string | undefined {
-  const text = commit.toString('utf8')
-  const body = text.indexOf('\n\n')
-  if (body < 0) return undefined
-  const line = text
-    .slice(body + 2)
-    .split('\n', 1)[0]
-    ?.trim()
-  return line ? line : undefined
-}
 
 const SUBJECTS_KEPT = 64
 

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { loadConfig } from '../../services/base/config.js'
+import { commitSubject } from '../../services/git/index.js'
 import {
   type ChannelRequest,
-  commitSubject,
   createNotifier,
   type DeliveryResult,
   type NotifierOptions,
