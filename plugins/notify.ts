@@ -37,6 +37,11 @@ export default fp<NotifyPluginOptions>(
     })
     app.desiredState.observe(notifier.refreshObserver)
     app.decorate('notify', notifier)
+    // preClose runs before the server waits for requests in flight: a
+    // POST /api/notifications/test against a receiver that never answers
+    // would otherwise hold shutdown for its whole attempt (10 s, main.ts's
+    // whole shutdown deadline).
+    app.addHook('preClose', async () => notifier.interruptTests())
     app.addHook('onClose', () => notifier.close())
   },
   { name: 'notify', dependencies: ['config', 'metrics', 'git-reader', 'desired-state'] },

@@ -14,8 +14,8 @@ import type { Channel, ParsedChannel } from './request.js'
 // receivers on a private network. E-mail is `smtp://` / `smtps://`.
 //
 // Entries are separated by newlines or by commas — but only by a comma that
-// starts a new URL (`, ntfy+https://…`): a comma inside a URL, as in
-// `to=a@x.org,b@x.org`, stays part of it. Blank lines and lines starting
+// starts a new URL (`, ntfy+https://…`) or ends the entry: a comma inside a
+// URL, as in `to=a@x.org,b@x.org`, stays part of it. Blank lines and lines starting
 // with `#` are skipped (NOTIFY_URLS_FILE may carry comments).
 //
 // Every problem names the entry by position and, where it is safe, its kind;
@@ -38,10 +38,15 @@ const KNOWN = `${Object.keys(HTTP_KINDS).join(', ')}, smtp, smtps`
 
 /** Splits on newlines, and on commas that begin another `scheme://`. */
 export function splitNotifyUrls(text: string): string[] {
-  return text
-    .split(/\r?\n|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/)
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '' && !entry.startsWith('#'))
+  return (
+    text
+      .split(/\r?\n|,(?=\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)/)
+      // A comma that ends an entry separates it from nothing (a list written
+      // with a comma after each URL): it is not part of the URL, where it would
+      // change a webhook path or a secret.
+      .map((entry) => entry.replace(/[\s,]+$/, '').trim())
+      .filter((entry) => entry !== '' && !entry.startsWith('#'))
+  )
 }
 
 function parseEntry(entry: string): ParsedChannel {

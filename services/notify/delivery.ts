@@ -85,6 +85,13 @@ export function createDelivery(options: DeliveryOptions) {
   )
   /** Aborted when close()'s grace is over: in-flight attempts and back-off waits end. */
   const stopping = new AbortController()
+  /**
+   * Aborted when shutdown begins (interruptTests): a test message's one
+   * attempt ends at once. The test route is an HTTP request, and the server
+   * waits for requests before close() runs: a test against a receiver that
+   * never answers would otherwise hold shutdown for the whole attempt.
+   */
+  const testsStopping = new AbortController()
   let closing: Promise<void> | undefined
   let sendingNow = 0
   const idleWaiters: Array<() => void> = []
@@ -144,7 +151,7 @@ export function createDelivery(options: DeliveryOptions) {
   }
 
   /** One attempt under the per-attempt timeout and the shutdown signal. */
-  async function attempt(request: ChannelRequest): Promise<SendOutcome> {
+  async function attempt(request: ChannelRequest, also?: AbortSignal): Promise<SendOutcome> {
     const controller = new AbortController()
     let timedOut = false
     const timer = setTimeout(() => {
@@ -153,7 +160,8 @@ export function createDelivery(options: DeliveryOptions) {
     }, timeoutMs)
     const onStop = () => controller.abort()
     stopping.signal.addEventListener('abort', onStop, { once: true })
-    if (stopping.signal.aborted) controller.abort()
+    also?.addEventListener('abort', onStop, { once: true })
+    if (stopping.signal.aborted || also?.aborted) controller.abort()
     const abandoned = new Promise<SendOutcome>((resolve) => {
       const settle = () => resolve({ ok: false, reason: 'aborted', retry: true })
       if (controller.signal.aborted) settle()
@@ -171,6 +179,7 @@ export function createDelivery(options: DeliveryOptions) {
     } finally {
       clearTimeout(timer)
       stopping.signal.removeEventListener('abort', onStop)
+      also?.removeEventListener('abort', onStop)
     }
   }
 
@@ -260,12 +269,13 @@ export function createDelivery(options: DeliveryOptions) {
   async function sendNow(event: NotifyEvent): Promise<DeliveryResult[]> {
     return Promise.all(
       [...lanes.values()].map(async (lane) => {
-        if (closing) return report(lane, event, 'dropped', 0, SHUTDOWN)
+        if (closing || testsStopping.signal.aborted)
+          return report(lane, event, 'dropped', 0, SHUTDOWN)
         const request = format(lane, event)
         if (request === undefined) return lane.last as DeliveryResult
         sendingNow++
         try {
-          const outcome = await attempt(request)
+          const outcome = await attempt(request, testsStopping.signal)
           return outcome.ok
             ? report(lane, event, 'delivered', 1, undefined, outcome.note)
             : report(lane, event, 'dropped', 1, outcome.reason)
@@ -305,6 +315,8 @@ export function createDelivery(options: DeliveryOptions) {
   return {
     enqueue,
     sendNow,
+    /** Shutdown began: sendNow's attempts end now, as not sent; queued messages are close()'s. */
+    interruptTests: () => testsStopping.abort(),
     close,
     drained,
     /** The latest result of a channel, for the status page. */

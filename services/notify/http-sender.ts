@@ -23,8 +23,12 @@ export function createHttpSender() {
         signal,
       })
       // The answer's body is not needed (and may quote the request); read it
-      // off so the connection can be reused.
-      await response.body.dump().catch(() => undefined)
+      // off so the connection can be reused — in the background: the status
+      // already decides the outcome, and a receiver that answers 200 but
+      // never finishes its body must not turn a delivery into a timeout
+      // (retried: the same message posted again and again). undici's body
+      // timeout, dump's size limit and close() end such a body.
+      void response.body.dump().catch(() => undefined)
       const status = response.statusCode
       if (status >= 200 && status < 300) return { ok: true }
       if (status === 429 || status >= 500) {

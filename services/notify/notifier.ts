@@ -263,6 +263,8 @@ export function createNotifier(options: NotifierOptions) {
         at: new Date().toISOString(),
       })
     },
+    /** Shutdown began: a test message still being sent answers now (not sent), not after its timeout. */
+    interruptTests: () => delivery.interruptTests(),
     /** Channels (kind and host only) with their queue and latest result; where statuses go. */
     status: () => ({
       channels: delivery.status().map(({ display, kind, queued, last }) => ({

@@ -296,7 +296,7 @@ const REPO_URLS: Record<CommitStatusProvider, string> = {
 async function setup(
   t: Test,
   provider: CommitStatusProvider,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; token?: string } = {},
 ) {
   const host = await fakeHost(t, provider)
   const target = commitStatusTarget({ repoUrl: REPO_URLS[provider], provider, apiUrl: host.apiUrl })
@@ -304,7 +304,7 @@ async function setup(
   const problems: CommitStatusProblem[] = []
   const client = createCommitStatusClient({
     target,
-    token: TOKEN,
+    token: options.token ?? TOKEN,
     instance: 'prod',
     timeoutMs: options.timeoutMs ?? 2000,
     retryDelayMs: 20,
@@ -427,6 +427,86 @@ t.test('a 401 is reported once, and the token is in no message', async (t) => {
   t.match(result, { ok: false, problem: { kind: 'rejected', status: 401 } })
   t.match(problems[0]?.reason, /^Gitea answered 401: bad token: token \[REDACTED\]$/)
   t.notOk(JSON.stringify({ result, problems }).includes(TOKEN), 'no token anywhere')
+})
+
+t.test('a Bitbucket user:app-password token echoed back is scrubbed in every form', async (t) => {
+  // Bitbucket's Basic credential travels as base64 of user:secret; a host (or
+  // a proxy in front of it) that echoes the header, or names the password
+  // alone, must not carry either into the log.
+  const password = 'ATBBapppassword7c41e9'
+  const token = `ci-bot:${password}`
+  const { client, problems, setScript } = await setup(t, 'bitbucket', { token })
+  setScript((request) => ({
+    status: 401,
+    body: {
+      type: 'error',
+      error: {
+        message: `refused ${String(request.headers.authorization)}; app password ${password} revoked`,
+      },
+    },
+  }))
+  const result = await client.report('web', SHA, 'pending', 'deploying')
+  t.match(result, { ok: false, problem: { kind: 'rejected', status: 401 } })
+  const basic = Buffer.from(token).toString('base64')
+  const told = JSON.stringify({ result, problems })
+  for (const secret of [token, password, basic]) t.notOk(told.includes(secret), 'no credential')
+  t.match(
+    problems[0]?.reason,
+    /^Bitbucket answered 401: refused Basic \[REDACTED\]; app password \[REDACTED\] revoked$/,
+  )
+})
+
+t.test('a token echoed where the message is cut leaves no part of it behind', async (t) => {
+  const { client, setScript } = await setup(t, 'github')
+  // The token starts at character 190: the one-line message is cut at 200.
+  setScript(() => ({ status: 401, body: { message: `${'x'.repeat(190)}${TOKEN}` } }))
+  const result = await client.report('web', SHA, 'pending', 'deploying')
+  t.match(result, { ok: false, problem: { kind: 'rejected', status: 401 } })
+  t.notOk(JSON.stringify(result).includes(TOKEN.slice(0, 8)), 'not even its start')
+})
+
+t.test('an endless error body is not read to the end: the 4xx is told as such', async (t) => {
+  // A host (or a proxy) answering 400 with a body that never ends used to be
+  // read whole into memory until the timeout, then told as "no answer".
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(400, { 'content-type': 'text/plain' })
+      const chunk = `${'no! '.repeat(4095)}\n`
+      let written = 0
+      const more = () => {
+        // 8 MiB, then the body hangs open: only a reader that stops early gets an answer.
+        while (written < 512 && res.write(chunk)) written++
+        if (written < 512) res.once('drain', more)
+      }
+      more()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const { port } = server.address() as AddressInfo
+  const target = commitStatusTarget({
+    repoUrl: REPO_URLS.github,
+    apiUrl: `http://127.0.0.1:${port}/api/v3`,
+  })
+  if ('problem' in target) throw new Error(target.problem)
+  const client = createCommitStatusClient({
+    target,
+    token: TOKEN,
+    instance: 'prod',
+    timeoutMs: 1000,
+    retryDelayMs: 10,
+    onRejected: () => {},
+  })
+  const result = await client.report('web', SHA, 'pending', 'deploying')
+  t.match(result, {
+    ok: false,
+    problem: { kind: 'rejected', status: 400, reason: /^GitHub answered 400: no! no! / },
+  })
+  t.ok(!result.ok && result.problem.reason.length < 300, 'the reason is a line, not the body')
 })
 
 t.test('a 500 is retried once: 500 then 201 is one status', async (t) => {

@@ -1,4 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import {
   createDelivery,
@@ -340,3 +342,42 @@ t.test('a transport that throws or ignores its signal cannot break or hold deliv
   await until(() => results.length === 2, 'the queue still works after onResult threw')
   await delivery.close(0)
 })
+
+t.test(
+  'a 2xx whose body never ends is one delivery, not a timeout retried into duplicates',
+  async (t) => {
+    // Hostile receiver: accepts with 200 and a Content-Length it never
+    // fulfils. The status already says the message was taken; waiting for
+    // the body used to turn it into a timeout, retried: the same message
+    // posted four times, and reported as dropped.
+    const requests: string[] = []
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        requests.push(req.url ?? '')
+        res.writeHead(200, { 'content-length': '1000' })
+        res.write('x')
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => {
+      server.closeAllConnections()
+      server.close()
+    })
+    const { port } = server.address() as AddressInfo
+    const { channels } = parseNotifyUrls(`generic+http://127.0.0.1:${port}/hook`)
+    const results: DeliveryResult[] = []
+    const delivery = createDelivery({
+      channels,
+      timeoutMs: 300,
+      retries: 3,
+      backoff: () => 10,
+      onResult: (result) => results.push(result),
+    })
+    t.teardown(() => delivery.close(0))
+    delivery.enqueue(failedEvent)
+    await until(() => results.length === 1, 'a result')
+    t.match(results[0], { outcome: 'delivered', attempts: 1 })
+    t.equal(requests.length, 1, 'posted once')
+  },
+)

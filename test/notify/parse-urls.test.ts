@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { inspect } from 'node:util'
 import t, { type Test } from 'tap'
 import { parseNotifyUrls, splitNotifyUrls } from '../../services/notify/index.js'
@@ -26,6 +27,39 @@ t.test('commas and newlines separate entries; commas inside a URL stay', async (
     ],
   )
   t.same(splitNotifyUrls(''), [])
+})
+
+t.test('a trailing comma separates nothing: it is not kept in the URL', async (t) => {
+  // A list written with a comma after every entry (a YAML or .env habit) used
+  // to leave the comma in the last URL of each line: a Slack path ending in
+  // `,` (refused 404, never retried) or a generic secret of `s3cret,`.
+  t.same(
+    splitNotifyUrls(
+      'slack+https://hooks.slack.com/services/A/B/C,\n# comment\n' +
+        'generic+https://h.example/x?secret=s3cret , \n' +
+        'ntfy+https://ntfy.sh/x,,',
+    ),
+    [
+      'slack+https://hooks.slack.com/services/A/B/C',
+      'generic+https://h.example/x?secret=s3cret',
+      'ntfy+https://ntfy.sh/x',
+    ],
+  )
+  const { channels } = parseNotifyUrls('generic+https://h.example/x?secret=s3cret,')
+  const request = channels[0]?.request({
+    version: 1,
+    event: 'test',
+    instance: 'i',
+    reason: 'r',
+    at: '2026-01-01T00:00:00.000Z',
+  })
+  t.match(request, { url: 'https://h.example/x' })
+  const body = request?.transport === 'http' ? request.body : ''
+  t.equal(
+    request?.transport === 'http' ? request.headers['x-docker-cd-signature-256'] : undefined,
+    `sha256=${createHmac('sha256', 's3cret').update(body).digest('hex')}`,
+    'signed with the secret as written, without the comma',
+  )
 })
 
 t.test('every kind parses; display is kind and host only', async (t) => {

@@ -75,6 +75,20 @@ function hostMessage(text: string): string {
   return line.length > 200 ? `${line.slice(0, 199)}…` : line
 }
 
+/** An error body's first bytes: enough for the host's message, and an endless or huge body is not held in memory. */
+const ERROR_BODY_MAX = 16 * 1024
+
+async function leadingText(body: Dispatcher.ResponseData['body']): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk)
+    size += chunk.length
+    if (size >= ERROR_BODY_MAX) break // leaving the loop destroys the stream
+  }
+  return Buffer.concat(chunks).subarray(0, ERROR_BODY_MAX).toString('utf8')
+}
+
 type Attempt =
   | { done: true; status: number }
   | { done: false; retry: boolean; status?: number; reason: string }
@@ -83,7 +97,16 @@ export function createCommitStatusClient(options: CommitStatusClientOptions): Co
   const { target, token, timeoutMs } = options
   const retryDelayMs = options.retryDelayMs ?? 1000
   const host = HOST_NAMES[target.provider]
-  const scrub = (text: string) => (token.length >= 4 ? text.split(token).join('[REDACTED]') : text)
+  // Every form the token travels in: as is (Bearer, PRIVATE-TOKEN), and for
+  // Bitbucket's `user:secret` the Basic header's base64 and the secret alone
+  // (a host names the password it refuses); longest first, so the whole is
+  // cut before its parts.
+  const secretPart = token.includes(':') ? token.slice(token.indexOf(':') + 1) : undefined
+  const secrets = [Buffer.from(token).toString('base64'), token, secretPart]
+    .filter((secret): secret is string => secret !== undefined && secret.length >= 4)
+    .sort((a, b) => b.length - a.length)
+  const scrub = (text: string) =>
+    secrets.reduce((clean, secret) => clean.split(secret).join('[REDACTED]'), text)
   // (stack, reason) pairs already told, forgotten when that stack succeeds.
   const told = new Map<string, Set<string>>()
   // One chain per stack, so that a slow `pending` can never land after the
@@ -115,8 +138,9 @@ export function createCommitStatusClient(options: CommitStatusClientOptions): Co
         await response.body.dump()
         return { done: true, status }
       }
-      const text = await response.body.text()
-      const said = hostMessage(text)
+      // Scrubbed before the message is cut to a line: a token straddling the
+      // cut would otherwise leave its start behind.
+      const said = hostMessage(scrub(await leadingText(response.body)))
       return {
         done: false,
         retry: status >= 500,
