@@ -53,6 +53,8 @@ export default fp<HostPluginOptions>(
       ...options,
     })
     for (const observer of hostSync.refreshObservers) app.desiredState.observe(observer)
+    // A failure told before a restart is not told again; the next success is its recovery.
+    app.notify.rememberFailures(hostSync.reconciler.records())
     const { monitor } = hostSync
     app.decorate('host', {
       state: monitor.state,

@@ -224,6 +224,15 @@ export function createNotices(options: NoticesOptions) {
   const syncObserver: SyncObserver = { runFinished, stackRemoved }
 
   /**
+   * A failure told before docker-cd restarted (its deploy record says the
+   * tree failed): remembered without a message, so that the same tree stays
+   * silent and the stack's next success is its recovery.
+   */
+  function rememberFailure(stack: string, treeHash: string, kind: 'failed' | 'rolled_back') {
+    stateOf(stack).toldFailure = `${treeHash} ${kind}`
+  }
+
+  /**
    * A check found the stack in line with the tree docker-cd deployed: a
    * drift episode ends, silently. A told failure of another tree ends too:
    * the failed change left Git (reverted) and the host runs what it ran,
@@ -317,6 +326,7 @@ export function createNotices(options: NoticesOptions) {
     syncObserver,
     driftDetected,
     inLine,
+    rememberFailure,
     engineLost: (reason: string) => engine.failed(reason),
     engineBack: () => engine.succeeded(),
     refreshFailed: (reason: string) => git.failed(reason),

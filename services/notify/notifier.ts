@@ -251,6 +251,18 @@ export function createNotifier(options: NotifierOptions) {
   return {
     syncObserver,
     refreshObserver,
+    /** Deploy records at startup: failures told before a restart are remembered, not told again. */
+    rememberFailures(
+      records: readonly { stack: string; failedTreeHash?: string; rolledBackTo?: unknown }[],
+    ) {
+      for (const record of records)
+        if (record.failedTreeHash)
+          notices.rememberFailure(
+            record.stack,
+            record.failedTreeHash,
+            record.rolledBackTo ? 'rolled_back' : 'failed',
+          )
+    },
     engineLost: (reason: string) => notices.engineLost(reason),
     engineBack: () => notices.engineBack(),
     /** A test message to every channel, one attempt each, with each result. */
@@ -294,9 +306,14 @@ export function createNotifier(options: NotifierOptions) {
     /** Shutdown: nothing new is told; what is queued gets `graceMs` to go out. */
     async close(graceMs = 2000): Promise<void> {
       notices.close()
+      // One grace for everything: subjects still being read, then the queues and statuses.
+      const deadline = Date.now() + graceMs
       const grace = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref())
       await Promise.race([chain, grace])
-      await Promise.all([delivery.close(graceMs), Promise.race([Promise.all(inFlight), grace])])
+      await Promise.all([
+        delivery.close(Math.max(0, deadline - Date.now())),
+        Promise.race([Promise.all(inFlight), grace]),
+      ])
     },
   }
 }

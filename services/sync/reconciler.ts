@@ -248,6 +248,8 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     },
     /** A stack's deploy record, for its detail. */
     record: (path: string) => records.get(path),
+    /** Every deploy record (the notifier's memory of failures across a restart). */
+    records: () => records.all(),
     /** Stacks docker-cd deployed that Git no longer has (kept without SYNC_PRUNE, or being taken down). */
     removed: (): RemovedStack[] =>
       removedStacks(records.all(), new Set(options.current().stacks.map((stack) => stack.path)), {

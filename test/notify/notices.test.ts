@@ -453,6 +453,23 @@ t.test('a revert recovers only once the stack it returns to is healthy', async (
   t.same(kinds(), ['rolled_back', 'recovered'])
 })
 
+t.test(
+  'a failure remembered from before a restart: silent again, recovered on the next success',
+  async (t) => {
+    const { notices, kinds } = setup()
+    const finished = notices.syncObserver.runFinished as (event: SyncRunFinished) => void
+    notices.rememberFailure('web', TREE_A, 'rolled_back')
+    t.same(kinds(), [], 'remembered, not told')
+    finished(run('web', 'failed', { treeHash: TREE_A, revision: REV_A, rolledBackTo: GOOD }))
+    t.same(kinds(), [], 'the same tree failing the same way after the restart: silent')
+    finished(run('web', 'completed', { treeHash: TREE_B, revision: REV_B }))
+    t.same(kinds(), ['recovered'], 'the next success is the recovery')
+    notices.rememberFailure('api', TREE_A, 'failed')
+    notices.inLine({ ...inLineOf('api', TREE_B, REV_B), health: 'healthy' })
+    t.same(kinds(), ['recovered', 'recovered'], 'a revert after the restart too')
+  },
+)
+
 t.test('a failed take-down of tree A also ends when tree B is in line', async (t) => {
   const { notices, kinds } = setup()
   const removed = notices.syncObserver.stackRemoved as (event: SyncStackRemoved) => void
