@@ -27,6 +27,7 @@ import syncPlugin from './plugins/sync.js'
 import docsRoutes from './routes/docs.js'
 import eventsRoutes from './routes/events.js'
 import hostRoutes from './routes/host.js'
+import imageRoutes from './routes/images.js'
 import notificationRoutes from './routes/notifications.js'
 import operationsRoutes from './routes/operations.js'
 import refreshRoutes from './routes/refresh.js'
@@ -154,6 +155,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(stackRoutes)
   await app.register(syncRoutes)
   await app.register(hostRoutes)
+  await app.register(imageRoutes)
   await app.register(notificationRoutes)
   await app.register(uiRoutes)
   await app.register(eventsRoutes, { heartbeatMs: options.eventsHeartbeatMs })

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { HostMonitor, StackRuntime, WorkTrees } from '../services/host/index.js'
+import type { HostMonitor, ImageFindings, StackRuntime, WorkTrees } from '../services/host/index.js'
 import {
   createHostSync,
   type SyncReconciler,
@@ -16,6 +16,9 @@ declare module 'fastify' {
           workTrees: WorkTrees
           /** The reconciler built with the monitor (plugins/sync.ts decorates it as `sync`). */
           reconciler: SyncReconciler
+          /** Image updates: ask the registries now; what the last round found per stack. */
+          checkImages: () => Promise<void>
+          imageFindings: (path: string) => ImageFindings | undefined
         })
       | null
   }
@@ -64,6 +67,8 @@ export default fp<HostPluginOptions>(
       runtime: hostSync.runtime,
       workTrees: hostSync.workTrees,
       reconciler: hostSync.reconciler,
+      checkImages: hostSync.checkImages,
+      imageFindings: hostSync.imageFindings,
     })
     app.addHook('preClose', () => hostSync.close())
   },

@@ -302,6 +302,13 @@ export const configEnvSchema = z.object({
     })
     .optional(),
   COMMIT_STATUS_API_URL: optionalText,
+  IMAGE_UPDATES: z
+    .enum(['off', 'detect'], {
+      error: 'must be off or detect (detect: a moved image tag is reported; it is not pulled)',
+    })
+    .default('off'),
+  IMAGE_POLL_INTERVAL: duration('0', { allowZero: true }),
+  DOCKER_CONFIG: optionalText,
   LOG_LEVEL: z
     .enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })
     .default('info'),
@@ -374,5 +381,11 @@ export type Config = {
   commitStatusProvider: (typeof COMMIT_STATUS_PROVIDERS)[number] | undefined
   /** The Git host's API base (GitHub Enterprise, self-hosted GitLab, Gitea, Forgejo). */
   commitStatusApiUrl: string | undefined
+  /** Default image policy of a stack (its `x-docker-cd.image_updates` wins): off, or detect a moved tag. */
+  imageUpdates: 'off' | 'detect'
+  /** How often the registries are asked about the tags in use, ms; 0: only on request. */
+  imagePollIntervalMs: number
+  /** The Docker CLI's config dir (registry credentials, as Compose reads them); undefined: ~/.docker. */
+  dockerConfig: string | undefined
   logLevel: (typeof LOG_LEVELS)[number]
 }

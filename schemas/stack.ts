@@ -85,16 +85,23 @@ const hostSyncSchema = deploySchema.extend({
       z.object({
         service: z.string(),
         container: z.string(),
-        action: z.enum(['create', 'recreate', 'start', 'remove', 'restart', 'rebuild']),
+        action: z.enum(['create', 'recreate', 'start', 'remove', 'restart', 'rebuild', 'update']),
         files: z.array(z.string()).optional().meta({
           description:
             'Set when the entry comes from files the service reads (bind mounts, configs, secrets, build context) that changed since its containers were created: `./nginx.conf`',
         }),
+        image: z
+          .object({ reference: z.string(), running: z.string(), current: z.string() })
+          .optional()
+          .meta({
+            description:
+              "For `update`: the service's image tag moved in the registry (image updates): the digest its containers run and the one the tag names now",
+          }),
       }),
     )
     .meta({
       description:
-        'What a deploy would change: `docker compose up -d --remove-orphans` (create, recreate, start, remove), plus the services whose read files changed since they were deployed (recreate, restart, rebuild; with `files`)',
+        'What a deploy would change: `docker compose up -d --remove-orphans` (create, recreate, start, remove), plus the services whose read files changed since they were deployed (recreate, restart, rebuild; with `files`), and the services whose image tag moved in the registry (update; with `image`)',
     }),
   notes: z.array(z.string()).optional().meta({
     description:

@@ -136,6 +136,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     commitStatusToken: data.COMMIT_STATUS_TOKEN,
     commitStatusProvider: data.COMMIT_STATUS_PROVIDER,
     commitStatusApiUrl: data.COMMIT_STATUS_API_URL?.trim(),
+    imageUpdates: data.IMAGE_UPDATES,
+    imagePollIntervalMs: data.IMAGE_POLL_INTERVAL,
+    dockerConfig: data.DOCKER_CONFIG?.trim(),
     logLevel: data.LOG_LEVEL,
   }
 }

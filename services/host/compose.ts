@@ -40,7 +40,15 @@ export type ComposeAsk =
   | 'renew'
   | 'down'
 
-export type PlanAction = 'create' | 'recreate' | 'start' | 'remove' | 'restart' | 'rebuild'
+export type PlanAction =
+  | 'create'
+  | 'recreate'
+  | 'start'
+  | 'remove'
+  | 'restart'
+  | 'rebuild'
+  /** Its image's tag moved in the registry (image-watch.ts): a pull would change it. */
+  | 'update'
 
 /**
  * One container a deploy would change, and how: Compose's own plan (`up`'s
@@ -53,6 +61,8 @@ export type PlanEntry = {
   action: PlanAction
   /** The changed files behind the entry, when it comes from them (`./nginx.conf`). */
   files?: string[]
+  /** For `update`: the tag, the digest its containers run, and the one the registry names now. */
+  image?: { reference: string; running: string; current: string }
 }
 
 /** Compose refused or failed: its own message, first lines only. */
@@ -201,6 +211,8 @@ export function createCompose(options: {
   scrub?: (text: string) => string
   /** Between SIGTERM and SIGKILL (default KILL_GRACE_MS). */
   killGraceMs?: number
+  /** The Docker CLI's config dir (DOCKER_CONFIG: registry credentials for pulls). */
+  dockerConfig?: string
 }) {
   const killGraceMs = options.killGraceMs ?? KILL_GRACE_MS
   /** Every Compose running now, with how to stop it (close()). */
@@ -212,6 +224,8 @@ export function createCompose(options: {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: process.env.HOME ?? '/tmp',
     ...(options.dockerHost ? { DOCKER_HOST: options.dockerHost } : {}),
+    // Registry credentials: the config the image checks read too (DOCKER_CONFIG).
+    ...(options.dockerConfig ? { DOCKER_CONFIG: options.dockerConfig } : {}),
   }
 
   const [command, prefix] = options.command ? [options.command, []] : composeCommand()

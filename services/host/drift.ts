@@ -40,6 +40,19 @@ export type StackHostState = {
   settings?: StackSettings
   /** What docker-cd does not track, in words (mounts from outside the stack directory). */
   notes?: string[]
+  /** The services' image references, as Compose's model has them (image updates). */
+  images?: ServiceImage[]
+}
+
+/** A service's image as the model names it, for image checks: pulled from a registry, not built here. */
+export type ServiceImage = { service: string; reference: string; pullPolicy?: string }
+
+/** What the image checks found for a stack (image-watch.ts). */
+export type ImageFindings = {
+  /** Services whose tag names another digest than the one their containers run. */
+  moved: { service: string; reference: string; running: string; current: string }[]
+  /** Asks that failed, in words (`image check failed: ...`). */
+  problems: string[]
 }
 
 const ACTION_WORDS: Record<PlanEntry['action'], string> = {
@@ -49,7 +62,12 @@ const ACTION_WORDS: Record<PlanEntry['action'], string> = {
   remove: 'would be removed: Git no longer has this service',
   restart: 'would be restarted',
   rebuild: 'would be rebuilt and recreated',
+  update: 'would be pulled and recreated: its image tag moved in the registry',
 }
+
+/** A digest as people compare them: the algorithm and 12 hex characters. */
+const shortDigest = (digest: string) =>
+  digest.replace(/^(sha256:)?([0-9a-f]{12})[0-9a-f]*$/, '$1$2')
 
 /** The health of a project's containers; undefined when it has none. */
 export function healthOf(
@@ -83,6 +101,8 @@ const withoutAge = (status: string) =>
 /** One sentence per planned change, with the container's own state where it explains it. */
 export function reasonOf(plan: readonly PlanEntry[], containers: readonly EngineContainer[]) {
   const sentences = plan.map((entry) => {
+    if (entry.image)
+      return `image of service ${entry.service}: ${entry.image.reference} moved to ${shortDigest(entry.image.current)} in the registry (it runs ${shortDigest(entry.image.running)})`
     if (entry.files)
       return fileChangePending({
         service: entry.service,
@@ -176,6 +196,8 @@ export async function checkStack(options: {
   changedSinceDeploy?: readonly string[]
   /** The stack's SOPS-encrypted files: links into SECRETS_DIR (notes). */
   encrypted?: readonly string[]
+  /** What the image checks found for this stack, if they ran (image-watch.ts). */
+  imageFindings?: ImageFindings
 }): Promise<StackHostState> {
   let model: ComposeModel
   try {
@@ -206,13 +228,67 @@ export async function checkStack(options: {
     options.changedSinceDeploy ?? [],
     settings.onFileChange,
   )
-  return {
-    ...(changes.length > 0 && (state.status === 'synced' || state.status === 'out_of_sync')
+  const checked =
+    changes.length > 0 && (state.status === 'synced' || state.status === 'out_of_sync')
       ? withChangedFiles(state, changes)
-      : state),
+      : state
+  const images = imagesOf(model)
+  return {
+    ...(options.imageFindings && (checked.status === 'synced' || checked.status === 'out_of_sync')
+      ? withImageFindings(checked, options.imageFindings)
+      : checked),
     settings,
     ...(notes.length > 0 ? { notes } : {}),
+    ...(images.length > 0 ? { images } : {}),
   }
+}
+
+/** Services with an image from a registry: not built here (`build:`), not `pull_policy: never|build`. */
+function imagesOf(model: ComposeModel): ServiceImage[] {
+  return Object.entries(model.services ?? {})
+    .filter(([, service]) => service.image && !service.build)
+    .filter(([, service]) => service.pull_policy !== 'never' && service.pull_policy !== 'build')
+    .map(([name, service]) => ({
+      service: name,
+      reference: service.image as string,
+      ...(service.pull_policy ? { pullPolicy: service.pull_policy } : {}),
+    }))
+    .sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0))
+}
+
+/**
+ * A checked state with what the image checks found: a moved tag is an
+ * `update` entry per container (for a service Compose does not already
+ * replace), out of sync; a failed ask is said in the reason, the status
+ * unchanged (the host still runs what it ran).
+ */
+export function withImageFindings(state: StackHostState, findings: ImageFindings): StackHostState {
+  const replaced = new Set(
+    state.plan.filter((entry) => entry.action !== 'start').map((entry) => entry.service),
+  )
+  // A service whose containers run the tag's current digest already (pulled
+  // since the last round) has nothing pending.
+  const runsCurrent = (moved: ImageFindings['moved'][number]) =>
+    state.containers.some((c) => c.service === moved.service && c.digest === moved.current)
+  const added: PlanEntry[] = findings.moved
+    .filter((moved) => !replaced.has(moved.service) && !runsCurrent(moved))
+    .flatMap((moved) =>
+      state.containers
+        .filter((container) => container.service === moved.service)
+        .map((container) => ({
+          service: moved.service,
+          container: container.name,
+          action: 'update' as const,
+          image: { reference: moved.reference, running: moved.running, current: moved.current },
+        })),
+    )
+  const plan = [...state.plan, ...added]
+  const withPlan: StackHostState =
+    added.length > 0
+      ? { ...state, status: 'out_of_sync', plan, reason: reasonOf(plan, state.containers) }
+      : state
+  if (findings.problems.length === 0) return withPlan
+  return { ...withPlan, reason: `${withPlan.reason}; ${findings.problems.join('; ')}` }
 }
 
 /** A checked state with the services whose files changed: out of sync, said per service and file. */

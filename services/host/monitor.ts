@@ -1,5 +1,5 @@
 import type { RefreshObserver, Snapshot } from '../refresh/index.js'
-import { modelOf, type StackHostState, sharedProjectReason } from './drift.js'
+import { type ImageFindings, modelOf, type StackHostState, sharedProjectReason } from './drift.js'
 import type { StackRuntime } from './runtime.js'
 import { WorkTreeError, type WorkTrees } from './work-trees.js'
 
@@ -51,6 +51,8 @@ export function createHostMonitor(options: {
    * stack out of sync although Compose would change nothing.
    */
   changedSinceDeploy?: (path: string, tree: string) => Promise<readonly string[] | undefined>
+  /** What the image checks last found for a stack (image-watch.ts). */
+  imageFindings?: (path: string) => ImageFindings | undefined
   /** Every finished check (metrics). */
   onChecked?: (state: StackHostState) => void
   onError?: (error: unknown, stack: string) => void
@@ -206,6 +208,11 @@ export function createHostMonitor(options: {
     return [...projectOf].filter(([, name]) => name === project).map(([stack]) => stack)
   }
 
+  function imageFindingsOf(path: string): { imageFindings?: ImageFindings } {
+    const found = options.imageFindings?.(path)
+    return found ? { imageFindings: found } : {}
+  }
+
   async function check(path: string) {
     const stack = options.current().stacks.find((s) => s.path === path)
     if (!stack) return
@@ -236,6 +243,7 @@ export function createHostMonitor(options: {
         reuseLast: startupPass.has(path),
         ...(changedSinceDeploy ? { changedSinceDeploy } : {}),
         ...(tree.encrypted?.length ? { encrypted: tree.encrypted } : {}),
+        ...imageFindingsOf(path),
       })
       startupPass.delete(path)
       if (closed) return
@@ -335,6 +343,10 @@ export function createHostMonitor(options: {
     /** Live: re-check the stacks of these Compose projects (engine events). */
     projectsChanged(projects: ReadonlySet<string>) {
       request([...projects].flatMap(stacksOf))
+    },
+    /** Re-check one stack (its image findings changed). */
+    recheck(path: string) {
+      if (seenFirst) request([path])
     },
     /** Re-check every stack (the engine is back; events may have been missed). */
     recheckAll() {

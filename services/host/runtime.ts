@@ -1,6 +1,6 @@
 import type { ComposeModel } from './compose.js'
 import type { InspectedContainer } from './docker-engine.js'
-import type { Remembered, StackHostState } from './drift.js'
+import type { ImageFindings, Remembered, StackHostState } from './drift.js'
 
 // The seam between docker-cd and what runs the stacks: everything the host
 // monitor and the sync steps need from a deploy target, and nothing more.
@@ -26,6 +26,8 @@ export type CheckInput = {
   changedSinceDeploy?: readonly string[]
   /** The stack's SOPS-encrypted files (links into SECRETS_DIR), for the notes. */
   encrypted?: readonly string[]
+  /** What the image checks found (image-watch.ts): moved tags, failed asks. */
+  imageFindings?: ImageFindings
 }
 
 /** Where a project's workloads say they were deployed from (ownership, services/sync/decide.ts). */

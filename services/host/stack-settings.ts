@@ -10,11 +10,19 @@
 /** What a service gets when a file it mounts changes in Git (file-changes.ts). */
 export type FileChangeAction = 'recreate' | 'restart'
 
+/** Whether a moved image tag is looked for (image-watch.ts): `off` or `detect`. */
+export type ImagePolicy = 'off' | 'detect'
+export const IMAGE_POLICIES: readonly ImagePolicy[] = ['off', 'detect']
+
 export type StackSettings = Readonly<{
   /** Stacks (directory names) that must be synced and healthy before this one deploys. */
   dependsOn: readonly string[]
   /** Per service (`services.<name>.on_file_change`); a service not named is recreated. */
   onFileChange: Readonly<Record<string, FileChangeAction>>
+  /** `image_updates` for the stack; undefined: IMAGE_UPDATES decides. */
+  imageUpdates?: ImagePolicy
+  /** Per service (`services.<name>.image_updates`), over the stack's. */
+  serviceImageUpdates: Readonly<Record<string, ImagePolicy>>
   /** Values docker-cd cannot use, in words: the stack is not deployed while any is there. */
   problems: readonly string[]
   /** Keys docker-cd does not know, in words (logged). */
@@ -23,13 +31,14 @@ export type StackSettings = Readonly<{
 
 export const EXTENSION_KEY = 'x-docker-cd'
 
-const KNOWN_KEYS = ['depends_on', 'services'] as const
-const SERVICE_KEYS = ['on_file_change'] as const
+const KNOWN_KEYS = ['depends_on', 'image_updates', 'services'] as const
+const SERVICE_KEYS = ['image_updates', 'on_file_change'] as const
 const FILE_CHANGE_ACTIONS: readonly FileChangeAction[] = ['recreate', 'restart']
 
 export const NO_SETTINGS: StackSettings = Object.freeze({
   dependsOn: Object.freeze([]),
   onFileChange: Object.freeze({}),
+  serviceImageUpdates: Object.freeze({}),
   problems: Object.freeze([]),
   warnings: Object.freeze([]),
 })
@@ -49,8 +58,28 @@ export function readStackSettings(raw: unknown): StackSettings {
         `${EXTENSION_KEY}.${key} is not a setting docker-cd knows (ignored); known: ${KNOWN_KEYS.join(', ')}`,
     )
   const dependsOn = readNames(fields.depends_on, `${EXTENSION_KEY}.depends_on`, problems)
-  const onFileChange = readServices(fields.services, problems, warnings)
-  return { dependsOn, onFileChange, problems, warnings }
+  const { onFileChange, serviceImageUpdates } = readServices(fields.services, problems, warnings)
+  const imageUpdates = readImagePolicy(
+    fields.image_updates,
+    `${EXTENSION_KEY}.image_updates`,
+    problems,
+  )
+  return {
+    dependsOn,
+    onFileChange,
+    ...(imageUpdates ? { imageUpdates } : {}),
+    serviceImageUpdates,
+    problems,
+    warnings,
+  }
+}
+
+/** `off` or `detect`; anything else is a problem of the stack. */
+function readImagePolicy(value: unknown, key: string, problems: string[]): ImagePolicy | undefined {
+  if (value === undefined || value === null) return undefined
+  if (IMAGE_POLICIES.includes(value as ImagePolicy)) return value as ImagePolicy
+  problems.push(`${key} must be one of ${IMAGE_POLICIES.join(', ')}`)
+  return undefined
 }
 
 /** A list of stack names (one name alone is taken as a list of one). */
@@ -69,15 +98,20 @@ function readServices(
   value: unknown,
   problems: string[],
   warnings: string[],
-): Record<string, FileChangeAction> {
+): {
+  onFileChange: Record<string, FileChangeAction>
+  serviceImageUpdates: Record<string, ImagePolicy>
+} {
   const key = `${EXTENSION_KEY}.services`
-  if (value === undefined || value === null) return {}
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    problems.push(`${key} must be a mapping of service names to settings`)
-    return {}
-  }
   // No prototype: a service named `__proto__` is a key like any other.
   const onFileChange: Record<string, FileChangeAction> = Object.create(null)
+  const serviceImageUpdates: Record<string, ImagePolicy> = Object.create(null)
+  const result = { onFileChange, serviceImageUpdates }
+  if (value === undefined || value === null) return result
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${key} must be a mapping of service names to settings`)
+    return result
+  }
   for (const [service, settings] of Object.entries(value as Record<string, unknown>)) {
     if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
       problems.push(`${key}.${service} must be a mapping of settings`)
@@ -90,6 +124,12 @@ function readServices(
       warnings.push(
         `${key}.${service}.${unknownKey} is not a setting docker-cd knows (ignored); known: ${SERVICE_KEYS.join(', ')}`,
       )
+    const policy = readImagePolicy(
+      fields.image_updates,
+      `${key}.${service}.image_updates`,
+      problems,
+    )
+    if (policy) serviceImageUpdates[service] = policy
     const action = fields.on_file_change
     if (action === undefined || action === null) continue
     if (!FILE_CHANGE_ACTIONS.includes(action as FileChangeAction)) {
@@ -100,7 +140,7 @@ function readServices(
     }
     onFileChange[service] = action as FileChangeAction
   }
-  return onFileChange
+  return result
 }
 
 /** Settings naming a service the stack does not have: a warning each (a typo, or a service removed). */
@@ -108,7 +148,12 @@ export function withServiceNames(
   settings: StackSettings,
   services: readonly string[],
 ): StackSettings {
-  const unknown = Object.keys(settings.onFileChange).filter((name) => !services.includes(name))
+  const unknown = [
+    ...new Set([
+      ...Object.keys(settings.onFileChange),
+      ...Object.keys(settings.serviceImageUpdates),
+    ]),
+  ].filter((name) => !services.includes(name))
   if (unknown.length === 0) return settings
   return {
     ...settings,

@@ -102,6 +102,11 @@ export function decide(input: {
           ? `new in Git: tree ${short(tree)} is not deployed`
           : `not deployed by docker-cd yet: tree ${short(tree)}`,
     }
+  if (imageOnly(check))
+    return {
+      action: 'wait',
+      why: `image updates are reported, not applied (docker compose pull, then up -d, takes one): ${check.reason}`,
+    }
   return input.selfHeal
     ? {
         action: 'deploy',
@@ -112,6 +117,15 @@ export function decide(input: {
         action: 'wait',
         why: `drift from the deployed tree (SYNC_SELF_HEAL is off: sync by hand to re-apply): ${check.reason}`,
       }
+}
+
+/** Out of sync only because image tags moved in the registry (image updates), nothing else. */
+function imageOnly(check: HostCheck): boolean {
+  return (
+    check.status === 'out_of_sync' &&
+    check.plan.length > 0 &&
+    check.plan.every((entry) => entry.action === 'update')
+  )
 }
 
 /**
@@ -128,6 +142,8 @@ export function driftOf(input: {
   const { tree, check, record } = input
   if (!check || record?.deployedTreeHash !== tree || record.inProgress) return undefined
   if (check.status === 'unknown' || check.status === 'failed') return undefined
+  // A moved image tag is the registry's change, not someone's on the host.
+  if (imageOnly(check)) return undefined
   return {
     drifted: check.status !== 'synced',
     reason: check.reason,

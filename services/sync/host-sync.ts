@@ -9,8 +9,13 @@ import {
   createComposeRuntime,
   createEngineWatch,
   createHostMonitor,
+  createImageChecks,
+  createImageWatch,
+  createRegistryClient,
   createWorkTrees,
+  dockerConfigFile,
   type Engine,
+  lookupCredentials,
   type StackHostState,
 } from '../host/index.js'
 import { type RefreshObserver, repositoryKey, type Snapshot } from '../refresh/index.js'
@@ -62,6 +67,7 @@ export async function createHostSync(options: HostSyncOptions) {
   const serviceSecrets = scrubSecrets(config)
   const compose = createCompose({
     dockerHost: config.dockerHost,
+    ...(config.dockerConfig ? { dockerConfig: config.dockerConfig } : {}),
     ...(options.composeCommand ? { command: options.composeCommand } : {}),
     onRun: (asked) => options.sink?.composeRun?.(asked),
     // Compose can echo a value it read (an interpolation error): decrypted ones are cut too.
@@ -95,6 +101,32 @@ export async function createHostSync(options: HostSyncOptions) {
   )
   await records.load()
   const changedFiles = changedFilesMemo(options.git, log, workTrees.sameSecrets)
+  // Image updates (detect): the tags in use, asked of their registries with
+  // the Docker config's credentials (the ones Compose pulls with).
+  const credentialsFile = config.dockerConfig
+    ? join(config.dockerConfig, 'config.json')
+    : dockerConfigFile({})
+  const imageWatch = createImageWatch({
+    checks: createImageChecks({
+      client: createRegistryClient({
+        credentials: async (registry) => {
+          const found = await lookupCredentials(registry, credentialsFile)
+          if ('note' in found && found.note) log.warn({ registry }, found.note)
+          return found.found
+        },
+      }),
+      // Asked on request only (IMAGE_POLL_INTERVAL=0): an answer stands for a minute.
+      intervalMs: config.imagePollIntervalMs > 0 ? config.imagePollIntervalMs : 60_000,
+    }),
+    defaultPolicy: config.imageUpdates,
+    intervalMs: config.imagePollIntervalMs,
+    stacks: () =>
+      options
+        .current()
+        .stacks.map((stack) => ({ path: stack.path, check: monitor.state(stack.path) })),
+    changed: (path) => monitor.recheck(path),
+    onError: (error) => log.error({ err: error }, 'image check round failed'),
+  })
   const monitor = createHostMonitor({
     workTrees,
     runtime,
@@ -108,6 +140,7 @@ export async function createHostSync(options: HostSyncOptions) {
       // A failure is the monitor's to report (unknown, asked again): never "nothing changed".
       return changedFiles(path, deployed, tree)
     },
+    imageFindings: (path) => imageWatch.findings(path),
     onChecked: (state) => options.sink?.checked?.(state),
     onError: (error, stack) => log.error({ err: error, stack }, 'host check failed'),
   })
@@ -156,6 +189,8 @@ export async function createHostSync(options: HostSyncOptions) {
         `SYNC_MODE=${config.syncMode}: ${error.message}; stacks read unknown until it is there`,
       ),
     )
+  // The first image round once every stack was checked (its running digests known).
+  void monitor.idle().then(() => imageWatch.start())
   /** In this order: the monitor learns of a refresh's stacks before the reconciler does. */
   const refreshObservers: RefreshObserver[] = [monitor.observer, reconciler.observer]
   return {
@@ -165,8 +200,13 @@ export async function createHostSync(options: HostSyncOptions) {
     reconciler,
     refreshObservers,
     eventsConnected: watch.connected,
+    /** Image updates: ask the registries now (a manual request). */
+    checkImages: () => imageWatch.checkNow(true),
+    /** What the last image round found for a stack. */
+    imageFindings: imageWatch.findings,
     /** Shutdown: deploys end (or are stopped after the grace), then the watch, the checks, any Compose left. */
     async close() {
+      imageWatch.close()
       await reconciler.close()
       await watch.close()
       // Any Compose still running (a check) is stopped, SIGKILLed after the grace: none outlives the service.

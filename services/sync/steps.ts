@@ -181,7 +181,10 @@ export function createSyncSteps(options: {
       ...new Set([
         ...(!checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
           ? services
-          : checkBefore.plan.map((entry) => entry.service)),
+          : // A moved image tag is not applied by a Git change's `up` (it pulls only what is missing).
+            checkBefore.plan
+              .filter((entry) => entry.action !== 'update')
+              .map((entry) => entry.service)),
         ...changes.map((change) => change.service),
       ]),
     ]

@@ -93,9 +93,12 @@ t.test('the same table with the token: the routes answer', async (t) => {
       t.not(status, 401, `${route.method} ${target} with the token is not refused for it`)
     }
     const status = await rawStatus(port, route.method, route.path, auth)
-    // A manual sync with SYNC_MODE=off (this app's) is refused for the mode,
-    // and a notification test without channels (none configured here), 409.
-    const refusedForState = route.url.endsWith('/sync') || route.url.endsWith('/notifications/test')
+    // A manual sync and an image check with SYNC_MODE=off (this app's) are
+    // refused for the mode, a notification test without channels (none
+    // configured here) for that: 409.
+    const refusedForState = ['/sync', '/notifications/test', '/images/check'].some((end) =>
+      route.url.endsWith(end),
+    )
     const answered = refusedForState ? status === 409 : status >= 200 && status < 300
     t.ok(answered, `${route.method} ${route.path} → ${status}`)
   }

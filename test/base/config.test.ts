@@ -75,6 +75,9 @@ t.test('every variable set to a good value', async (t) => {
     COMMIT_STATUS_TOKEN: 'glpat_status',
     COMMIT_STATUS_PROVIDER: 'gitlab',
     COMMIT_STATUS_API_URL: 'https://git.example.com/api/v4',
+    IMAGE_UPDATES: 'detect',
+    IMAGE_POLL_INTERVAL: '6h',
+    DOCKER_CONFIG: '/etc/docker-cd/docker',
     LOG_LEVEL: 'debug',
   })
   t.same(config, {
@@ -113,9 +116,17 @@ t.test('every variable set to a good value', async (t) => {
     commitStatusToken: 'glpat_status',
     commitStatusProvider: 'gitlab',
     commitStatusApiUrl: 'https://git.example.com/api/v4',
+    imageUpdates: 'detect',
+    imagePollIntervalMs: 6 * 3_600_000,
+    dockerConfig: '/etc/docker-cd/docker',
     logLevel: 'debug',
   })
   t.equal(loadConfig(base).instanceName, hostname(), 'named after the host by default')
+  t.equal(loadConfig(base).imageUpdates, 'off', 'image updates are off by default')
+  t.equal(loadConfig(base).imagePollIntervalMs, 0, 'and asked only on request')
+  t.match(problemsOf({ ...base, IMAGE_UPDATES: 'apply' }), [
+    /^IMAGE_UPDATES: must be off or detect/,
+  ])
   t.match(problemsOf({ ...base, PUBLIC_URL: 'https://user:pw@deploy.example.com' }), [
     /^PUBLIC_URL: must be an http\(s\) URL without credentials/,
   ])

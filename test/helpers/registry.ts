@@ -1,10 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { createHash, createPrivateKey, randomUUID, sign } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { waitFor } from './build.js'
+import { docker, ensureTestImage, hostUnavailable } from './docker.js'
 import { freePort } from './free-port.js'
 import { createCertificate } from './git-server.js'
 import { tempDir } from './temp-dir.js'
@@ -161,3 +163,42 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
 /** A manifest's digest, as the registry names it (sha256 of its exact bytes). */
 export const digestOf = (bytes: Buffer | string) =>
   `sha256:${createHash('sha256').update(bytes).digest('hex')}`
+
+/** Why the registry tests cannot run here (no engine, or the package missing), or undefined. */
+export function registryUnavailable(): string | undefined {
+  const engine = hostUnavailable()
+  if (engine) return engine
+  try {
+    execFileSync('docker-registry', ['--version'], { stdio: 'ignore' })
+    return undefined
+  } catch {
+    return 'docker-registry is not installed (scripts/ensure-registry.sh)'
+  }
+}
+
+/**
+ * Builds a distinct image from the test image (a label) as `reference` and
+ * pushes it with the real engine (with `configDir`'s credentials); its
+ * digest in that repository. Asynchronous: a token service the engine asks
+ * during the push may run in this process.
+ */
+export async function pushImage(reference: string, variant: string, configDir?: string) {
+  const context = tempDir('docker-cd-push-')
+  writeFileSync(
+    join(context, 'Dockerfile'),
+    `FROM ${ensureTestImage()}\nLABEL variant="${variant}"\n`,
+  )
+  docker('build', '-q', '-t', reference, context)
+  await promisify(execFile)('docker', [
+    ...(configDir ? ['--config', configDir] : []),
+    'push',
+    reference,
+  ])
+  const digests = JSON.parse(
+    docker('image', 'inspect', '--format', '{{json .RepoDigests}}', reference),
+  ) as string[]
+  const repository = reference.replace(/:[^/:]*$/, '')
+  const found = digests.find((entry) => entry.startsWith(`${repository}@`))
+  if (!found) throw new Error(`no repo digest for ${reference}: ${digests.join(', ')}`)
+  return found.split('@')[1] as string
+}

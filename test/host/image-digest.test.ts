@@ -1,14 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
 import t from 'tap'
 import { repoDigestOf } from '../../services/host/index.js'
 import { build, configFor, finishedRun, startApp } from '../helpers/build.js'
-import { docker, ensureTestImage, hostUnavailable, removeProject } from '../helpers/docker.js'
+import { docker, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
-import { startRegistry } from '../helpers/registry.js'
+import { pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // Issue 29, "record what runs": a stack whose image comes from a registry
@@ -17,16 +13,7 @@ import { tempDir } from '../helpers/temp-dir.js'
 // engine runs and the digest the pull recorded, and the stack page shows
 // the short digest beside the tag.
 
-const unavailable =
-  hostUnavailable() ??
-  (() => {
-    try {
-      execFileSync('docker-registry', ['--version'], { stdio: 'ignore' })
-      return undefined
-    } catch {
-      return 'docker-registry is not installed (scripts/ensure-registry.sh)'
-    }
-  })()
+const unavailable = registryUnavailable()
 const pid = process.pid
 
 t.test('the digest in a repository, from RepoDigests', async (t) => {
@@ -61,17 +48,8 @@ t.test(
     t.teardown(() => registry.close())
     const server = await startGitServer({ token: `tok-digest-${pid}` })
     t.teardown(() => server.close())
-    const image = ensureTestImage()
     const reference = `${registry.host}/digest-${pid}:stable`
-    const context = tempDir('docker-cd-push-')
-    writeFileSync(join(context, 'Dockerfile'), `FROM ${image}\nLABEL variant="digest-${pid}"\n`)
-    docker('build', '-q', '-t', reference, context)
-    await promisify(execFile)('docker', ['push', reference])
-    const pushed = (
-      JSON.parse(
-        docker('image', 'inspect', '--format', '{{json .RepoDigests}}', reference),
-      ) as string[]
-    )[0]?.split('@')[1]
+    const pushed = await pushImage(reference, `digest-${pid}`)
     docker('image', 'rm', reference) // the deploy pulls it
     t.teardown(() => {
       try {

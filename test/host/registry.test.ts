@@ -1,7 +1,6 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import t from 'tap'
 import {
   createRegistryClient,
@@ -9,8 +8,14 @@ import {
   lookupCredentials,
   parseImageRef,
 } from '../../services/host/index.js'
-import { docker, ensureTestImage, hostUnavailable } from '../helpers/docker.js'
-import { digestOf, type RegistryAuth, startRegistry } from '../helpers/registry.js'
+import { docker } from '../helpers/docker.js'
+import {
+  digestOf,
+  pushImage,
+  type RegistryAuth,
+  registryUnavailable,
+  startRegistry,
+} from '../helpers/registry.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // Issue 29's registry client against the real distribution registry on
@@ -22,16 +27,7 @@ import { tempDir } from '../helpers/temp-dir.js'
 // token scheme anonymously and with credentials; a multi-arch index
 // answers with the index's digest; no password in any reason.
 
-const unavailable =
-  hostUnavailable() ??
-  (() => {
-    try {
-      execFileSync('docker-registry', ['--version'], { stdio: 'ignore' })
-      return undefined
-    } catch {
-      return 'docker-registry is not installed (scripts/ensure-registry.sh)'
-    }
-  })()
+const unavailable = registryUnavailable()
 const pid = process.pid
 
 /** A Docker config dir holding credentials for `host`, as `docker login` writes them. */
@@ -46,24 +42,12 @@ function configWith(host: string, username: string, password: string): string {
   return dir
 }
 
-/**
- * Pushes the test image (with a label making it a distinct image) as
- * host/repo:tag; its digest. Asynchronously: the token service the engine
- * asks during the push runs in this process.
- */
+/** Pushes a distinct image as host/repo:tag (then removes it here); its digest. */
 async function push(host: string, repo: string, tag: string, variant: string, configDir?: string) {
-  const image = ensureTestImage()
   const name = `${host}/${repo}:${tag}`
-  const context = tempDir('docker-cd-push-')
-  writeFileSync(join(context, 'Dockerfile'), `FROM ${image}\nLABEL variant="${variant}"\n`)
-  docker('build', '-q', '-t', name, context)
-  const cfg = configDir ? ['--config', configDir] : []
-  await promisify(execFile)('docker', [...cfg, 'push', name])
-  const digests = docker('image', 'inspect', '--format', '{{json .RepoDigests}}', name)
-  const found = (JSON.parse(digests) as string[]).find((d) => d.startsWith(`${host}/${repo}@`))
+  const digest = await pushImage(name, variant, configDir)
   docker('image', 'rm', name)
-  if (!found) throw new Error(`no repo digest for ${name}: ${digests}`)
-  return found.split('@')[1] as string
+  return digest
 }
 
 const refOf = (text: string) => {

@@ -16,6 +16,7 @@ t.test('on_file_change per service', async (t) => {
   t.same(readStackSettings({ services: { web: { on_file_change: 'restart' } } }), {
     dependsOn: [],
     onFileChange: { web: 'restart' },
+    serviceImageUpdates: {},
     problems: [],
     warnings: [],
   })
@@ -27,6 +28,7 @@ t.test('on_file_change per service', async (t) => {
     {
       dependsOn: ['db'],
       onFileChange: { web: 'restart', app: 'recreate' },
+      serviceImageUpdates: {},
       problems: [],
       warnings: [],
     },
@@ -85,15 +87,38 @@ t.test('a per-service key docker-cd does not know is a warning, not a problem', 
   })
   t.same(settings.problems, [])
   t.same(settings.warnings, [
-    'x-docker-cd.services.web.on_file_chnage is not a setting docker-cd knows (ignored); known: on_file_change',
-    'x-docker-cd.services.app.x is not a setting docker-cd knows (ignored); known: on_file_change',
+    'x-docker-cd.services.web.on_file_chnage is not a setting docker-cd knows (ignored); known: image_updates, on_file_change',
+    'x-docker-cd.services.app.x is not a setting docker-cd knows (ignored); known: image_updates, on_file_change',
   ])
   t.same(settings.onFileChange, { app: 'restart' }, 'the known key beside it is read')
   t.same(
     readStackSettings({ servicez: {} }).warnings,
     [
-      'x-docker-cd.servicez is not a setting docker-cd knows (ignored); known: depends_on, services',
+      'x-docker-cd.servicez is not a setting docker-cd knows (ignored); known: depends_on, image_updates, services',
     ],
     'services is a known top-level key',
+  )
+})
+
+t.test('image_updates for the stack and per service', async (t) => {
+  const settings = readStackSettings({
+    image_updates: 'detect',
+    services: {
+      db: { image_updates: 'off' },
+      web: { image_updates: 'detect', on_file_change: 'restart' },
+    },
+  })
+  t.equal(settings.imageUpdates, 'detect')
+  t.same({ ...settings.serviceImageUpdates }, { db: 'off', web: 'detect' })
+  t.same({ ...settings.onFileChange }, { web: 'restart' })
+  t.same(settings.problems, [])
+  t.notOk('imageUpdates' in readStackSettings({}), 'none given: IMAGE_UPDATES decides')
+  t.same(
+    readStackSettings({ image_updates: 'apply', services: { web: { image_updates: true } } })
+      .problems,
+    [
+      'x-docker-cd.services.web.image_updates must be one of off, detect',
+      'x-docker-cd.image_updates must be one of off, detect',
+    ],
   )
 })

@@ -1,0 +1,157 @@
+import t from 'tap'
+import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
+import { docker, removeProject } from '../helpers/docker.js'
+import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { startGitServer } from '../helpers/git-server.js'
+import { pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+// Issue 29, detect, on the real engine with a real registry (Debian's
+// docker-registry on loopback): a stack deployed by docker-cd from the
+// registry; a new image pushed under the same tag is reported — the stack
+// `out_of_sync`, an `update` entry with both digests, the reason in words —
+// for the service whose policy is `detect` only (a service set `off` is not
+// asked about); nothing is pulled or deployed (apply mode, the stack's
+// history and container unchanged); a stopped registry is a reason on the
+// stack, and the endpoint is behind the API token.
+
+const unavailable = registryUnavailable()
+const pid = process.pid
+const API_TOKEN = `image-detect-token-${pid}-0123456789`
+
+t.test(
+  'a moved tag is reported for the services that watch it, and nothing is deployed',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const registry = await startRegistry()
+    t.teardown(() => registry.close())
+    const server = await startGitServer({ token: `tok-image-detect-${pid}` })
+    t.teardown(() => server.close())
+    const app1 = `${registry.host}/app-${pid}:stable`
+    const side = `${registry.host}/side-${pid}:1`
+    const first = await pushImage(app1, 'one')
+    await pushImage(side, 'side-one')
+    for (const reference of [app1, side]) docker('image', 'rm', reference) // the deploy pulls them
+    t.teardown(() => {
+      for (const reference of [app1, side])
+        try {
+          docker('image', 'rm', reference)
+        } catch {
+          // not there
+        }
+    })
+
+    const stack = `imgdetect-${pid}`
+    t.teardown(() => removeProject(stack))
+    const service = (image: string) =>
+      `    image: ${image}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    repo
+      .writeFile(
+        `${stack}/compose.yaml`,
+        `x-docker-cd:\n  image_updates: detect\n  services:\n    side:\n      image_updates: "off"\nservices:\n  app:\n${service(app1)}  side:\n${service(side)}`,
+      )
+      .commitAndPush('two services from the registry')
+    const app = await build(
+      t,
+      configFor(server, repo.url, {
+        SYNC_MODE: 'apply',
+        STACKS_DIR: tempDir('docker-cd-stacks-'),
+        API_TOKEN,
+      }),
+      { maxEventLoopDelayMs: 60_000 },
+    )
+    await startApp(app)
+    const auth = { authorization: `Bearer ${API_TOKEN}` }
+    const detail = async () =>
+      (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json()
+    const deployed = await finishedRun(detail, 'the first deploy')
+    t.equal(deployed.status, 'synced')
+    const containerOf = (d: { containers: { service: string; id?: string; name: string }[] }) =>
+      d.containers.find((c) => c.service === 'app')?.name as string
+    const appContainer = docker('inspect', '--format', '{{.Id}}', containerOf(deployed))
+    const check = async () => {
+      const res = await app.inject({ method: 'POST', url: '/api/images/check', headers: auth })
+      t.equal(res.statusCode, 200)
+      return res.json() as { stacks: { path: string; moved: unknown[]; problems: string[] }[] }
+    }
+    t.same(await check(), { stacks: [] }, 'nothing moved yet')
+
+    // Both tags move in the registry; only `app` watches its own. The pushes
+    // go through this engine, so its local tags are put back on the images
+    // the containers run: the host has not pulled anything.
+    const runningIds = [app1, side].map((reference) =>
+      docker('image', 'inspect', '--format', '{{.Id}}', reference),
+    )
+    const second = await pushImage(app1, 'two')
+    await pushImage(side, 'side-two')
+    for (const [i, reference] of [app1, side].entries())
+      docker('tag', runningIds[i] as string, reference)
+    t.not(second, first)
+    const found = await check()
+    t.same(found.stacks, [
+      {
+        path: stack,
+        moved: [{ service: 'app', reference: app1, running: first, current: second }],
+        problems: [],
+      },
+    ])
+    const reported = await waitFor(async () => {
+      const d = await detail()
+      return d.status === 'out_of_sync' ? d : undefined
+    }, 'the stack out of sync for its moved tag')
+    const short = (digest: string) => digest.slice(0, 19)
+    t.equal(
+      reported.sync.reason,
+      `image updates are reported, not applied (docker compose pull, then up -d, takes one): image of service app: ${app1} moved to ${short(second)} in the registry (it runs ${short(first)})`,
+    )
+    t.match(reported.sync.plan, [
+      {
+        service: 'app',
+        action: 'update',
+        image: { reference: app1, running: first, current: second },
+      },
+    ])
+    t.equal(reported.sync.plan.length, 1, 'the service set off is not reported')
+
+    // Nothing is pulled or deployed: the same container, the same history.
+    await app.sync?.idle()
+    const after = await detail()
+    t.equal(after.history.length, deployed.history.length, 'no sync run')
+    t.equal(docker('inspect', '--format', '{{.Id}}', containerOf(after)), appContainer)
+    t.equal(
+      docker('image', 'inspect', '--format', '{{.Id}}', app1),
+      runningIds[0],
+      'the new image was not pulled',
+    )
+
+    // The registry stops: a reason on the stack, no crash, no deploy.
+    await registry.stop()
+    const failing = await check()
+    t.match(failing.stacks, [
+      {
+        path: stack,
+        moved: [],
+        problems: [/^image check failed for service app: .*cannot be reached \(ECONNREFUSED\)$/],
+      },
+    ])
+    const unreachable = await waitFor(async () => {
+      const d = await detail()
+      return /image check failed/.test(d.sync?.reason ?? '') ? d : undefined
+    }, 'the stack saying the check failed')
+    t.equal(unreachable.status, 'synced', 'the host still runs what it ran')
+    t.equal((await detail()).history.length, deployed.history.length)
+
+    // Behind the API token.
+    const open = await build(
+      t,
+      configFor(server, repo.url, {
+        SYNC_MODE: 'detect',
+        STACKS_DIR: tempDir('docker-cd-stacks-'),
+      }),
+    )
+    const refused = await open.inject({ method: 'POST', url: '/api/images/check' })
+    t.equal(refused.statusCode, 403)
+    t.match(refused.json(), { message: /needs API_TOKEN/ })
+  },
+)
