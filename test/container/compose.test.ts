@@ -86,6 +86,8 @@ t.test('compose.yaml with .env.example validates and renders the intended servic
     'GIT_ACCESS_TOKEN_FILE',
     'WEBHOOK_SECRET_FILE',
     'API_TOKEN_FILE',
+    'NOTIFY_URLS_FILE',
+    'COMMIT_STATUS_TOKEN_FILE',
   ]
   for (const name of variables) t.ok(name in service.environment, `${name} is passed`)
 
