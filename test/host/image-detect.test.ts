@@ -113,6 +113,17 @@ t.test(
       },
     ])
     t.equal(reported.sync.plan.length, 1, 'the service set off is not reported')
+    // The stack page's plan says it too (logged in with the token, as a browser would be).
+    const login = await app.inject({
+      method: 'POST',
+      url: '/ui/login',
+      payload: `token=${API_TOKEN}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    const session = String(login.headers['set-cookie']).split(';')[0] as string
+    const page = (await app.inject({ url: `/ui/stacks/${stack}`, headers: { cookie: session } }))
+      .body
+    t.match(page, `image of service app: ${app1} moved to ${short(second)} in the registry`)
 
     // Nothing is pulled or deployed: the same container, the same history.
     await app.sync?.idle()
