@@ -35,7 +35,20 @@ export const waitFlag = (description: string) =>
     .meta({ description })
 
 export const refreshQuerySchema = z.object({
-  wait: waitFlag('Answer when the refresh covering this request has finished'),
+  wait: z
+    .enum(['true', 'false', '1', '0', 'sync'])
+    .optional()
+    .transform((value) =>
+      value === 'sync'
+        ? ('sync' as const)
+        : value === 'true' || value === '1'
+          ? ('refresh' as const)
+          : undefined,
+    )
+    .meta({
+      description:
+        "`true`: answer when the refresh covering this request has finished; `sync`: also when every deploy it caused has finished, with each changed stack's outcome",
+    }),
 })
 
 /** The message that goes with a `refreshing`/`queued` answer (manual refresh and webhook). */

@@ -74,6 +74,31 @@ export const refreshFinishedSchema = z
     message: z.string(),
     revision: z.string().nullable(),
     changes: stackChangesSchema,
+    stacks: z
+      .array(
+        z.object({
+          path: z.string(),
+          status: z
+            .string()
+            .meta({ description: 'The stack status once its deploys have finished' }),
+          reason: z.string().optional(),
+          run: z
+            .object({
+              result: z.enum(['completed', 'failed', 'interrupted']),
+              trigger: z.string(),
+              revision: z.string(),
+              toTree: z.string(),
+              rolledBackTo: z.object({ revision: z.string(), treeHash: z.string() }).optional(),
+            })
+            .optional()
+            .meta({ description: "The stack's run of its new tree, when one ran" }),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'With `?wait=sync`: every stack the refresh added or changed, after the deploys it caused finished',
+      }),
   })
   .meta({
     id: 'RefreshFinished',
