@@ -135,13 +135,13 @@ t.test('readStackSettings: none given', async (t) => {
   for (const raw of [undefined, null]) {
     t.same(
       readStackSettings(raw),
-      { dependsOn: [], onFileChange: {}, problems: [], warnings: [] },
+      { dependsOn: [], onFileChange: {}, serviceImageUpdates: {}, problems: [], warnings: [] },
       String(raw),
     )
   }
   t.same(
     readStackSettings({}),
-    { dependsOn: [], onFileChange: {}, problems: [], warnings: [] },
+    { dependsOn: [], onFileChange: {}, serviceImageUpdates: {}, problems: [], warnings: [] },
     'an empty mapping',
   )
   t.same(readStackSettings({ depends_on: [] }).dependsOn, [])
@@ -154,6 +154,7 @@ t.test(
     t.same(readStackSettings({ depends_on: ['db', 'cache'] }), {
       dependsOn: ['cache', 'db'],
       onFileChange: {},
+      serviceImageUpdates: {},
       problems: [],
       warnings: [],
     })
@@ -187,7 +188,7 @@ t.test('readStackSettings: unknown keys are warnings, not problems', async (t) =
   t.same(settings.dependsOn, ['db'])
   t.same(settings.problems, [])
   t.same(settings.warnings, [
-    'x-docker-cd.image_update is not a setting docker-cd knows (ignored); known: depends_on, services',
-    'x-docker-cd.zeta is not a setting docker-cd knows (ignored); known: depends_on, services',
+    'x-docker-cd.image_update is not a setting docker-cd knows (ignored); known: depends_on, image_updates, services',
+    'x-docker-cd.zeta is not a setting docker-cd knows (ignored); known: depends_on, image_updates, services',
   ])
 })
