@@ -38,6 +38,10 @@ export function imagePolicyOf(
   return settings?.serviceImageUpdates[service] ?? settings?.imageUpdates ?? defaultPolicy
 }
 
+/** The digests a container's image has in its repository (several: any names what it runs). */
+export const digestsOf = (container: { digest?: string; digests?: string[] }): string[] =>
+  container.digests ?? (container.digest ? [container.digest] : [])
+
 type Watched = { service: string; reference: string; running: string[] }
 
 /** The services of a stack to ask about, with the digests their containers run. */
@@ -50,8 +54,8 @@ export function watchedServices(check: StackHostState, defaultPolicy: ImagePolic
       running: [
         ...new Set(
           check.containers
-            .filter((container) => container.service === image.service && container.digest)
-            .map((container) => container.digest as string),
+            .filter((container) => container.service === image.service)
+            .flatMap(digestsOf),
         ),
       ],
     }))

@@ -155,3 +155,66 @@ t.test(
     t.match(refused.json(), { message: /needs API_TOKEN/ })
   },
 )
+
+t.test(
+  'an image known under two digests of its repository (a tag and a manifest list over it) is not a moved tag',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const registry = await startRegistry()
+    t.teardown(() => registry.close())
+    const server = await startGitServer({ token: `tok-image-two-${pid}` })
+    t.teardown(() => server.close())
+    // `:v1` is the image's own manifest; `:multi` a manifest list over it
+    // (as a publisher's `:1` over `:1-amd64`). Pulling both gives the one
+    // image two RepoDigests in the repository; the tag the stack runs is
+    // the one whose digest the engine lists second.
+    const v1 = `${registry.host}/two-${pid}:v1`
+    const multi = `${registry.host}/two-${pid}:multi`
+    const own = await pushImage(v1, `two-digests-${pid}`)
+    const cli = tempDir('docker-cd-manifest-')
+    docker('--config', cli, 'manifest', 'create', '--insecure', multi, v1)
+    const list = docker('--config', cli, 'manifest', 'push', '--insecure', multi).trim()
+    docker('pull', '-q', multi)
+    t.teardown(() => {
+      for (const reference of [v1, multi])
+        try {
+          docker('image', 'rm', reference)
+        } catch {
+          // not there
+        }
+    })
+    const repoDigests = JSON.parse(
+      docker('image', 'inspect', '--format', '{{json .RepoDigests}}', v1),
+    ).filter((entry: string) => entry.startsWith(`${registry.host}/two-${pid}@`)) as string[]
+    t.equal(repoDigests.length, 2, 'two digests in one repository')
+    const image = repoDigests[0]?.endsWith(own) ? multi : v1
+    t.not(own, list)
+
+    const stack = `imgtwo-${pid}`
+    t.teardown(() => removeProject(stack))
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    repo
+      .writeFile(
+        `${stack}/compose.yaml`,
+        `x-docker-cd:\n  image_updates: detect\nservices:\n  app:\n    image: ${image}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`,
+      )
+      .commitAndPush('a stack on one of the two tags')
+    const app = await build(
+      t,
+      configFor(server, repo.url, {
+        SYNC_MODE: 'apply',
+        STACKS_DIR: tempDir('docker-cd-stacks-'),
+        API_TOKEN,
+      }),
+      { maxEventLoopDelayMs: 60_000 },
+    )
+    await startApp(app)
+    const auth = { authorization: `Bearer ${API_TOKEN}` }
+    const detail = async () =>
+      (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json()
+    t.equal((await finishedRun(detail, 'the deploy')).status, 'synced')
+    const res = await app.inject({ method: 'POST', url: '/api/images/check', headers: auth })
+    t.same(res.json(), { stacks: [] }, 'the tag names an image the container runs')
+    t.equal((await detail()).status, 'synced')
+  },
+)
