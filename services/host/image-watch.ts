@@ -75,11 +75,11 @@ export function findingsOf(
       findings.problems.push(`image check failed for service ${service}: ${answer.problem}`)
       continue
     }
-    if (!answer.answer.ok) {
+    if (!answer.answer.ok)
       findings.problems.push(`image check failed for service ${service}: ${answer.answer.reason}`)
-      continue
-    }
-    const current = answer.answer.digest
+    // A failed ask: what the tag last named stands (a moved tag stays moved).
+    const current = answer.answer.ok ? answer.answer.digest : answer.known
+    if (!current) continue
     if (!running.includes(current))
       findings.moved.push({ service, reference, running: running[0] as string, current })
   }

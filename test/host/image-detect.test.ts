@@ -125,13 +125,14 @@ t.test(
       'the new image was not pulled',
     )
 
-    // The registry stops: a reason on the stack, no crash, no deploy.
+    // The registry stops: a reason on the stack, no crash, no deploy; the
+    // tag is still known to have moved (a failed ask does not take it back).
     await registry.stop()
     const failing = await check()
     t.match(failing.stacks, [
       {
         path: stack,
-        moved: [],
+        moved: [{ service: 'app', reference: app1, running: first, current: second }],
         problems: [/^image check failed for service app: .*cannot be reached \(ECONNREFUSED\)$/],
       },
     ])
@@ -139,7 +140,7 @@ t.test(
       const d = await detail()
       return /image check failed/.test(d.sync?.reason ?? '') ? d : undefined
     }, 'the stack saying the check failed')
-    t.equal(unreachable.status, 'synced', 'the host still runs what it ran')
+    t.equal(unreachable.status, 'out_of_sync', 'still out of sync: the tag moved')
     t.equal((await detail()).history.length, deployed.history.length)
 
     // Behind the API token.

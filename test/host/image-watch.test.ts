@@ -124,6 +124,47 @@ t.test('what the answers mean', async (t) => {
   )
 })
 
+t.test('a failed ask does not take back a tag known to have moved', async (t) => {
+  const watched = [{ service: 'app', reference: 'r/app:1', running: [DIGEST_A] }]
+  const failed = (known?: string): ImageAnswer => ({
+    kind: 'asked',
+    ref: parseImageRef('r/app:1') as ImageRef,
+    answer: { ok: false, kind: 'unreachable', reason: 'down', requests: 1 },
+    at: 0,
+    ...(known ? { known } : {}),
+  })
+  t.same(findingsOf(watched, new Map([['r/app:1', failed(DIGEST_B)]])), {
+    moved: [{ service: 'app', reference: 'r/app:1', running: DIGEST_A, current: DIGEST_B }],
+    problems: ['image check failed for service app: down'],
+  })
+  t.same(
+    findingsOf(watched, new Map([['r/app:1', failed(DIGEST_A)]])).moved,
+    [],
+    'known to name what runs: nothing moved',
+  )
+  // A registry that fails every other round: the stack stays out of sync.
+  let up = true
+  const statuses: string[] = []
+  const watch = createImageWatch({
+    checks: {
+      check: async (refs) =>
+        new Map(refs.map((ref) => [ref, up ? asked(DIGEST_B) : failed(DIGEST_B)])),
+    },
+    defaultPolicy: 'detect',
+    intervalMs: 0,
+    stacks: () => [{ path: 'one', check: stateWith(undefined) }],
+    changed: () => {},
+  })
+  t.teardown(() => watch.close())
+  for (let round = 0; round < 4; round++) {
+    up = round % 2 === 0
+    await watch.checkNow()
+    const found = watch.findings('one')
+    statuses.push(found ? withImageFindings(stateWith(undefined), found).status : 'synced')
+  }
+  t.same(statuses, ['out_of_sync', 'out_of_sync', 'out_of_sync', 'out_of_sync'])
+})
+
 t.test('a finding in a check', async (t) => {
   const moved = { service: 'app', reference: 'r/app:1', running: DIGEST_A, current: DIGEST_B }
   const state = withImageFindings(stateWith(undefined), { moved: [moved], problems: [] })
