@@ -114,13 +114,27 @@ export function createImageWatch(options: ImageWatchOptions) {
     for (const path of [...findings.keys()]) if (!seen.has(path)) findings.delete(path)
   }
 
-  /** One round at a time; a request during a round waits for it and runs another. */
+  /** The round waiting for the one running, which later requests join. */
+  let queued: { force: boolean; round: Promise<void> } | undefined
+
+  /**
+   * One round at a time; a request during a round waits for it and runs
+   * another, shared by every request until it starts (ten manual requests
+   * at once are one more round, not ten rounds of asks).
+   */
   function checkNow(force = false): Promise<void> {
+    if (queued && (queued.force || !force)) return queued.round
     const previous = round ?? Promise.resolve()
+    const entry = { force, round: Promise.resolve() }
     const next = previous
       .catch(() => {})
-      .then(() => runRound(force))
+      .then(() => {
+        if (queued === entry) queued = undefined
+        return runRound(force)
+      })
       .catch((error) => options.onError?.(error))
+    entry.round = next
+    queued = entry
     round = next
     void next.finally(() => {
       if (round === next) round = undefined

@@ -239,3 +239,32 @@ t.test('a round tells only the stacks whose findings changed', async (t) => {
   t.same(changed, ['one', 'one'], 'back: told once more')
   t.equal(watch.findings('one'), undefined)
 })
+
+t.test('requests during a round share the one round queued after it', async (t) => {
+  const rounds: boolean[] = []
+  let release: () => void = () => {}
+  const watch = createImageWatch({
+    checks: {
+      check: async (refs, force) => {
+        rounds.push(force ?? false)
+        if (rounds.length === 1) await new Promise<void>((resolve) => (release = resolve))
+        return new Map(refs.map((ref) => [ref, asked(DIGEST_A)]))
+      },
+    },
+    defaultPolicy: 'detect',
+    intervalMs: 0,
+    stacks: () => [{ path: 'one', check: stateWith(undefined) }],
+    changed: () => {},
+  })
+  t.teardown(() => watch.close())
+  const first = watch.checkNow(true)
+  await new Promise((resolve) => setImmediate(resolve))
+  const waiting = Array.from({ length: 10 }, () => watch.checkNow(true))
+  release()
+  await Promise.all([first, ...waiting])
+  t.same(rounds, [true, true], 'the running round, then one for the ten requests')
+  const unforced = watch.checkNow(false)
+  const forced = watch.checkNow(true)
+  await Promise.all([unforced, forced])
+  t.same(rounds.slice(2), [false, true], 'a manual request does not join a timer round')
+})
