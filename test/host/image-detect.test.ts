@@ -85,8 +85,20 @@ t.test(
     )
     const second = await pushImage(app1, 'two')
     await pushImage(side, 'side-two')
+    const pushedIds = [app1, side].map((reference) =>
+      docker('image', 'inspect', '--format', '{{.Id}}', reference),
+    )
     for (const [i, reference] of [app1, side].entries())
       docker('tag', runningIds[i] as string, reference)
+    // The images pushed second are left untagged here: removed with the test.
+    t.teardown(() => {
+      for (const id of pushedIds)
+        try {
+          docker('image', 'rm', '-f', id)
+        } catch {
+          // gone already
+        }
+    })
     t.not(second, first)
     const found = await check()
     t.same(found.stacks, [
