@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Agent, type Dispatcher, request } from 'undici'
 import { parseDockerHost } from '../../schemas/docker-host.js'
+import { parseImageRef } from './registry/image-ref.js'
 
 // The Docker Engine API, as Docker's own clients reach it: DOCKER_HOST
 // (`unix:///var/run/docker.sock` or `tcp://host:port`). The HTTP client is
@@ -28,6 +29,8 @@ export type EngineContainer = {
   imageId?: string
   /** That image's digest in its repository (`sha256:…`, what a pull by tag recorded), when it came from a registry. */
   digest?: string
+  /** Every digest of that image in that repository, when it has several (a tag and a manifest list over it). */
+  digests?: string[]
   /** The directory Compose ran in (`com.docker.compose.project.working_dir`). */
   workingDir?: string
 }
@@ -89,25 +92,37 @@ type RawContainer = {
 const PROJECT_LABEL = 'com.docker.compose.project'
 
 /**
- * The digest of an image in the repository its reference names, from the
- * image's RepoDigests (`repo@sha256:…`, one per repository it was pulled
- * from or pushed to); the only one when the reference is an image id.
+ * The digests of an image in the repository its reference names, from the
+ * image's RepoDigests (`repo@sha256:…`, one per manifest it was pulled or
+ * pushed as: a tag and a manifest list over it are two in one repository);
+ * the only one when the reference is an image id. Names compared as the
+ * Docker CLI normalises them (`index.docker.io/library/nginx` is `nginx`).
  */
+export function repoDigestsIn(reference: string, repoDigests: readonly string[]): string[] {
+  if (/^sha256:/.test(reference))
+    return repoDigests.length === 1 ? [repoDigests[0]?.split('@')[1] as string] : []
+  const repositoryOf = (name: string) => {
+    const ref = parseImageRef(name)
+    return 'problem' in ref ? undefined : `${ref.registry.toLowerCase()}/${ref.repository}`
+  }
+  const wanted = repositoryOf(reference.replace(/@.*$/, ''))
+  if (!wanted) return []
+  return repoDigests
+    .filter((entry) => repositoryOf(entry.split('@')[0] as string) === wanted)
+    .map((entry) => entry.split('@')[1] as string)
+}
+
+/** The first of them (`digest` in the API). */
 export function repoDigestOf(
   reference: string,
   repoDigests: readonly string[],
 ): string | undefined {
-  const repository = reference.replace(/@.*$/, '').replace(/:[^/:]*$/, '')
-  const normal = (name: string) => name.replace(/^(?:docker\.io\/)?(?:library\/)?/, '')
-  const match =
-    repoDigests.find((entry) => normal(entry.split('@')[0] as string) === normal(repository)) ??
-    (repoDigests.length === 1 && /^sha256:/.test(reference) ? repoDigests[0] : undefined)
-  return match?.split('@')[1]
+  return repoDigestsIn(reference, repoDigests)[0]
 }
 
 function containerOf(raw: RawContainer, repoDigests?: readonly string[]): EngineContainer {
   const labels = raw.Labels ?? {}
-  const digest = repoDigests ? repoDigestOf(raw.Image ?? '', repoDigests) : undefined
+  const digests = repoDigests ? repoDigestsIn(raw.Image ?? '', repoDigests) : []
   const health = /\((healthy|unhealthy|health: starting)\)/.exec(raw.Status ?? '')?.[1]
   return {
     name: (raw.Names?.[0] ?? '').replace(/^\//, ''),
@@ -117,7 +132,8 @@ function containerOf(raw: RawContainer, repoDigests?: readonly string[]): Engine
     status: raw.Status ?? '',
     image: raw.Image ?? '',
     ...(raw.ImageID ? { imageId: raw.ImageID } : {}),
-    ...(digest ? { digest } : {}),
+    ...(digests[0] ? { digest: digests[0] } : {}),
+    ...(digests.length > 1 ? { digests } : {}),
     ...(labels['com.docker.compose.project.working_dir']
       ? { workingDir: labels['com.docker.compose.project.working_dir'] }
       : {}),

@@ -16,6 +16,7 @@ import {
   fileChangesOf,
   untrackedReads,
 } from './file-changes.js'
+import { digestsOf } from './image-watch.js'
 import { readStackSettings, type StackSettings, withServiceNames } from './stack-settings.js'
 
 // Does the host run what Git says for one stack, and if not, what exactly
@@ -269,7 +270,9 @@ export function withImageFindings(state: StackHostState, findings: ImageFindings
   // A service whose containers run the tag's current digest already (pulled
   // since the last round) has nothing pending.
   const runsCurrent = (moved: ImageFindings['moved'][number]) =>
-    state.containers.some((c) => c.service === moved.service && c.digest === moved.current)
+    state.containers.some(
+      (c) => c.service === moved.service && digestsOf(c).includes(moved.current),
+    )
   const added: PlanEntry[] = findings.moved
     .filter((moved) => !replaced.has(moved.service) && !runsCurrent(moved))
     .flatMap((moved) =>

@@ -38,6 +38,10 @@ export function imagePolicyOf(
   return settings?.serviceImageUpdates[service] ?? settings?.imageUpdates ?? defaultPolicy
 }
 
+/** The digests a container's image has in its repository (several: any names what it runs). */
+export const digestsOf = (container: { digest?: string; digests?: string[] }): string[] =>
+  container.digests ?? (container.digest ? [container.digest] : [])
+
 type Watched = { service: string; reference: string; running: string[] }
 
 /** The services of a stack to ask about, with the digests their containers run. */
@@ -50,8 +54,8 @@ export function watchedServices(check: StackHostState, defaultPolicy: ImagePolic
       running: [
         ...new Set(
           check.containers
-            .filter((container) => container.service === image.service && container.digest)
-            .map((container) => container.digest as string),
+            .filter((container) => container.service === image.service)
+            .flatMap(digestsOf),
         ),
       ],
     }))
@@ -71,11 +75,11 @@ export function findingsOf(
       findings.problems.push(`image check failed for service ${service}: ${answer.problem}`)
       continue
     }
-    if (!answer.answer.ok) {
+    if (!answer.answer.ok)
       findings.problems.push(`image check failed for service ${service}: ${answer.answer.reason}`)
-      continue
-    }
-    const current = answer.answer.digest
+    // A failed ask: what the tag last named stands (a moved tag stays moved).
+    const current = answer.answer.ok ? answer.answer.digest : answer.known
+    if (!current) continue
     if (!running.includes(current))
       findings.moved.push({ service, reference, running: running[0] as string, current })
   }
@@ -110,13 +114,27 @@ export function createImageWatch(options: ImageWatchOptions) {
     for (const path of [...findings.keys()]) if (!seen.has(path)) findings.delete(path)
   }
 
-  /** One round at a time; a request during a round waits for it and runs another. */
+  /** The round waiting for the one running, which later requests join. */
+  let queued: { force: boolean; round: Promise<void> } | undefined
+
+  /**
+   * One round at a time; a request during a round waits for it and runs
+   * another, shared by every request until it starts (ten manual requests
+   * at once are one more round, not ten rounds of asks).
+   */
   function checkNow(force = false): Promise<void> {
+    if (queued && (queued.force || !force)) return queued.round
     const previous = round ?? Promise.resolve()
+    const entry = { force, round: Promise.resolve() }
     const next = previous
       .catch(() => {})
-      .then(() => runRound(force))
+      .then(() => {
+        if (queued === entry) queued = undefined
+        return runRound(force)
+      })
       .catch((error) => options.onError?.(error))
+    entry.round = next
+    queued = entry
     round = next
     void next.finally(() => {
       if (round === next) round = undefined

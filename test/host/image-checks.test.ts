@@ -117,6 +117,32 @@ t.test(
   },
 )
 
+t.test('a failed ask keeps the digest the tag was last known to name', async (t) => {
+  let up = true
+  const { client } = fakeClient(() =>
+    up
+      ? { ok: true, digest: 'sha256:2', requests: 1 }
+      : { ok: false, kind: 'unreachable', reason: 'down', requests: 1 },
+  )
+  const checks = createImageChecks({ client, intervalMs: 10_000 })
+  t.notOk(((await checks.check(['app:1'])).get('app:1') as { known?: string }).known)
+  up = false
+  t.match((await checks.check(['app:1'], true)).get('app:1'), {
+    kind: 'asked',
+    answer: { ok: false, reason: 'down' },
+    known: 'sha256:2',
+  })
+  t.match(
+    (await checks.check(['app:1'], true)).get('app:1'),
+    { known: 'sha256:2' },
+    'failing again: still known',
+  )
+  t.notOk(
+    ((await checks.check(['other:1'], true)).get('other:1') as { known?: string }).known,
+    'never answered: nothing known',
+  )
+})
+
 t.test('the real client never throws: a closed port is an answer', async (t) => {
   const client = createRegistryClient({ credentials: async () => undefined, timeoutMs: 2000 })
   const checks = createImageChecks({ client, intervalMs: 1000 })

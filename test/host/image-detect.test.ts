@@ -85,8 +85,20 @@ t.test(
     )
     const second = await pushImage(app1, 'two')
     await pushImage(side, 'side-two')
+    const pushedIds = [app1, side].map((reference) =>
+      docker('image', 'inspect', '--format', '{{.Id}}', reference),
+    )
     for (const [i, reference] of [app1, side].entries())
       docker('tag', runningIds[i] as string, reference)
+    // The images pushed second are left untagged here: removed with the test.
+    t.teardown(() => {
+      for (const id of pushedIds)
+        try {
+          docker('image', 'rm', '-f', id)
+        } catch {
+          // gone already
+        }
+    })
     t.not(second, first)
     const found = await check()
     t.same(found.stacks, [
@@ -136,13 +148,14 @@ t.test(
       'the new image was not pulled',
     )
 
-    // The registry stops: a reason on the stack, no crash, no deploy.
+    // The registry stops: a reason on the stack, no crash, no deploy; the
+    // tag is still known to have moved (a failed ask does not take it back).
     await registry.stop()
     const failing = await check()
     t.match(failing.stacks, [
       {
         path: stack,
-        moved: [],
+        moved: [{ service: 'app', reference: app1, running: first, current: second }],
         problems: [/^image check failed for service app: .*cannot be reached \(ECONNREFUSED\)$/],
       },
     ])
@@ -150,7 +163,7 @@ t.test(
       const d = await detail()
       return /image check failed/.test(d.sync?.reason ?? '') ? d : undefined
     }, 'the stack saying the check failed')
-    t.equal(unreachable.status, 'synced', 'the host still runs what it ran')
+    t.equal(unreachable.status, 'out_of_sync', 'still out of sync: the tag moved')
     t.equal((await detail()).history.length, deployed.history.length)
 
     // Behind the API token.
@@ -164,5 +177,68 @@ t.test(
     const refused = await open.inject({ method: 'POST', url: '/api/images/check' })
     t.equal(refused.statusCode, 403)
     t.match(refused.json(), { message: /needs API_TOKEN/ })
+  },
+)
+
+t.test(
+  'an image known under two digests of its repository (a tag and a manifest list over it) is not a moved tag',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const registry = await startRegistry()
+    t.teardown(() => registry.close())
+    const server = await startGitServer({ token: `tok-image-two-${pid}` })
+    t.teardown(() => server.close())
+    // `:v1` is the image's own manifest; `:multi` a manifest list over it
+    // (as a publisher's `:1` over `:1-amd64`). Pulling both gives the one
+    // image two RepoDigests in the repository; the tag the stack runs is
+    // the one whose digest the engine lists second.
+    const v1 = `${registry.host}/two-${pid}:v1`
+    const multi = `${registry.host}/two-${pid}:multi`
+    const own = await pushImage(v1, `two-digests-${pid}`)
+    const cli = tempDir('docker-cd-manifest-')
+    docker('--config', cli, 'manifest', 'create', '--insecure', multi, v1)
+    const list = docker('--config', cli, 'manifest', 'push', '--insecure', multi).trim()
+    docker('pull', '-q', multi)
+    t.teardown(() => {
+      for (const reference of [v1, multi])
+        try {
+          docker('image', 'rm', reference)
+        } catch {
+          // not there
+        }
+    })
+    const repoDigests = JSON.parse(
+      docker('image', 'inspect', '--format', '{{json .RepoDigests}}', v1),
+    ).filter((entry: string) => entry.startsWith(`${registry.host}/two-${pid}@`)) as string[]
+    t.equal(repoDigests.length, 2, 'two digests in one repository')
+    const image = repoDigests[0]?.endsWith(own) ? multi : v1
+    t.not(own, list)
+
+    const stack = `imgtwo-${pid}`
+    t.teardown(() => removeProject(stack))
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    repo
+      .writeFile(
+        `${stack}/compose.yaml`,
+        `x-docker-cd:\n  image_updates: detect\nservices:\n  app:\n    image: ${image}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`,
+      )
+      .commitAndPush('a stack on one of the two tags')
+    const app = await build(
+      t,
+      configFor(server, repo.url, {
+        SYNC_MODE: 'apply',
+        STACKS_DIR: tempDir('docker-cd-stacks-'),
+        API_TOKEN,
+      }),
+      { maxEventLoopDelayMs: 60_000 },
+    )
+    await startApp(app)
+    const auth = { authorization: `Bearer ${API_TOKEN}` }
+    const detail = async () =>
+      (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json()
+    t.equal((await finishedRun(detail, 'the deploy')).status, 'synced')
+    const res = await app.inject({ method: 'POST', url: '/api/images/check', headers: auth })
+    t.same(res.json(), { stacks: [] }, 'the tag names an image the container runs')
+    t.equal((await detail()).status, 'synced')
   },
 )

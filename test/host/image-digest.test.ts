@@ -1,5 +1,5 @@
 import t from 'tap'
-import { repoDigestOf } from '../../services/host/index.js'
+import { repoDigestOf, repoDigestsIn } from '../../services/host/index.js'
 import { build, configFor, finishedRun, startApp } from '../helpers/build.js'
 import { docker, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
@@ -38,6 +38,20 @@ t.test('the digest in a repository, from RepoDigests', async (t) => {
   )
   t.equal(repoDigestOf('sha256:1234', digests), undefined, 'an image id with several: none guessed')
   t.equal(repoDigestOf('app:1', []), undefined, 'built here: none')
+  t.equal(
+    repoDigestOf('index.docker.io/library/nginx:1.27', digests),
+    'sha256:ccc',
+    'index.docker.io is Docker Hub too',
+  )
+  t.same(
+    repoDigestsIn('127.0.0.1:5000/app:v1', [
+      '127.0.0.1:5000/app@sha256:aaa',
+      '127.0.0.1:5000/other@sha256:eee',
+      '127.0.0.1:5000/app@sha256:fff',
+    ]),
+    ['sha256:aaa', 'sha256:fff'],
+    'a tag and a manifest list over it: both digests of the repository',
+  )
 })
 
 t.test(

@@ -80,6 +80,8 @@ t.test('registry challenges and schemes', async (t) => {
   t.equal(defaultScheme('127.0.0.1:5000'), 'http', 'loopback: plain HTTP, as the engine allows')
   t.equal(defaultScheme('localhost:5000'), 'http')
   t.equal(defaultScheme('[::1]:5000'), 'http')
+  t.equal(defaultScheme('LOCALHOST:5000'), 'http', 'host names are not case-sensitive')
+  t.equal(defaultScheme('Localhost'), 'http')
   t.equal(defaultScheme('ghcr.io'), 'https')
   t.equal(defaultScheme('registry-1.docker.io'), 'https')
 })

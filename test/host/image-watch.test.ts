@@ -124,6 +124,47 @@ t.test('what the answers mean', async (t) => {
   )
 })
 
+t.test('a failed ask does not take back a tag known to have moved', async (t) => {
+  const watched = [{ service: 'app', reference: 'r/app:1', running: [DIGEST_A] }]
+  const failed = (known?: string): ImageAnswer => ({
+    kind: 'asked',
+    ref: parseImageRef('r/app:1') as ImageRef,
+    answer: { ok: false, kind: 'unreachable', reason: 'down', requests: 1 },
+    at: 0,
+    ...(known ? { known } : {}),
+  })
+  t.same(findingsOf(watched, new Map([['r/app:1', failed(DIGEST_B)]])), {
+    moved: [{ service: 'app', reference: 'r/app:1', running: DIGEST_A, current: DIGEST_B }],
+    problems: ['image check failed for service app: down'],
+  })
+  t.same(
+    findingsOf(watched, new Map([['r/app:1', failed(DIGEST_A)]])).moved,
+    [],
+    'known to name what runs: nothing moved',
+  )
+  // A registry that fails every other round: the stack stays out of sync.
+  let up = true
+  const statuses: string[] = []
+  const watch = createImageWatch({
+    checks: {
+      check: async (refs) =>
+        new Map(refs.map((ref) => [ref, up ? asked(DIGEST_B) : failed(DIGEST_B)])),
+    },
+    defaultPolicy: 'detect',
+    intervalMs: 0,
+    stacks: () => [{ path: 'one', check: stateWith(undefined) }],
+    changed: () => {},
+  })
+  t.teardown(() => watch.close())
+  for (let round = 0; round < 4; round++) {
+    up = round % 2 === 0
+    await watch.checkNow()
+    const found = watch.findings('one')
+    statuses.push(found ? withImageFindings(stateWith(undefined), found).status : 'synced')
+  }
+  t.same(statuses, ['out_of_sync', 'out_of_sync', 'out_of_sync', 'out_of_sync'])
+})
+
 t.test('a finding in a check', async (t) => {
   const moved = { service: 'app', reference: 'r/app:1', running: DIGEST_A, current: DIGEST_B }
   const state = withImageFindings(stateWith(undefined), { moved: [moved], problems: [] })
@@ -197,4 +238,33 @@ t.test('a round tells only the stacks whose findings changed', async (t) => {
   await watch.checkNow()
   t.same(changed, ['one', 'one'], 'back: told once more')
   t.equal(watch.findings('one'), undefined)
+})
+
+t.test('requests during a round share the one round queued after it', async (t) => {
+  const rounds: boolean[] = []
+  let release: () => void = () => {}
+  const watch = createImageWatch({
+    checks: {
+      check: async (refs, force) => {
+        rounds.push(force ?? false)
+        if (rounds.length === 1) await new Promise<void>((resolve) => (release = resolve))
+        return new Map(refs.map((ref) => [ref, asked(DIGEST_A)]))
+      },
+    },
+    defaultPolicy: 'detect',
+    intervalMs: 0,
+    stacks: () => [{ path: 'one', check: stateWith(undefined) }],
+    changed: () => {},
+  })
+  t.teardown(() => watch.close())
+  const first = watch.checkNow(true)
+  await new Promise((resolve) => setImmediate(resolve))
+  const waiting = Array.from({ length: 10 }, () => watch.checkNow(true))
+  release()
+  await Promise.all([first, ...waiting])
+  t.same(rounds, [true, true], 'the running round, then one for the ten requests')
+  const unforced = watch.checkNow(false)
+  const forced = watch.checkNow(true)
+  await Promise.all([unforced, forced])
+  t.same(rounds.slice(2), [false, true], 'a manual request does not join a timer round')
 })

@@ -67,7 +67,10 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
 
 /** Loopback registries speak plain HTTP, as the engine allows without configuration. */
 export function defaultScheme(apiHost: string): 'http' | 'https' {
-  const host = apiHost.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')
+  const host = apiHost
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
   return host === 'localhost' || /^127\./.test(host) || host === '::1' ? 'http' : 'https'
 }
 

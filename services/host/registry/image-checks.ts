@@ -7,13 +7,22 @@ import { type ImageRef, parseImageRef } from './image-ref.js'
 // kept for the interval; a failed ask (registry down, refused) is kept too
 // and asked again after a back-off that doubles up to the interval, so a
 // registry that is down is not hammered and is not waited for twice in one
-// round. Asks run a few at a time. Pinned references (`@sha256:…`) and
+// round; the digest the tag last named stays known meanwhile (a registry
+// that fails now and then does not make a moved tag come and go). Asks run
+// a few at a time. Pinned references (`@sha256:…`) and
 // references that are not valid are never asked: they come back as such.
 
 export type ImageAnswer =
   | { kind: 'pinned'; ref: ImageRef }
   | { kind: 'invalid'; problem: string }
-  | { kind: 'asked'; ref: ImageRef; answer: RemoteDigest; at: number }
+  | {
+      kind: 'asked'
+      ref: ImageRef
+      answer: RemoteDigest
+      at: number
+      /** After a failed ask: the digest the last answered ask named (a failure does not take a moved tag back). */
+      known?: string
+    }
 
 export type ImageChecksOptions = {
   client: Pick<RegistryClient, 'remoteDigest'>
@@ -26,7 +35,14 @@ export type ImageChecksOptions = {
   now?: () => number
 }
 
-type Kept = { answer: RemoteDigest; at: number; until: number; failures: number }
+type Kept = {
+  answer: RemoteDigest
+  at: number
+  until: number
+  failures: number
+  /** The digest the last answered ask named. */
+  known?: string
+}
 
 export function createImageChecks(options: ImageChecksOptions) {
   const now = options.now ?? Date.now
@@ -45,7 +61,8 @@ export function createImageChecks(options: ImageChecksOptions) {
         const wait = answer.ok
           ? options.intervalMs
           : Math.min(options.intervalMs, retryMs * 2 ** (failures - 1))
-        const entry = { answer, at, until: at + wait, failures }
+        const known = answer.ok ? answer.digest : previous?.known
+        const entry = { answer, at, until: at + wait, failures, ...(known ? { known } : {}) }
         kept.set(key, entry)
         return entry
       })
@@ -93,7 +110,14 @@ export function createImageChecks(options: ImageChecksOptions) {
       if (answers.has(reference)) continue
       const ref = parseImageRef(reference) as ImageRef
       const entry = kept.get(`${ref.registry}/${ref.repository}:${ref.tag}`)
-      if (entry) answers.set(reference, { kind: 'asked', ref, answer: entry.answer, at: entry.at })
+      if (entry)
+        answers.set(reference, {
+          kind: 'asked',
+          ref,
+          answer: entry.answer,
+          at: entry.at,
+          ...(!entry.answer.ok && entry.known ? { known: entry.known } : {}),
+        })
     }
     return answers
   }
