@@ -103,9 +103,7 @@ export async function createHostSync(options: HostSyncOptions) {
   const changedFiles = changedFilesMemo(options.git, log, workTrees.sameSecrets)
   // Image updates (detect): the tags in use, asked of their registries with
   // the Docker config's credentials (the ones Compose pulls with).
-  const credentialsFile = config.dockerConfig
-    ? join(config.dockerConfig, 'config.json')
-    : dockerConfigFile({})
+  const credentialsFile = dockerConfigFile({ DOCKER_CONFIG: config.dockerConfig })
   const imageWatch = createImageWatch({
     checks: createImageChecks({
       client: createRegistryClient({
