@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { type Dispatcher, request } from 'undici'
+import { readAtMost } from '../../base/index.js'
 import type { RegistryCredentials } from './credentials.js'
 import type { ImageRef } from './image-ref.js'
 
@@ -74,6 +75,11 @@ export function defaultScheme(apiHost: string): 'http' | 'https' {
   return host === 'localhost' || /^127\./.test(host) || host === '::1' ? 'http' : 'https'
 }
 
+/** Bounds on what a registry's answers may make us hold (a hostile one could stream for ever). */
+const ERROR_BODY_MAX = 16 * 1024
+const TOKEN_BODY_MAX = 64 * 1024
+const MANIFEST_MAX = 4 * 1024 * 1024
+
 const basic = (credentials: RegistryCredentials) =>
   `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`
 
@@ -81,7 +87,7 @@ const basic = (credentials: RegistryCredentials) =>
 async function errorWords(body: Dispatcher.ResponseData['body'], status: number): Promise<string> {
   let text = ''
   try {
-    text = (await body.text()).slice(0, 4096)
+    text = (await readAtMost(body, ERROR_BODY_MAX)).bytes.toString('utf8')
   } catch {
     // The status is enough.
   }
@@ -158,7 +164,14 @@ export function createRegistryClient(options: RegistryClientOptions) {
         requests: 1,
       }
     }
-    const body = (await res.body.json()) as {
+    const answer = await readAtMost(res.body, TOKEN_BODY_MAX)
+    if (!answer.whole)
+      return {
+        problem: 'the registry’s token service answered more than 64 KiB',
+        auth: false,
+        requests: 1,
+      }
+    const body = JSON.parse(answer.bytes.toString('utf8')) as {
       token?: string
       access_token?: string
       expires_in?: number
@@ -238,7 +251,15 @@ export function createRegistryClient(options: RegistryClientOptions) {
             requests,
           }
         }
-        const bytes = Buffer.from(await got.body.arrayBuffer())
+        const manifest = await readAtMost(got.body, MANIFEST_MAX)
+        if (!manifest.whole)
+          return {
+            ok: false,
+            kind: 'unreachable',
+            reason: `${where}: the registry's manifest is larger than 4 MiB`,
+            requests,
+          }
+        const bytes = manifest.bytes
         return {
           ok: true,
           digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,

@@ -1,4 +1,5 @@
 import { type Dispatcher, request } from 'undici'
+import { readAtMost } from '../../base/index.js'
 import { buildCommitStatusRequest } from './request.js'
 import type { CommitStatusState, CommitStatusTarget } from './types.js'
 
@@ -79,14 +80,7 @@ function hostMessage(text: string): string {
 const ERROR_BODY_MAX = 16 * 1024
 
 async function leadingText(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size >= ERROR_BODY_MAX) break // leaving the loop destroys the stream
-  }
-  return Buffer.concat(chunks).subarray(0, ERROR_BODY_MAX).toString('utf8')
+  return (await readAtMost(body, ERROR_BODY_MAX)).bytes.toString('utf8')
 }
 
 type Attempt =
