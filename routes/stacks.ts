@@ -43,6 +43,8 @@ const deployView = (record: DeployRecord) => ({
   ...(record.deployedRevision ? { deployedRevision: record.deployedRevision } : {}),
   ...(record.deployedTreeHash ? { deployedTreeHash: record.deployedTreeHash } : {}),
   ...(record.deployedAt ? { deployedAt: record.deployedAt } : {}),
+  ...(record.deployedImages ? { deployedImages: record.deployedImages } : {}),
+  ...(record.failedImages ? { failedImages: record.failedImages } : {}),
   ...(record.lastResult ? { lastResult: record.lastResult } : {}),
   ...(record.error && record.lastResult !== 'completed' ? { error: record.error } : {}),
   ...(record.rolledBackTo ? { rolledBackTo: record.rolledBackTo } : {}),

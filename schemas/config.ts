@@ -303,8 +303,9 @@ export const configEnvSchema = z.object({
     .optional(),
   COMMIT_STATUS_API_URL: optionalText,
   IMAGE_UPDATES: z
-    .enum(['off', 'detect'], {
-      error: 'must be off or detect (detect: a moved image tag is reported; it is not pulled)',
+    .enum(['off', 'detect', 'apply'], {
+      error:
+        'must be off, detect or apply (detect: a moved image tag is reported; apply: it is pulled and deployed behind the health gate)',
     })
     .default('off'),
   IMAGE_POLL_INTERVAL: duration('0', { allowZero: true }),
@@ -382,7 +383,7 @@ export type Config = {
   /** The Git host's API base (GitHub Enterprise, self-hosted GitLab, Gitea, Forgejo). */
   commitStatusApiUrl: string | undefined
   /** Default image policy of a stack (its `x-docker-cd.image_updates` wins): off, or detect a moved tag. */
-  imageUpdates: 'off' | 'detect'
+  imageUpdates: 'off' | 'detect' | 'apply'
   /** How often the registries are asked about the tags in use, ms; 0: only on request. */
   imagePollIntervalMs: number
   /** The Docker CLI's config dir (registry credentials, as Compose reads them); undefined: ~/.docker. */

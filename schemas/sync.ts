@@ -12,15 +12,42 @@ export const SYNC_TRIGGERS = [
   'retry',
   'prune',
   'recover',
+  'image',
 ] as const
 const syncTrigger = z.enum(SYNC_TRIGGERS).meta({
   description:
-    'git: the stack’s tree changed in Git; manual: POST /api/stacks/{name}/sync; self-heal: drift re-applied (SYNC_SELF_HEAL); adopt: a same-named project taken over (SYNC_ADOPT); retry: after an engine failure; prune: removed from Git (SYNC_PRUNE); recover: a deploy interrupted by a stop of docker-cd, taken through the health gate again after the restart (rolled back if it does not pass)',
+    'git: the stack’s tree changed in Git; manual: POST /api/stacks/{name}/sync; self-heal: drift re-applied (SYNC_SELF_HEAL); adopt: a same-named project taken over (SYNC_ADOPT); retry: after an engine failure; prune: removed from Git (SYNC_PRUNE); recover: a deploy interrupted by a stop of docker-cd, taken through the health gate again after the restart (rolled back if it does not pass); image: an image tag moved in the registry (image_updates: apply)',
 })
 
 export const treeRefSchema = z.object({
   revision: z.string().meta({ description: 'The commit the tree was deployed from' }),
   treeHash: z.string().meta({ description: 'Git tree id of the stack directory' }),
+})
+
+const runningImageSchema = z
+  .object({
+    service: z.string(),
+    reference: z.string().meta({ description: 'The image reference the service names' }),
+    imageId: z.string().meta({ description: 'The image it runs, `sha256:…`' }),
+    digest: z.string().optional().meta({
+      description: "That image's digest in its repository; absent for an image built on the host",
+    }),
+  })
+  .meta({ id: 'RunningImage' })
+
+const imageUpdateSchema = z.object({
+  service: z.string(),
+  reference: z.string(),
+  running: z.string().meta({ description: 'The digest the service ran before' }),
+  current: z.string().meta({ description: 'The digest its tag named in the registry' }),
+})
+
+/** Where a failed deploy was put back: the last good tree, and the images an image update replaced. */
+export const rolledBackToSchema = treeRefSchema.extend({
+  images: z.array(runningImageSchema).optional().meta({
+    description:
+      'The images a failed image update replaced, put back under their tags by id (the previous digest)',
+  }),
 })
 
 export const syncRunSchema = z
@@ -47,9 +74,15 @@ export const syncRunSchema = z
         description:
           'Services whose read files (bind mounts, configs, secrets, build context) changed, and what the deploy did to them',
       }),
+    imageUpdates: z.array(imageUpdateSchema).optional().meta({
+      description: 'The moved image tags the run pulled and deployed (image updates)',
+    }),
+    images: z.array(runningImageSchema).optional().meta({
+      description: 'The image each service ran once the deploy passed its health gate',
+    }),
     reason: z.string().meta({ description: 'What happened, in words' }),
     error: z.string().optional().meta({ description: 'Compose’s message, when it failed' }),
-    rolledBackTo: treeRefSchema.optional(),
+    rolledBackTo: rolledBackToSchema.optional(),
   })
   .meta({ id: 'SyncRun' })
 
@@ -60,14 +93,26 @@ export const deploySchema = z.object({
     .optional()
     .meta({ description: 'Tree docker-cd last deployed (the one a rollback returns to)' }),
   deployedAt: z.string().optional(),
+  deployedImages: z.array(runningImageSchema).optional().meta({
+    description:
+      'The image each service ran after the last deploy: reference, image id, repository digest',
+  }),
+  failedImages: z
+    .array(z.object({ service: z.string(), reference: z.string(), digest: z.string() }))
+    .optional()
+    .meta({
+      description:
+        'Digests of moved tags whose deploy failed its health gate: not taken again until the tag moves or a manual sync',
+    }),
   lastResult: z.enum(['completed', 'failed', 'interrupted']).optional(),
   error: z
     .string()
     .optional()
     .meta({ description: 'Why the last sync failed (Compose’s message)' }),
-  rolledBackTo: treeRefSchema
-    .optional()
-    .meta({ description: 'Set when the last sync failed and the last good tree runs again' }),
+  rolledBackTo: rolledBackToSchema.optional().meta({
+    description:
+      'Set when the last sync failed and the last good tree runs again (with the previous images, after an image update)',
+  }),
 })
 
 export const syncQuerySchema = z.object({
@@ -84,7 +129,7 @@ const syncRunFields = {
   treeHash: z.string(),
   message: z.string(),
   error: z.string().optional(),
-  rolledBackTo: treeRefSchema.optional(),
+  rolledBackTo: rolledBackToSchema.optional(),
 }
 
 export const syncFinishedSchema = z

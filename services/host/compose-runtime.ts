@@ -10,7 +10,15 @@ import type { DeployedFrom, StackRuntime } from './runtime.js'
 
 export function createComposeRuntime(options: {
   compose: Compose
-  engine: Pick<Engine, 'projectContainers' | 'inspectProject' | 'imagePresent' | 'ping'>
+  engine: Pick<
+    Engine,
+    | 'projectContainers'
+    | 'inspectProject'
+    | 'imagePresent'
+    | 'ping'
+    | 'tagImage'
+    | 'removeUnnamedImage'
+  >
 }): StackRuntime {
   const { compose, engine } = options
 
@@ -40,6 +48,12 @@ export function createComposeRuntime(options: {
       compose.renew(dir, services, how, waitSeconds, signal),
     apply: (dir, { waitSeconds, signal, onWaiting }) =>
       compose.up(dir, waitSeconds, signal, onWaiting),
+    async restoreImages(images) {
+      for (const image of images) await engine.tagImage(image.imageId, image.reference)
+    },
+    async removeImages(ids) {
+      for (const id of ids) await engine.removeUnnamedImage(id).catch(() => false)
+    },
     inspect: (project) => engine.inspectProject(project),
     takeDown: (dir, project, signal) => compose.down(dir, project, signal),
     deployedFrom: composeDeployedFrom,

@@ -77,6 +77,12 @@ export type InspectedContainer = {
   restartPolicy: string
   /** When it last started (a restart moves it; the id stays). */
   startedAt: string
+  /** The image reference it was created from (`Config.Image`). */
+  image?: string
+  /** The image it runs (`sha256:…`). */
+  imageId?: string
+  /** That image's digest in the repository its reference names, when it came from a registry. */
+  digest?: string
 }
 
 type RawContainer = {
@@ -140,6 +146,29 @@ function containerOf(raw: RawContainer, repoDigests?: readonly string[]): Engine
   }
 }
 
+/** The image fields of an inspected container: its reference, the image id, its repository digest. */
+function imageOf(
+  reference: string | undefined,
+  imageId: string | undefined,
+  repoDigests?: readonly string[],
+) {
+  const digest = reference && repoDigests ? repoDigestOf(reference, repoDigests) : undefined
+  return {
+    ...(reference ? { image: reference } : {}),
+    ...(imageId ? { imageId } : {}),
+    ...(digest ? { digest } : {}),
+  }
+}
+
+/** `registry:5000/app:stable` → repository `registry:5000/app`, tag `stable` (`latest` when none). */
+export function splitTag(reference: string): { repository: string; tag: string } {
+  const name = reference.replace(/@.*$/, '')
+  const colon = name.lastIndexOf(':')
+  return colon > name.lastIndexOf('/')
+    ? { repository: name.slice(0, colon), tag: name.slice(colon + 1) }
+    : { repository: name, tag: 'latest' }
+}
+
 const byName = (a: { name: string }, b: { name: string }) =>
   a.name < b.name ? -1 : a.name > b.name ? 1 : 0
 
@@ -184,6 +213,22 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
       throw new EngineUnavailable(`engine answered HTTP ${response.statusCode}`)
     }
     return response.body
+  }
+
+  /** A request whose answer is its status alone (the body is read and dropped); throws EngineUnavailable. */
+  async function send(method: 'POST' | 'DELETE', path: string): Promise<number> {
+    try {
+      const response = await request(`${target.origin}${path}`, {
+        method,
+        dispatcher: agent,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      })
+      await response.body.dump().catch(() => {})
+      return response.statusCode
+    } catch (error) {
+      throw unavailable(error)
+    }
   }
 
   async function get<T>(path: string): Promise<T> {
@@ -298,12 +343,15 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
               Health?: { Status?: string }
             }
             HostConfig?: { RestartPolicy?: { Name?: string } }
-            Config?: { Labels?: Record<string, string> }
+            Config?: { Labels?: Record<string, string>; Image?: string }
+            Image?: string
           }>(`/containers/${encodeURIComponent(container.Id ?? '')}/json`),
         ),
       )
+      const digests = await repoDigestsOf(inspected.map((c) => c.Image ?? ''))
       return inspected
         .map((c) => ({
+          ...imageOf(c.Config?.Image, c.Image, digests.get(c.Image ?? '')),
           id: c.Id ?? '',
           name: (c.Name ?? '').replace(/^\//, ''),
           service: c.Config?.Labels?.['com.docker.compose.service'] ?? '',
@@ -315,6 +363,37 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
           startedAt: c.State?.StartedAt ?? '',
         }))
         .sort(byName)
+    },
+
+    /**
+     * Puts `reference` (a tag) on an image the engine holds, by id: a rollback
+     * of an image update names the previous image again. Throws
+     * EngineUnavailable; EngineRefused when the engine refuses (the image is gone).
+     */
+    async tagImage(imageId: string, reference: string): Promise<void> {
+      const { repository, tag } = splitTag(reference)
+      const query = new URLSearchParams({ repo: repository, tag })
+      const status = await send('POST', `/images/${encodeURIComponent(imageId)}/tag?${query}`)
+      if (status === 404)
+        throw new EngineRefused(`image ${imageId.slice(0, 19)} is no longer on the host`)
+      if (status !== 201 && status !== 200)
+        throw new EngineRefused(
+          `the engine refused to tag ${imageId.slice(0, 19)} as ${reference} (HTTP ${status})`,
+        )
+    },
+
+    /**
+     * Removes an image no tag names any more (an image update replaced it);
+     * one still named, or used by a container, is left (false). Throws
+     * EngineUnavailable.
+     */
+    async removeUnnamedImage(imageId: string): Promise<boolean> {
+      const image = await get<{ RepoTags?: string[] }>(
+        `/images/${encodeURIComponent(imageId)}/json`,
+      ).catch(() => undefined)
+      if (!image || (image.RepoTags ?? []).length > 0) return false
+      // No `force`: the engine refuses (409) while any container uses it.
+      return (await send('DELETE', `/images/${encodeURIComponent(imageId)}`)) === 200
     },
 
     /** Whether the engine holds an image by this reference (`pull_policy: missing`); throws EngineUnavailable. */

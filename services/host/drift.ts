@@ -67,7 +67,7 @@ const ACTION_WORDS: Record<PlanEntry['action'], string> = {
 }
 
 /** A digest as people compare them: the algorithm and 12 hex characters. */
-const shortDigest = (digest: string) =>
+export const shortDigest = (digest: string) =>
   digest.replace(/^(sha256:)?([0-9a-f]{12})[0-9a-f]*$/, '$1$2')
 
 /** The health of a project's containers; undefined when it has none. */

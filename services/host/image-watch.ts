@@ -11,7 +11,7 @@ import type { ImagePolicy } from './stack-settings.js'
 // withImageFindings), so the status, the reason and the plan say it.
 // Watched: services whose policy (`x-docker-cd.services.<svc>.image_updates`,
 // else the stack's `x-docker-cd.image_updates`, else IMAGE_UPDATES) is
-// `detect`, with an image from a registry (no `build:`, no `pull_policy:
+// `detect` or `apply` (the reconciler deploys those: services/sync), with an image from a registry (no `build:`, no `pull_policy:
 // never|build`, not pinned by digest), whose containers run an image pulled
 // from that repository (a digest known: an image built here has none).
 
@@ -47,7 +47,7 @@ type Watched = { service: string; reference: string; running: string[] }
 /** The services of a stack to ask about, with the digests their containers run. */
 export function watchedServices(check: StackHostState, defaultPolicy: ImagePolicy): Watched[] {
   return (check.images ?? [])
-    .filter((image) => imagePolicyOf(check, image.service, defaultPolicy) === 'detect')
+    .filter((image) => imagePolicyOf(check, image.service, defaultPolicy) !== 'off')
     .map((image) => ({
       service: image.service,
       reference: image.reference,

@@ -70,6 +70,14 @@ export type StackRuntime = {
     how: 'recreate' | 'restart',
     options: { waitSeconds: number; signal: AbortSignal },
   ): Promise<void>
+  /**
+   * Names each image again by its reference, by id (a failed image update's
+   * rollback: the previous image, still on the host, is what the tag names
+   * again, so `apply` recreates the service on it).
+   */
+  restoreImages(images: readonly { reference: string; imageId: string }[]): Promise<void>
+  /** Removes images no tag names and no workload uses (what an image update replaced); best effort. */
+  removeImages(imageIds: readonly string[]): Promise<void>
   /** What the project runs, workload by workload (the read-back after `apply`). */
   inspect(project: string): Promise<InspectedContainer[]>
   /** Takes a project down (its stack left Git), its volumes kept. */

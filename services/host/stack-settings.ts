@@ -10,9 +10,13 @@
 /** What a service gets when a file it mounts changes in Git (file-changes.ts). */
 export type FileChangeAction = 'recreate' | 'restart'
 
-/** Whether a moved image tag is looked for (image-watch.ts): `off` or `detect`. */
-export type ImagePolicy = 'off' | 'detect'
-export const IMAGE_POLICIES: readonly ImagePolicy[] = ['off', 'detect']
+/**
+ * What is done about a moved image tag (image-watch.ts): nothing (`off`),
+ * reported (`detect`), or pulled and deployed behind the health gate
+ * (`apply`, in SYNC_MODE=apply; reported like `detect` otherwise).
+ */
+export type ImagePolicy = 'off' | 'detect' | 'apply'
+export const IMAGE_POLICIES: readonly ImagePolicy[] = ['off', 'detect', 'apply']
 
 export type StackSettings = Readonly<{
   /** Stacks (directory names) that must be synced and healthy before this one deploys. */
@@ -74,7 +78,7 @@ export function readStackSettings(raw: unknown): StackSettings {
   }
 }
 
-/** `off` or `detect`; anything else is a problem of the stack. */
+/** `off`, `detect` or `apply`; anything else is a problem of the stack. */
 function readImagePolicy(value: unknown, key: string, problems: string[]): ImagePolicy | undefined {
   if (value === undefined || value === null) return undefined
   if (IMAGE_POLICIES.includes(value as ImagePolicy)) return value as ImagePolicy

@@ -20,6 +20,7 @@ export const EVENT_KINDS = [
   'git_failing',
   'git_recovered',
   'deployed',
+  'image_updated',
   'test',
 ] as const
 
@@ -39,8 +40,12 @@ export type NotifyEvent = {
   reason: string
   /** When it happened, ISO 8601. */
   at: string
-  /** Where a failed deploy was put back to. */
-  rolledBackTo?: { revision: string; treeHash: string }
+  /** Where a failed deploy was put back to (and the images a failed image update put back). */
+  rolledBackTo?: {
+    revision: string
+    treeHash: string
+    images?: { service: string; reference: string; imageId: string; digest?: string }[]
+  }
   /** The stack's dashboard page, when a public URL is configured. */
   url?: string
 }
@@ -64,6 +69,7 @@ const SEVERITY: Record<EventKind, Severity> = {
   engine_up: 'success',
   git_recovered: 'success',
   deployed: 'success',
+  image_updated: 'success',
   test: 'info',
 }
 
@@ -88,6 +94,8 @@ export function titleOf(event: NotifyEvent): string {
     case 'failed':
       return `${stack} failed to deploy${at(event.revision)}${back ? ` (rolled back to ${back})` : ''}`
     case 'rolled_back':
+      if (event.rolledBackTo?.images?.length)
+        return `${stack} rolled back to its previous image (${event.rolledBackTo.images.map((image) => `${image.service} on ${(image.digest ?? image.imageId).replace(/^sha256:([0-9a-f]{12}).*$/, 'sha256:$1')}`).join(', ')})`
       return back
         ? `${stack} rolled back to ${back}${event.revision ? ` after${at(event.revision)} failed` : ''}`
         : `${stack} rolled back${event.revision ? ` after${at(event.revision)} failed` : ''}`
@@ -101,6 +109,8 @@ export function titleOf(event: NotifyEvent): string {
       return `${stack} taken down (no longer in Git)`
     case 'deployed':
       return `${stack} deployed${at(event.revision)}`
+    case 'image_updated':
+      return `${stack} runs a new image (its tag moved in the registry)`
     case 'engine_down':
       return `Docker engine unreachable on ${event.instance}`
     case 'engine_up':

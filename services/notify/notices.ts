@@ -21,7 +21,9 @@ import { DEFAULT_NOTIFY_ON } from './notify-on.js'
 // - The first completed run after a told failure is `recovered`, once.
 // - Otherwise a completed self-heal run is `healed`, and a completed
 //   routine deploy that changed something (a new tree or changed services)
-//   is `deployed` (opt-in, not in the default set).
+//   is `deployed` (opt-in, not in the default set); a completed image
+//   update (a moved tag deployed on the same tree: nobody committed it) is
+//   `image_updated`, in the default set. A failed one is told per digest.
 // - Drift (driftDetected: the host left the deployed tree, not Git) is
 //   `drift` once per episode; the episode ends when a run of the stack
 //   completes (healed, redeployed, recovered), a check finds the host in
@@ -183,6 +185,12 @@ export function createNotices(options: NoticesOptions) {
       if (wasFailing)
         send('recovered', { stack: event.stack, revision: event.revision, reason: event.message })
       else if (event.trigger === 'self-heal') healed(event, state)
+      else if (event.run.imageUpdates?.length && event.fromTree === event.treeHash)
+        send('image_updated', {
+          stack: event.stack,
+          revision: event.revision,
+          reason: event.message,
+        })
       else if (event.fromTree !== event.treeHash || event.servicesChanged.length > 0)
         send('deployed', { stack: event.stack, revision: event.revision, reason: event.message })
       return
@@ -190,7 +198,9 @@ export function createNotices(options: NoticesOptions) {
     const failure = event.failure
     if (event.result !== 'failed' || !failure || NOT_THE_TREE.has(failure.kind)) return
     const kind: EventKind = event.rolledBackTo ? 'rolled_back' : 'failed'
-    const key = `${event.treeHash} ${kind}`
+    // A failed image update is told per digest: the next one the tag names is news.
+    const digests = (event.run.imageUpdates ?? []).map((update) => update.current).join(',')
+    const key = `${event.treeHash} ${kind}${digests ? ` ${digests}` : ''}`
     if (state.toldFailure === key) return
     state.toldFailure = key
     send(kind, {

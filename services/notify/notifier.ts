@@ -201,9 +201,11 @@ export function createNotifier(options: NotifierOptions) {
     void call.finally(() => inFlight.delete(call))
   }
 
-  /** Is this run a deploy of a commit (a status on it), rather than the host's repair? */
+  /** Is this run a deploy of a commit (a status on it), rather than the host's repair or a registry's change? */
   const reportsStatus = (event: { trigger: string; revision: string }) =>
-    event.trigger !== 'self-heal' && /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/i.test(event.revision)
+    event.trigger !== 'self-heal' &&
+    event.trigger !== 'image' &&
+    /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/i.test(event.revision)
 
   function finished(event: SyncRunFinished) {
     if (!statuses || !reportsStatus(event)) return

@@ -1,5 +1,12 @@
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
-import type { DeployedFrom, HostCheck } from '../host/index.js'
+import { type DeployedFrom, type HostCheck, shortDigest } from '../host/index.js'
+import {
+  failedBefore,
+  type ImageUpdate,
+  imageUpdateWords,
+  movedImagesOf,
+  restoredWords,
+} from './image-updates.js'
 import type { DeployRecord, SyncTrigger } from './records.js'
 
 // What the reconciler does about one stack, and what its status says — pure
@@ -58,6 +65,8 @@ export function decide(input: {
   owner: Owner
   selfHeal: boolean
   adopt: boolean
+  /** The moved image tags a run would take now (image-updates.ts: `apply` services, not failed before). */
+  imageUpdates?: readonly ImageUpdate[]
 }): Decision {
   const { tree, check, record, owner } = input
   if (!check) return { action: 'wait', why: 'not checked yet' }
@@ -102,11 +111,25 @@ export function decide(input: {
           ? `new in Git: tree ${short(tree)} is not deployed`
           : `not deployed by docker-cd yet: tree ${short(tree)}`,
     }
-  if (imageOnly(check))
+  if (imageOnly(check)) {
+    const updates = input.imageUpdates ?? []
+    if (updates.length > 0)
+      return {
+        action: 'deploy',
+        trigger: 'image',
+        why: `image tag moved in the registry (image_updates: apply): ${imageUpdateWords(updates)}`,
+      }
+    const failed = movedImagesOf(check).filter((update) =>
+      failedBefore(record?.failedImages, update),
+    )
     return {
       action: 'wait',
-      why: `image updates are reported, not applied (docker compose pull, then up -d, takes one): ${check.reason}`,
+      why:
+        failed.length > 0
+          ? `${failed.map((f) => `image of service ${f.service} at ${shortDigest(f.current)} failed to deploy`).join('; ')}: tried again when the tag moves or on a manual sync`
+          : `image updates are reported, not applied (image_updates: detect; a manual sync pulls and deploys them): ${check.reason}`,
     }
+  }
   return input.selfHeal
     ? {
         action: 'deploy',
@@ -181,6 +204,17 @@ export function statusOf(input: {
       reason: `${failureReason(record)}; retried when the tree changes or on a manual sync`,
       ...(health ? { health } : {}),
     }
+  // An image update failed on this tree, and the registry still offers that digest.
+  if (
+    record?.lastResult === 'failed' &&
+    !record.failedTreeHash &&
+    movedImagesOf(check).some((update) => failedBefore(record.failedImages, update))
+  )
+    return {
+      status: 'failed',
+      reason: `${failureReason(record)}; tried again when the tag moves or on a manual sync`,
+      ...(health ? { health } : {}),
+    }
   if (!check) return undefined
   const reason =
     input.waiting && input.waiting !== check.reason
@@ -195,8 +229,12 @@ export function statusOf(input: {
 
 /** The last failure of a record, in one sentence. */
 export function failureReason(record: DeployRecord): string {
-  const rolledBack = record.rolledBackTo
-    ? `; rolled back to revision ${short(record.rolledBackTo.revision)} (tree ${short(record.rolledBackTo.treeHash)})`
+  const back = record.rolledBackTo
+  const images = back?.images?.length ? restoredWords(back.images) : ''
+  if (!record.failedTreeHash && record.failedImages?.length)
+    return `image update of ${record.failedImages.map((f) => `service ${f.service} to ${shortDigest(f.digest)}`).join(', ')} failed: ${record.error ?? 'no reason given'}${images ? `; rolled back: ${images}` : ''}`
+  const rolledBack = back
+    ? `; rolled back to revision ${short(back.revision)} (tree ${short(back.treeHash)})${images ? `, ${images}` : ''}`
     : ''
   return `deploy of tree ${short(record.failedTreeHash)} failed: ${record.error ?? 'no reason given'}${rolledBack}`
 }

@@ -1,8 +1,9 @@
 import { join } from 'node:path'
 import type { GitReader } from '../git/index.js'
-import type { HostCheck, HostMonitor, StackRuntime } from '../host/index.js'
+import type { HostCheck, HostMonitor, ImagePolicy, StackRuntime } from '../host/index.js'
 import type { Snapshot } from '../refresh/index.js'
 import { decide, driftOf, ownerOf } from './decide.js'
+import { imageUpdatesFor } from './image-updates.js'
 import type { SyncDriftChecked } from './observers.js'
 import { type DeployRecords, type SyncTrigger, withDeployedTree } from './records.js'
 import type { SyncStatus } from './status.js'
@@ -19,6 +20,8 @@ export function createSyncDecisions(options: {
   mode: 'detect' | 'apply'
   selfHeal: boolean
   adopt: boolean
+  /** IMAGE_UPDATES: the image policy of a service and stack that name none. */
+  imagePolicy: ImagePolicy
   stacksDir: string
   current: () => Snapshot
   monitor: Pick<HostMonitor, 'state'>
@@ -64,6 +67,12 @@ export function createSyncDecisions(options: {
       owner: ownerOf(record, options.runtime.deployedFrom(check, workTree)),
       selfHeal: options.selfHeal,
       adopt: options.adopt,
+      imageUpdates: imageUpdatesFor({
+        check,
+        failed: record?.failedImages,
+        defaultPolicy: options.imagePolicy,
+        trigger: 'image',
+      }),
     })
     if (decision.action === 'wait') {
       if (options.mode === 'apply') status.wait(path, decision.why)

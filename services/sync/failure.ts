@@ -16,13 +16,16 @@ import {
 //   because nothing is wrong with the tree.
 // - `local`: docker-cd's own side (reading the tree out of Git, writing the
 //   work tree, a missing docker CLI). Retried with back-off too.
+// - `registry`: an image update's pull failed on the tree already deployed
+//   (the registry went away after it named the new digest). Retried with
+//   back-off: neither the tree nor the new image is at fault yet.
 //
 // Compose says "no such host" both for a registry that does not exist and
 // (in other words) for an engine it cannot reach, so after a failure the
 // engine itself is asked (`/_ping`): only when it does not answer is the
 // failure the engine's.
 
-export type FailureKind = 'tree' | 'unreachable' | 'local'
+export type FailureKind = 'tree' | 'unreachable' | 'local' | 'registry'
 
 /**
  * What failed, as whoever is told about a run reads it (observers, the
@@ -60,6 +63,7 @@ export function failureOf(outcome: {
   const message = outcome.error ?? outcome.reason
   if (outcome.result === 'interrupted') return { kind: 'interrupted', message }
   if (outcome.failure === 'unreachable') return { kind: 'engine', message }
+  if (outcome.failure === 'registry') return { kind: 'pull', message }
   if (outcome.failure === 'local' || !outcome.step) return { kind: 'local', message }
   return { kind: outcome.step, message }
 }

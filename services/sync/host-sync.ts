@@ -147,6 +147,7 @@ export async function createHostSync(options: HostSyncOptions) {
     selfHeal: config.syncSelfHeal,
     adopt: config.syncAdopt,
     prune: config.syncPrune,
+    imagePolicy: config.imageUpdates,
     waitSeconds: Math.max(1, Math.round(config.syncTimeoutMs / 1000)),
     concurrency: config.syncConcurrency,
     stacksDir: config.stacksDir,

@@ -7,6 +7,7 @@
 export * from './decide.js'
 export * from './failure.js'
 export * from './host-sync.js'
+export * from './image-updates.js'
 export * from './observers.js'
 export * from './order.js'
 export * from './outcome.js'

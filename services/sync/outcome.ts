@@ -4,6 +4,7 @@ import type { SyncRunFinished } from './observers.js'
 import {
   type DeployInProgress,
   type DeployRecord,
+  type RolledBackTo,
   type SyncRun,
   type SyncTrigger,
   type TreeRef,
@@ -25,7 +26,7 @@ export type SyncAnswer = {
   treeHash: string
   message: string
   error?: string
-  rolledBackTo?: TreeRef
+  rolledBackTo?: RolledBackTo
 }
 
 /** A run as it started. */
@@ -66,6 +67,8 @@ export function settleRun(
     result: outcome.result,
     servicesChanged: outcome.servicesChanged,
     ...(outcome.fileChanges ? { fileChanges: outcome.fileChanges } : {}),
+    ...(outcome.imageUpdates?.length ? { imageUpdates: outcome.imageUpdates } : {}),
+    ...(outcome.images?.length ? { images: outcome.images } : {}),
     reason: outcome.reason,
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),
@@ -143,8 +146,9 @@ function stillInProgress(
 ): DeployInProgress | undefined {
   if (!deploy) return undefined
   if (deploy.startedAt === startedAt)
-    return outcome.result === 'interrupted' ||
-      (outcome.result === 'failed' && outcome.failure !== 'tree' && !outcome.rolledBackTo)
+    return !outcome.hostUnchanged &&
+      (outcome.result === 'interrupted' ||
+        (outcome.result === 'failed' && outcome.failure !== 'tree' && !outcome.rolledBackTo))
       ? { ...deploy, noted: true }
       : undefined
   return outcome.result === 'completed' || outcome.rolledBackTo ? undefined : deploy

@@ -1,7 +1,7 @@
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
 import { createObserverList } from '../base/index.js'
 import type { GitReader } from '../git/index.js'
-import type { HostCheck, HostMonitor, StackRuntime, WorkTrees } from '../host/index.js'
+import type { HostCheck, HostMonitor, ImagePolicy, StackRuntime, WorkTrees } from '../host/index.js'
 import type { RefreshObserver, Snapshot, Timers } from '../refresh/index.js'
 import { createSyncDecisions } from './decisions.js'
 import type { SyncObserver } from './observers.js'
@@ -54,6 +54,8 @@ export type SyncReconcilerOptions = {
   selfHeal: boolean
   adopt: boolean
   prune: boolean
+  /** IMAGE_UPDATES: the image policy of a service and stack that name none (default `off`). */
+  imagePolicy?: ImagePolicy
   /** SYNC_TIMEOUT in seconds (`--wait-timeout`). */
   waitSeconds: number
   /** SYNC_CONCURRENCY: deploys at the same time (default 4; 1 = one at a time, by name). */
@@ -91,8 +93,10 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
     options.observers ?? [],
     options.onObserverError,
   )
+  const imagePolicy = options.imagePolicy ?? 'off'
   const runner = createSyncRunner({
     ...options,
+    imagePolicy,
     steps: options,
     notify,
     onPhase: (path) => status.publish(path),
@@ -135,6 +139,7 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
   const stackOf = (path: string) => options.current().stacks.find((s) => s.path === path)
   const { consider } = createSyncDecisions({
     ...options,
+    imagePolicy,
     status,
     timing,
     busy: (path) => closed || runner.activity(path) !== undefined || queue.isPending(path),

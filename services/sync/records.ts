@@ -3,6 +3,12 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path'
 import { stackFileKey } from '../base/index.js'
 import type { FileChange } from '../host/index.js'
+import {
+  type FailedImage,
+  failedImagesAfter,
+  type ImageUpdate,
+  type RunningImage,
+} from './image-updates.js'
 
 // What docker-cd deployed, per stack, kept in GIT_CACHE_DIR so it survives
 // a restart: the tree and revision it last deployed (the good tree a
@@ -22,11 +28,22 @@ import type { FileChange } from '../host/index.js'
 
 export const HISTORY_SIZE = 20
 
-export type SyncTrigger = 'git' | 'manual' | 'self-heal' | 'adopt' | 'retry' | 'prune' | 'recover'
+export type SyncTrigger =
+  | 'git'
+  | 'manual'
+  | 'self-heal'
+  | 'adopt'
+  | 'retry'
+  | 'prune'
+  | 'recover'
+  | 'image'
 export type SyncResult = 'completed' | 'failed' | 'interrupted'
 
 /** A tree docker-cd can stand on: the revision it came from, the stack's tree id. */
 export type TreeRef = { revision: string; treeHash: string }
+
+/** What a failed deploy put back: the last good tree, and the images an image update replaced (by id). */
+export type RolledBackTo = TreeRef & { images?: RunningImage[] }
 
 /** One sync run, as the history shows it. */
 export type SyncRun = {
@@ -43,10 +60,14 @@ export type SyncRun = {
   servicesChanged: string[]
   /** The services whose read files changed, and what was done to them. */
   fileChanges?: FileChange[]
+  /** The moved image tags the run took (image updates). */
+  imageUpdates?: ImageUpdate[]
+  /** The image each service ran once the deploy passed its health gate. */
+  images?: RunningImage[]
   /** What happened, in words. */
   reason: string
   error?: string
-  rolledBackTo?: TreeRef
+  rolledBackTo?: RolledBackTo
 }
 
 /** A deploy that started changing the host and has not finished (yet, or ever: docker-cd died). */
@@ -55,6 +76,8 @@ export type DeployInProgress = {
   revision: string
   /** The last good tree when the deploy started: what a rollback returns to. */
   previous?: TreeRef
+  /** The images the services ran before an image update (put back by id on a rollback). */
+  previousImages?: RunningImage[]
   startedAt: string
   trigger: SyncTrigger
   /** Set once the interrupted run is in the history (so a restart does not add it twice). */
@@ -68,11 +91,15 @@ export type DeployRecord = {
   deployedRevision?: string
   deployedTreeHash?: string
   deployedAt?: string
+  /** The image each service ran after the last deploy (reference, id, repository digest). */
+  deployedImages?: RunningImage[]
   lastResult?: SyncResult
   error?: string
-  rolledBackTo?: TreeRef
+  rolledBackTo?: RolledBackTo
   /** The tree whose deploy failed for a reason of its own: not retried until the tree changes. */
   failedTreeHash?: string
+  /** Digests of moved tags whose deploy failed its health gate: not taken again until the tag moves or on a manual sync. */
+  failedImages?: FailedImage[]
   /** Written before `up`, removed when the run finishes: present after a restart = interrupted. */
   inProgress?: DeployInProgress
   /** Newest first, at most HISTORY_SIZE. */
@@ -94,12 +121,24 @@ export function withRun(
     error: _error,
     rolledBackTo: _rolledBackTo,
     failedTreeHash: _failedTreeHash,
+    failedImages: _failedImages,
     inProgress: _inProgress,
     ...rest
   } = record
+  // An image update that failed on the tree already deployed: the digests
+  // failed, not the tree (a new commit of it is deployed as usual).
+  const imagesOnly =
+    (run.imageUpdates?.length ?? 0) > 0 && run.fromTree === run.toTree && run.result === 'failed'
+  const failedImages = failedImagesAfter(record.failedImages, {
+    trigger: run.trigger,
+    result: run.result,
+    treeFailed: details.treeFailed ?? false,
+    updates: run.imageUpdates ?? [],
+  })
   const base: DeployRecord = {
     ...rest,
     ...(details.project ? { project: details.project } : {}),
+    ...(failedImages ? { failedImages } : {}),
     lastResult: run.result,
     history: [run, ...record.history],
   }
@@ -109,12 +148,13 @@ export function withRun(
       deployedTreeHash: run.toTree,
       deployedRevision: run.revision,
       deployedAt: run.finishedAt,
+      ...(run.images ? { deployedImages: run.images } : {}),
     }
   return {
     ...base,
     ...(run.error ? { error: run.error } : {}),
     ...(run.rolledBackTo ? { rolledBackTo: run.rolledBackTo } : {}),
-    ...(details.treeFailed ? { failedTreeHash: run.toTree } : {}),
+    ...(details.treeFailed && !imagesOnly ? { failedTreeHash: run.toTree } : {}),
   }
 }
 

@@ -1,7 +1,8 @@
 import type { GitReader } from '../git/index.js'
-import type { HostMonitor } from '../host/index.js'
+import type { HostMonitor, ImagePolicy } from '../host/index.js'
 import type { Snapshot } from '../refresh/index.js'
 import type { Activity } from './decide.js'
+import { imageUpdatesFor, type RunningImage } from './image-updates.js'
 import type { SyncObserver, SyncRunRef } from './observers.js'
 import { interruptedRunFinished, type RunStart, type SettledRun, settleRun } from './outcome.js'
 import {
@@ -26,6 +27,8 @@ export function createSyncRunner(options: {
   /** What the steps run on: the work trees, the runtime, SYNC_TIMEOUT. */
   steps: Omit<Parameters<typeof createSyncSteps>[0], 'signal'>
   git: Pick<GitReader, 'keepTree' | 'releaseTree'>
+  /** IMAGE_UPDATES: which moved tags a run takes (image-updates.ts). */
+  imagePolicy: ImagePolicy
   notify: Notify
   /** The run's phase changed: the stack's status says so. */
   onPhase: (path: string) => void
@@ -93,6 +96,13 @@ export function createSyncRunner(options: {
       options.onPhase(path)
     }
     const checkBefore = options.monitor.state(path)
+    const imageUpdates = imageUpdatesFor({
+      check: checkBefore,
+      failed: before?.failedImages,
+      defaultPolicy: options.imagePolicy,
+      trigger,
+    })
+    const interruptedImages = before?.inProgress?.previousImages
     try {
       const { result } = await options.monitor.exclusive(path, async () => {
         const outcome = await steps.run({
@@ -100,8 +110,10 @@ export function createSyncRunner(options: {
           tree,
           rollbackTo,
           checkBefore,
+          imageUpdates,
+          ...(interruptedImages ? { previousImages: interruptedImages } : {}),
           phase,
-          beforeUp: () => writeInProgress(start),
+          beforeUp: (previousImages) => writeInProgress(start, previousImages),
         })
         // Written before the stack is read back, so the check that follows sees it.
         let settled: SettledRun | undefined
@@ -125,7 +137,7 @@ export function createSyncRunner(options: {
   }
 
   /** The deploy is written down before `up` changes the host (on disk: a kill during `up` must leave the rollback target). */
-  function writeInProgress(start: RunStart) {
+  function writeInProgress(start: RunStart, previousImages: readonly RunningImage[]) {
     return records.set(
       start.stack,
       (record) => ({
@@ -134,6 +146,7 @@ export function createSyncRunner(options: {
           toTree: start.tree,
           revision: start.revision,
           ...(start.rollbackTo ? { previous: start.rollbackTo } : {}),
+          ...(previousImages.length > 0 ? { previousImages: [...previousImages] } : {}),
           startedAt: start.startedAt.toISOString(),
           trigger: start.trigger,
         },

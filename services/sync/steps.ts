@@ -16,8 +16,15 @@ import {
 } from '../host/index.js'
 import { short } from './decide.js'
 import { type FailedStep, type FailureKind, failureKind } from './failure.js'
+import {
+  type ImageUpdate,
+  imageUpdateWords,
+  type RunningImage,
+  restoredWords,
+  runningImagesOf,
+} from './image-updates.js'
 import { readBackProblems, restartsOf } from './read-back.js'
-import type { SyncResult, TreeRef } from './records.js'
+import type { RolledBackTo, SyncResult, TreeRef } from './records.js'
 
 // One sync run of one stack, as a short list of named steps in its work
 // tree (the reconciler owns the queue, the records and the status):
@@ -32,6 +39,13 @@ import type { SyncResult, TreeRef } from './records.js'
 // retried until it changes) or the engine's / docker-cd's (retried), and
 // which step failed. What runs the stack is the runtime seam
 // (services/host/runtime.ts): these steps do not know it is Compose.
+//
+// Image updates ride the same steps: the services whose tag moved are
+// pulled (which moves the host's tag: written down as in progress first,
+// with the image each ran, by id), `up` recreates them and only them, and
+// the health gate decides. A failure puts the previous images back under
+// their tags before the rollback's `up`, so the same tree runs them again;
+// a success removes the replaced image once nothing uses or names it.
 
 export type SyncPhase =
   | 'queued'
@@ -53,13 +67,19 @@ export type SyncOutcome = {
   servicesChanged: string[]
   project?: string
   error?: string
-  rolledBackTo?: TreeRef
+  rolledBackTo?: RolledBackTo
   /** Whose failure it is: the tree's own is not retried until the tree changes. */
   failure?: FailureKind
   /** The step that failed. */
   step?: FailedStep
   /** The services whose read files changed, and what was done to them. */
   fileChanges?: FileChange[]
+  /** The moved image tags the run took. */
+  imageUpdates?: ImageUpdate[]
+  /** The image each service runs after a completed deploy. */
+  images?: RunningImage[]
+  /** Failed before `up`, the moved tags put back: the host is as before the run (nothing stays in progress). */
+  hostUnchanged?: true
 }
 
 /** A read-back that did not pass: the deploy failed (the tree's failure). */
@@ -71,9 +91,17 @@ export type RunInput = {
   /** The last good tree (what a rollback returns to), if any. */
   rollbackTo: TreeRef | undefined
   checkBefore: HostCheck | undefined
+  /** The moved image tags this run takes (image-updates.ts). */
+  imageUpdates?: readonly ImageUpdate[]
+  /** The images an interrupted image update replaced (its in-progress record): put back on a rollback. */
+  previousImages?: readonly RunningImage[]
   phase: (name: SyncPhase, message: string) => void
-  /** Called (and awaited) right before `up` changes the host: the deploy is written down as in progress. */
-  beforeUp?: () => Promise<void>
+  /**
+   * Called (and awaited) right before the host changes — before `up`, or
+   * before an image update's pull moves a tag —: the deploy is written down
+   * as in progress, with the images to put back.
+   */
+  beforeUp?: (previousImages: readonly RunningImage[]) => Promise<void>
 }
 
 /** What the steps need of the runtime seam. */
@@ -89,6 +117,8 @@ export type StepsRuntime = Pick<
   | 'inspect'
   | 'ping'
   | 'takeDown'
+  | 'restoreImages'
+  | 'removeImages'
 >
 
 /** The files that differ between two trees of a stack (Git; relative to the stack directory). */
@@ -169,6 +199,11 @@ export function createSyncSteps(options: {
     }
     const project = model.name
     const services = Object.keys(model.services)
+    // A moved tag of a service the tree still runs from that tag (a new commit may name another).
+    const updates = (input.imageUpdates ?? []).filter(
+      (update) => model.services[update.service]?.image === update.reference,
+    )
+    const withUpdates = updates.length > 0 ? { imageUpdates: [...updates] } : {}
     // The tree the containers were created from: the last good one.
     let changes: FileChange[]
     try {
@@ -181,20 +216,73 @@ export function createSyncSteps(options: {
       ...new Set([
         ...(!checkBefore || checkBefore.status === 'missing' || checkBefore.plan.length === 0
           ? services
-          : // A moved image tag is not applied by a Git change's `up` (it pulls only what is missing).
+          : // A moved image tag is applied only when this run takes it (below).
             checkBefore.plan
               .filter((entry) => entry.action !== 'update')
               .map((entry) => entry.service)),
         ...changes.map((change) => change.service),
+        ...updates.map((update) => update.service),
       ]),
     ]
-    const withChanges = changes.length > 0 ? { fileChanges: changes } : {}
+    const withChanges = {
+      ...(changes.length > 0 ? { fileChanges: changes } : {}),
+      ...withUpdates,
+    }
+    // What runs now, and the images an image update replaces (put back by id if it fails).
+    let before: InspectedContainer[] | undefined
+    let previousImages: RunningImage[] = [...(input.previousImages ?? [])]
+    const readBefore = async (): Promise<SyncOutcome | undefined> => {
+      try {
+        before = await runtime.inspect(project)
+      } catch (error) {
+        return failed(error, 'reading the host before up', { step: 'up', project })
+      }
+      const replaced = runningImagesOf(
+        before,
+        updates.map((update) => update.service),
+        (service) => model.services[service]?.image,
+      )
+      // An interrupted update's own record wins: what runs now may be its new image already.
+      previousImages = [
+        ...previousImages,
+        ...replaced.filter((image) => !previousImages.some((p) => p.service === image.service)),
+      ]
+      try {
+        await input.beforeUp?.(previousImages)
+      } catch (error) {
+        // The host is untouched; docker-cd's own side failed (retried with back-off).
+        return failed(error, 'writing the deploy record before up', { failure: 'local', project })
+      }
+      return undefined
+    }
+    // A pull moves the host's tag: the deploy is written down before it.
+    if (updates.length > 0) {
+      const refused = await readBefore()
+      if (refused) return refused
+    }
     try {
-      const toPull = await runtime.imagesToPull(model)
-      phase('pull', toPull.length ? `pulling ${toPull.join(', ')}` : 'every image is present')
+      const toPull = [
+        ...new Set([
+          ...(await runtime.imagesToPull(model)),
+          ...updates.map((update) => update.service),
+        ]),
+      ].sort()
+      phase(
+        'pull',
+        toPull.length
+          ? `pulling ${toPull.join(', ')}${updates.length ? ` (image tag moved: ${imageUpdateWords(updates)})` : ''}`
+          : 'every image is present',
+      )
       await runtime.pull(dir, toPull, signal)
     } catch (error) {
-      return failed(error, 'pull', { step: 'pull', project })
+      const outcome = await failed(error, 'pull', { step: 'pull', project, ...withUpdates })
+      // Only moved tags to pull, on the tree already deployed: the registry's
+      // failure (tried again, backing off), not the tree's.
+      const imageOnly = updates.length > 0 && tree === input.rollbackTo?.treeHash
+      return putBack(
+        previousImages,
+        imageOnly && outcome.failure === 'tree' ? { ...outcome, failure: 'registry' } : outcome,
+      )
     }
     const rebuilt = servicesTo('rebuild', changes)
     try {
@@ -203,21 +291,17 @@ export function createSyncSteps(options: {
         await runtime.build(dir, rebuilt, signal)
       }
     } catch (error) {
-      return failed(error, 'build', { step: 'build', project })
+      return putBack(
+        previousImages,
+        await failed(error, 'build', { step: 'build', project, ...withUpdates }),
+      )
     }
-    let before: InspectedContainer[]
-    try {
-      before = await runtime.inspect(project)
-    } catch (error) {
-      return failed(error, 'reading the host before up', { step: 'up', project })
+    if (!before) {
+      const refused = await readBefore()
+      if (refused) return refused
     }
-    const restartsBefore = restartsOf(before)
-    try {
-      await input.beforeUp?.()
-    } catch (error) {
-      // The host is untouched; docker-cd's own side failed (retried with back-off).
-      return failed(error, 'writing the deploy record before up', { failure: 'local', project })
-    }
+    const beforeUp = before as InspectedContainer[]
+    const restartsBefore = restartsOf(beforeUp)
     let step: FailedStep = 'up'
     try {
       phase('up', `docker compose up -d --remove-orphans --wait (at most ${waitSeconds}s)`)
@@ -234,16 +318,19 @@ export function createSyncSteps(options: {
       // Renewed alone (`--no-deps`), it leaves behind a service in its
       // namespace (a sidecar with `network_mode: service:vpn`, cut off in
       // the removed container's): then Compose converges again.
-      const renewed = await renew(dir, project, changes, phase, startedSameAs(before))
+      const renewed = await renew(dir, project, changes, phase, startedSameAs(beforeUp))
       if (joinsAny(model, renewed)) await runtime.apply(dir, { waitSeconds, signal })
-      await readBack(project, services, restartsBefore)
+      const running = await readBack(project, services, restartsBefore)
       const filesDone = changes.map(fileChangeDone)
+      const images = runningImagesOf(running, services, (service) => model.services[service]?.image)
+      await removeReplaced(previousImages, images)
       return {
         result: 'completed',
-        reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}`,
+        reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}${updates.length ? `; image tag moved: ${imageUpdateWords(updates)}` : ''}`,
         servicesChanged,
         project,
         ...withChanges,
+        ...(images.length > 0 ? { images } : {}),
       }
     } catch (caught) {
       // Compose gave up waiting: what the engine runs says why (a container that exits
@@ -264,8 +351,44 @@ export function createSyncSteps(options: {
         ...withChanges,
       })
       if (outcome.result !== 'failed' || outcome.failure !== 'tree') return outcome
-      return rollback(input, dir, outcome, before)
+      return rollback(input, dir, outcome, beforeUp, previousImages)
     }
+  }
+
+  /**
+   * A failure before `up`: the tags an image update's pull moved are put
+   * back on the images the services run (nothing else changed), so a later
+   * `up` does not pick the new images up unasked.
+   */
+  async function putBack(
+    previousImages: readonly RunningImage[],
+    outcome: SyncOutcome,
+  ): Promise<SyncOutcome> {
+    if (previousImages.length === 0) return outcome
+    try {
+      await runtime.restoreImages(previousImages)
+      return { ...outcome, hostUnchanged: true }
+    } catch (error) {
+      return {
+        ...outcome,
+        error: `${outcome.error ?? outcome.reason}; putting the previous images back under their tags failed too: ${(error as Error).message}`,
+      }
+    }
+  }
+
+  /**
+   * After a deploy passed its gate: the images an image update replaced go,
+   * unless something still uses or names them (best effort: a leftover
+   * image is disk, not a fault of the deploy).
+   */
+  async function removeReplaced(
+    previousImages: readonly RunningImage[],
+    running: readonly RunningImage[],
+  ) {
+    const replaced = previousImages
+      .map((image) => image.imageId)
+      .filter((id) => !running.some((image) => image.imageId === id))
+    if (replaced.length > 0) await runtime.removeImages([...new Set(replaced)]).catch(() => {})
   }
 
   /**
@@ -326,19 +449,28 @@ export function createSyncSteps(options: {
    * failed tree and the good one are rebuilt first (a build context), and
    * renewed from the good files before `up` where the failed deploy touched
    * their containers (the renewal uses the good Compose file too, so `up`
-   * then leaves them as they are).
+   * then leaves them as they are). The images an image update replaced are
+   * put back under their tags first (by id: they are still on the host), so
+   * `up` recreates those services on them — also when the tree is the same.
    */
   async function rollback(
     input: RunInput,
     dir: string,
     outcome: SyncOutcome,
     beforeDeploy: readonly InspectedContainer[],
+    previousImages: readonly RunningImage[],
   ): Promise<SyncOutcome> {
     const target = input.rollbackTo
     const good = target?.treeHash
-    if (!target || !good || good === input.tree) return outcome
-    input.phase('rollback', `re-applying tree ${short(good)} (revision ${short(target.revision)})`)
+    if (!target || !good || (good === input.tree && previousImages.length === 0))
+      return putBack(previousImages, outcome)
+    const images = previousImages.length > 0 ? `${restoredWords(previousImages)}; ` : ''
+    input.phase(
+      'rollback',
+      `${images}re-applying tree ${short(good)} (revision ${short(target.revision)})`,
+    )
     try {
+      await runtime.restoreImages(previousImages)
       await options.workTrees.ensure(input.path, good)
       const goodModel = await runtime.model(dir)
       const changes = await fileChangesBetween(input.path, input.tree, good, goodModel)
@@ -349,11 +481,17 @@ export function createSyncSteps(options: {
       await renew(dir, goodModel.name, changes, input.phase, (c) => !untouched(c))
       await runtime.apply(dir, { waitSeconds, signal })
       await readBack(goodModel.name, Object.keys(goodModel.services), restartsOf(beforeDeploy))
-      return { ...outcome, rolledBackTo: target }
+      return {
+        ...outcome,
+        rolledBackTo: {
+          ...target,
+          ...(previousImages.length ? { images: [...previousImages] } : {}),
+        },
+      }
     } catch (rollbackError) {
       return {
         ...outcome,
-        error: `${outcome.error}; the rollback to tree ${short(good)} failed too: ${(rollbackError as Error).message}`,
+        error: `${outcome.error}; the rollback to tree ${short(good)}${images ? ` (${restoredWords(previousImages)})` : ''} failed too: ${(rollbackError as Error).message}`,
       }
     }
   }
@@ -363,9 +501,11 @@ export function createSyncSteps(options: {
     project: string,
     services: string[],
     restartsBefore: ReturnType<typeof restartsOf>,
-  ) {
-    const problems = readBackProblems(services, await runtime.inspect(project), restartsBefore)
+  ): Promise<InspectedContainer[]> {
+    const running = await runtime.inspect(project)
+    const problems = readBackProblems(services, running, restartsBefore)
     if (problems.length > 0) throw new ReadBackFailed(problems.join('; '))
+    return running
   }
 
   /** A failed wait, explained by the read-back when it finds problems (otherwise unchanged). */

@@ -1,7 +1,7 @@
 import type { Config } from '../../schemas/config.js'
 import { type HostCheck, reasonOf } from '../host/index.js'
 import type { Stack } from '../refresh/index.js'
-import type { DeployRecord } from '../sync/index.js'
+import { type DeployRecord, restoredWords } from '../sync/index.js'
 import { badge, escapeHtml, layout, shownTime } from './layout.js'
 
 // GET /ui/stacks/{name}: one stack — status and why, desired vs deployed
@@ -68,7 +68,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
     ? `<table><thead><tr><th>finished</th><th>trigger</th><th>result</th><th class="wide">trees</th><th class="wide">took</th><th>services</th><th>what happened</th></tr></thead><tbody>${record.history
         .map(
           (run) =>
-            `<tr><td>${shownTime(run.finishedAt)}</td><td>${escapeHtml(run.trigger)}</td><td><span class="badge ${run.result === 'completed' ? 'synced' : 'failed'}">${escapeHtml(run.result)}</span></td><td class="wide"><code>${short(run.fromTree) || '–'} → ${short(run.toTree)}</code></td><td class="wide">${(run.durationMs / 1000).toFixed(1)} s</td><td>${escapeHtml(run.servicesChanged.join(', '))}</td><td class="reason">${escapeHtml(run.reason)}${run.rolledBackTo ? ` (rolled back to <code>${short(run.rolledBackTo.revision)}</code>)` : ''}</td></tr>`,
+            `<tr><td>${shownTime(run.finishedAt)}</td><td>${escapeHtml(run.trigger)}</td><td><span class="badge ${run.result === 'completed' ? 'synced' : 'failed'}">${escapeHtml(run.result)}</span></td><td class="wide"><code>${short(run.fromTree) || '–'} → ${short(run.toTree)}</code></td><td class="wide">${(run.durationMs / 1000).toFixed(1)} s</td><td>${escapeHtml(run.servicesChanged.join(', '))}</td><td class="reason">${escapeHtml(run.reason)}${run.rolledBackTo ? ` (rolled back to <code>${short(run.rolledBackTo.revision)}</code>${run.rolledBackTo.images?.length ? `: ${escapeHtml(restoredWords(run.rolledBackTo.images))}` : ''})` : ''}</td></tr>`,
         )
         .join('')}</tbody></table>`
     : '<p class="meta">No sync has run for this stack.</p>'

@@ -124,8 +124,9 @@ t.test('every variable set to a good value', async (t) => {
   t.equal(loadConfig(base).instanceName, hostname(), 'named after the host by default')
   t.equal(loadConfig(base).imageUpdates, 'off', 'image updates are off by default')
   t.equal(loadConfig(base).imagePollIntervalMs, 0, 'and asked only on request')
-  t.match(problemsOf({ ...base, IMAGE_UPDATES: 'apply' }), [
-    /^IMAGE_UPDATES: must be off or detect/,
+  t.equal(loadConfig({ ...base, IMAGE_UPDATES: 'apply' }).imageUpdates, 'apply')
+  t.match(problemsOf({ ...base, IMAGE_UPDATES: 'always' }), [
+    /^IMAGE_UPDATES: must be off, detect or apply/,
   ])
   t.match(problemsOf({ ...base, PUBLIC_URL: 'https://user:pw@deploy.example.com' }), [
     /^PUBLIC_URL: must be an http\(s\) URL without credentials/,

@@ -3,6 +3,8 @@ import { type AppOptions, buildApp } from '../../app.js'
 
 export { startApp } from '../../app.js'
 
+import { startApp } from '../../app.js'
+
 import type { Config } from '../../schemas/config.js'
 import { loadConfig } from '../../services/base/config.js'
 import { loggerOptions } from '../../services/base/logger.js'
@@ -82,4 +84,34 @@ export function finishedRun<
     `a finished run of ${what}`,
     timeoutMs,
   )
+}
+
+/**
+ * docker-cd in apply mode on the test repository, started, with the first
+ * deploy of `stack` finished: the app, a reader of the stack's detail (with
+ * the API token when `env` sets one), and that first detail.
+ */
+export async function deployedApp(
+  t: Test,
+  server: GitServer,
+  repoUrl: string,
+  stack: string,
+  env: Record<string, string> = {},
+) {
+  const app = await build(
+    t,
+    configFor(server, repoUrl, {
+      SYNC_MODE: 'apply',
+      STACKS_DIR: tempDir('docker-cd-stacks-'),
+      ...env,
+    }),
+    { maxEventLoopDelayMs: 60_000 },
+  )
+  await startApp(app)
+  const headers: Record<string, string> = env.API_TOKEN
+    ? { authorization: `Bearer ${env.API_TOKEN}` }
+    : {}
+  const detail = async () => (await app.inject({ url: `/api/stacks/${stack}`, headers })).json()
+  const deployed = await finishedRun(detail, `the first deploy of ${stack}`)
+  return { app, headers, detail, deployed }
 }

@@ -160,6 +160,18 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
   }
 }
 
+/** A Docker config dir holding credentials for `host`, as `docker login` writes them. */
+export function configWith(host: string, username: string, password: string): string {
+  const dir = tempDir('docker-cd-dockercfg-')
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      auths: { [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } },
+    }),
+  )
+  return dir
+}
+
 /** A manifest's digest, as the registry names it (sha256 of its exact bytes). */
 export const digestOf = (bytes: Buffer | string) =>
   `sha256:${createHash('sha256').update(bytes).digest('hex')}`
@@ -182,11 +194,17 @@ export function registryUnavailable(): string | undefined {
  * digest in that repository. Asynchronous: a token service the engine asks
  * during the push may run in this process.
  */
-export async function pushImage(reference: string, variant: string, configDir?: string) {
+export async function pushImage(
+  reference: string,
+  variant: string,
+  configDir?: string,
+  /** More Dockerfile lines (a HEALTHCHECK that fails, say). */
+  extra = '',
+) {
   const context = tempDir('docker-cd-push-')
   writeFileSync(
     join(context, 'Dockerfile'),
-    `FROM ${ensureTestImage()}\nLABEL variant="${variant}"\n`,
+    `FROM ${ensureTestImage()}\nLABEL variant="${variant}"\n${extra}`,
   )
   docker('build', '-q', '-t', reference, context)
   await promisify(execFile)('docker', [
@@ -201,4 +219,41 @@ export async function pushImage(reference: string, variant: string, configDir?: 
   const found = digests.find((entry) => entry.startsWith(`${repository}@`))
   if (!found) throw new Error(`no repo digest for ${reference}: ${digests.join(', ')}`)
   return found.split('@')[1] as string
+}
+
+/**
+ * Moves `repository:to` in the registry onto the manifest `repository:from`
+ * names (what a publisher's push does to a tag), through the registry's API:
+ * the engine here keeps its own tags as they are, so only docker-cd's pull
+ * brings the new image to the host.
+ */
+export async function moveTag(
+  registry: Pick<Registry, 'host'>,
+  repository: string,
+  from: string,
+  to: string,
+  credentials?: { username: string; password: string },
+) {
+  const auth = credentials
+    ? {
+        authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`,
+      }
+    : {}
+  const manifest = `http://${registry.host}/v2/${repository}/manifests`
+  const got = await fetch(`${manifest}/${from}`, {
+    headers: {
+      ...auth,
+      accept:
+        'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json',
+    },
+  })
+  if (!got.ok) throw new Error(`reading ${repository}:${from}: HTTP ${got.status}`)
+  const body = Buffer.from(await got.arrayBuffer())
+  const put = await fetch(`${manifest}/${to}`, {
+    method: 'PUT',
+    headers: { ...auth, 'content-type': got.headers.get('content-type') ?? '' },
+    body,
+  })
+  if (!put.ok) throw new Error(`moving ${repository}:${to}: HTTP ${put.status}`)
+  return digestOf(body)
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
+import { build, configFor, deployedApp, waitFor } from '../helpers/build.js'
 import { docker, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
@@ -52,20 +52,14 @@ t.test(
         `x-docker-cd:\n  image_updates: detect\n  services:\n    side:\n      image_updates: "off"\nservices:\n  app:\n${service(app1)}  side:\n${service(side)}`,
       )
       .commitAndPush('two services from the registry')
-    const app = await build(
-      t,
-      configFor(server, repo.url, {
-        SYNC_MODE: 'apply',
-        STACKS_DIR: tempDir('docker-cd-stacks-'),
-        API_TOKEN,
-      }),
-      { maxEventLoopDelayMs: 60_000 },
-    )
-    await startApp(app)
-    const auth = { authorization: `Bearer ${API_TOKEN}` }
-    const detail = async () =>
-      (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json()
-    const deployed = await finishedRun(detail, 'the first deploy')
+    const {
+      app,
+      headers: auth,
+      detail,
+      deployed,
+    } = await deployedApp(t, server, repo.url, stack, {
+      API_TOKEN,
+    })
     t.equal(deployed.status, 'synced')
     const containerOf = (d: { containers: { service: string; id?: string; name: string }[] }) =>
       d.containers.find((c) => c.service === 'app')?.name as string
@@ -115,7 +109,7 @@ t.test(
     const short = (digest: string) => digest.slice(0, 19)
     t.equal(
       reported.sync.reason,
-      `image updates are reported, not applied (docker compose pull, then up -d, takes one): image of service app: ${app1} moved to ${short(second)} in the registry (it runs ${short(first)})`,
+      `image updates are reported, not applied (image_updates: detect; a manual sync pulls and deploys them): image of service app: ${app1} moved to ${short(second)} in the registry (it runs ${short(first)})`,
     )
     t.match(reported.sync.plan, [
       {
@@ -223,20 +217,15 @@ t.test(
         `x-docker-cd:\n  image_updates: detect\nservices:\n  app:\n    image: ${image}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`,
       )
       .commitAndPush('a stack on one of the two tags')
-    const app = await build(
-      t,
-      configFor(server, repo.url, {
-        SYNC_MODE: 'apply',
-        STACKS_DIR: tempDir('docker-cd-stacks-'),
-        API_TOKEN,
-      }),
-      { maxEventLoopDelayMs: 60_000 },
-    )
-    await startApp(app)
-    const auth = { authorization: `Bearer ${API_TOKEN}` }
-    const detail = async () =>
-      (await app.inject({ url: `/api/stacks/${stack}`, headers: auth })).json()
-    t.equal((await finishedRun(detail, 'the deploy')).status, 'synced')
+    const {
+      app,
+      headers: auth,
+      detail,
+      deployed,
+    } = await deployedApp(t, server, repo.url, stack, {
+      API_TOKEN,
+    })
+    t.equal(deployed.status, 'synced')
     const res = await app.inject({ method: 'POST', url: '/api/images/check', headers: auth })
     t.same(res.json(), { stacks: [] }, 'the tag names an image the container runs')
     t.equal((await detail()).status, 'synced')

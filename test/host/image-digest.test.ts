@@ -1,11 +1,10 @@
 import t from 'tap'
 import { repoDigestOf, repoDigestsIn } from '../../services/host/index.js'
-import { build, configFor, finishedRun, startApp } from '../helpers/build.js'
+import { deployedApp } from '../helpers/build.js'
 import { docker, removeProject } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
-import { tempDir } from '../helpers/temp-dir.js'
 
 // Issue 29, "record what runs": a stack whose image comes from a registry
 // (Debian's docker-registry on loopback) is deployed by docker-cd, which
@@ -82,16 +81,7 @@ t.test(
         `services:\n  app:\n    image: ${reference}\n    command: ["sleep", "3600"]\n    network_mode: none\n    stop_grace_period: 1s\n`,
       )
       .commitAndPush('a stack from the registry')
-    const app = await build(
-      t,
-      configFor(server, repo.url, { SYNC_MODE: 'apply', STACKS_DIR: tempDir('docker-cd-stacks-') }),
-      { maxEventLoopDelayMs: 60_000 },
-    )
-    await startApp(app)
-    const detail = await finishedRun(
-      async () => (await app.inject(`/api/stacks/${stack}`)).json(),
-      'the deploy',
-    )
+    const { app, deployed: detail } = await deployedApp(t, server, repo.url, stack)
     t.equal(detail.status, 'synced')
     const container = detail.containers?.[0]
     const runningImage = docker('inspect', '--format', '{{.Image}}', container.name)

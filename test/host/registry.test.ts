@@ -10,6 +10,7 @@ import {
 } from '../../services/host/index.js'
 import { docker } from '../helpers/docker.js'
 import {
+  configWith,
   digestOf,
   pushImage,
   type RegistryAuth,
@@ -29,18 +30,6 @@ import { tempDir } from '../helpers/temp-dir.js'
 
 const unavailable = registryUnavailable()
 const pid = process.pid
-
-/** A Docker config dir holding credentials for `host`, as `docker login` writes them. */
-function configWith(host: string, username: string, password: string): string {
-  const dir = tempDir('docker-cd-dockercfg-')
-  writeFileSync(
-    join(dir, 'config.json'),
-    JSON.stringify({
-      auths: { [host]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } },
-    }),
-  )
-  return dir
-}
 
 /** Pushes a distinct image as host/repo:tag (then removes it here); its digest. */
 async function push(host: string, repo: string, tag: string, variant: string, configDir?: string) {

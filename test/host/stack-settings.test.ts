@@ -114,11 +114,17 @@ t.test('image_updates for the stack and per service', async (t) => {
   t.same(settings.problems, [])
   t.notOk('imageUpdates' in readStackSettings({}), 'none given: IMAGE_UPDATES decides')
   t.same(
-    readStackSettings({ image_updates: 'apply', services: { web: { image_updates: true } } })
+    readStackSettings({ image_updates: 'always', services: { web: { image_updates: true } } })
       .problems,
     [
-      'x-docker-cd.services.web.image_updates must be one of off, detect',
-      'x-docker-cd.image_updates must be one of off, detect',
+      'x-docker-cd.services.web.image_updates must be one of off, detect, apply',
+      'x-docker-cd.image_updates must be one of off, detect, apply',
     ],
   )
+  const apply = readStackSettings({
+    image_updates: 'apply',
+    services: { db: { image_updates: 'detect' } },
+  })
+  t.equal(apply.imageUpdates, 'apply')
+  t.same({ ...apply.serviceImageUpdates }, { db: 'detect' })
 })

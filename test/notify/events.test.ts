@@ -27,6 +27,7 @@ t.test('a headline per kind, in words, with short revisions', async (t) => {
     git_failing: 'Refresh from Git failing on prod-1',
     git_recovered: 'Refresh from Git working again on prod-1',
     deployed: 'web deployed 3f2a1c0',
+    image_updated: 'web runs a new image (its tag moved in the registry)',
     test: 'Test message from docker-cd on prod-1',
   }
   for (const kind of EVENT_KINDS) {

@@ -371,12 +371,12 @@ t.test('parseNotifyOn: kinds, all, default, and unknown words named', async (t) 
   t.same([...parseNotifyOn(undefined).on].sort(), [...DEFAULT_NOTIFY_ON].sort())
   t.same([...parseNotifyOn(' ').on].sort(), [...DEFAULT_NOTIFY_ON].sort())
   t.notOk(DEFAULT_NOTIFY_ON.has('deployed'))
-  t.equal(DEFAULT_NOTIFY_ON.size, 10)
+  t.equal(DEFAULT_NOTIFY_ON.size, 11)
   t.same([...parseNotifyOn('failed, Recovered').on], ['failed', 'recovered'])
   const all = parseNotifyOn('all')
   t.same([...all.on].sort(), EVENT_KINDS.filter((kind) => kind !== 'test').sort())
   const more = parseNotifyOn('default,deployed')
-  t.ok(more.on.has('deployed') && more.on.has('drift') && more.on.size === 11)
+  t.ok(more.on.has('deployed') && more.on.has('drift') && more.on.size === 12)
   const wrong = parseNotifyOn('failed,deploys,outage')
   t.same([...wrong.on], ['failed'])
   t.equal(wrong.problems.length, 2)
@@ -529,3 +529,51 @@ t.test('inLine after close() sends nothing', async (t) => {
   notices.inLine(inLineOf('web', TREE_B, REV_B))
   t.same(kinds(), ['failed'])
 })
+
+t.test(
+  'image updates: a completed one is told; a failed one is told once per digest',
+  async (t) => {
+    const { notices, kinds, events } = setup()
+    const finished = notices.syncObserver.runFinished as (event: SyncRunFinished) => void
+    const REF = 'registry.test/app:stable'
+    const imageRun = (
+      result: SyncRunFinished['result'],
+      current: string,
+      extra: Partial<SyncRunFinished> = {},
+    ) => {
+      const base = run('web', result, { trigger: 'image', fromTree: TREE_A, ...extra })
+      return {
+        ...base,
+        run: {
+          ...base.run,
+          trigger: 'image' as const,
+          imageUpdates: [{ service: 'app', reference: REF, running: 'sha256:old', current }],
+        },
+      }
+    }
+    finished(imageRun('completed', 'sha256:one'))
+    t.same(kinds(), ['image_updated'], 'a deployed image update is news (nobody committed it)')
+    const back = {
+      ...GOOD,
+      treeHash: TREE_A,
+      images: [
+        {
+          service: 'app',
+          reference: REF,
+          imageId: 'sha256:id1',
+          digest: `sha256:${'1'.repeat(64)}`,
+        },
+      ],
+    }
+    finished(imageRun('failed', 'sha256:two', { rolledBackTo: back }))
+    finished(imageRun('failed', 'sha256:two', { rolledBackTo: back }))
+    t.same(kinds(), ['image_updated', 'rolled_back'], 'the same digest failing again is not')
+    t.equal(events[1]?.event, 'rolled_back')
+    finished(imageRun('failed', 'sha256:three', { rolledBackTo: back }))
+    t.same(
+      kinds(),
+      ['image_updated', 'rolled_back', 'rolled_back'],
+      'the next digest the tag names failing is',
+    )
+  },
+)

@@ -558,7 +558,7 @@ t.test('status(): channels by kind and host only, never a secret', async (t) => 
     { channel: 'slack 127.0.0.1:9 (http)', kind: 'slack', queued: 0 },
   ])
   t.equal(notifier.status().commitStatus, null, 'no COMMIT_STATUS: null')
-  t.equal(notifier.status().on.length, 11, 'NOTIFY_ON=all')
+  t.equal(notifier.status().on.length, 12, 'NOTIFY_ON=all')
   notifier.syncObserver.runFinished?.(run('web', 'failed'))
   await notifier.settled()
   const status = notifier.status()

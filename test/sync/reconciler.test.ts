@@ -120,6 +120,8 @@ function harness(options: {
               }))
             : [],
         projectContainers: async () => ({ containers: [], fingerprint: '' }),
+        tagImage: async () => {},
+        removeUnnamedImage: async () => false,
       },
     }),
     records,

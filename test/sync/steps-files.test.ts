@@ -108,6 +108,8 @@ function harness(
     inspect: async () => [...host.values()].map((container) => ({ ...container })),
     ping: options.ping ?? (async () => {}),
     takeDown: async () => {},
+    restoreImages: async () => {},
+    removeImages: async () => {},
   } satisfies Pick<StackRuntime, keyof Runtime>
   const steps = createSyncSteps({
     workTrees: {
