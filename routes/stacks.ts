@@ -128,6 +128,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
         revision,
         changedAt: stack.changedAt,
         changedRevision: stack.changedRevision,
+        ...(stack.firstLook ? { firstLook: true as const } : {}),
         ...(detail
           ? {
               ...detail,

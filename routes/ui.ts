@@ -162,18 +162,17 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       if (loggedOut(request, reply)) return reply
-      const { stack, revision } = stackFor(request.params.name)
+      const { stack } = stackFor(request.params.name)
       const record = app.sync?.record(stack.path)
       const { entries } = plainEntries(await app.gitReader.listTree(stack.treeOid))
       const contentShown = app.mayReadContent(request)
       const compose = contentShown
         ? await blobPrefix(app.gitReader, stack.blobOid, FILE_SHOWN_BYTES)
         : undefined
-      await subjects.read([revision, record?.deployedRevision])
+      await subjects.read([stack.changedRevision, record?.deployedRevision])
       return html(reply).send(
         renderStackPage(app.config, {
           stack,
-          revision,
           subjectOf: subjects.get,
           check: app.host?.state(stack.path),
           record,

@@ -125,7 +125,14 @@ export const stackDetailSchema = stackSchema
       description:
         'When this service last saw the stack directory change (first seen counts); kept across restarts',
     }),
-    changedRevision: sha1.meta({ description: 'The revision at which that change was seen' }),
+    changedRevision: sha1.meta({
+      description:
+        'The revision at which that change was seen: the commit that changed the stack (when several commits arrive in one refresh, the newest of them)',
+    }),
+    firstLook: z.literal(true).optional().meta({
+      description:
+        "Set when the tree was already so at docker-cd's first look: its mirror is shallow, so the commit that last changed the stack may be older than changedRevision",
+    }),
   })
   .meta({
     id: 'StackDetail',

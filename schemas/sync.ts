@@ -80,6 +80,23 @@ export const syncRunSchema = z
     images: z.array(runningImageSchema).optional().meta({
       description: 'The image each service ran once the deploy passed its health gate',
     }),
+    evidence: z
+      .array(
+        z.object({
+          container: z.string(),
+          service: z.string(),
+          problem: z.string().meta({ description: 'Why it did not pass, in words' }),
+          healthOutput: z.string().optional().meta({
+            description:
+              'What its health check printed last time it failed (at most 1 KiB, secrets cut out)',
+          }),
+        }),
+      )
+      .optional()
+      .meta({
+        description:
+          'The containers that failed the health gate, read before the rollback replaced them',
+      }),
     reason: z.string().meta({ description: 'What happened, in words' }),
     error: z.string().optional().meta({ description: 'Compose’s message, when it failed' }),
     rolledBackTo: rolledBackToSchema.optional(),

@@ -83,6 +83,8 @@ export type InspectedContainer = {
   imageId?: string
   /** That image's digest in the repository its reference names, when it came from a registry. */
   digest?: string
+  /** What its health check printed last time it failed (the engine keeps its last runs), cut short. */
+  healthOutput?: string
 }
 
 type RawContainer = {
@@ -144,6 +146,15 @@ function containerOf(raw: RawContainer, repoDigests?: readonly string[]): Engine
       ? { workingDir: labels['com.docker.compose.project.working_dir'] }
       : {}),
   }
+}
+
+/** The output of the last failed health check run, at most 1 KiB of it (the engine keeps the last five runs). */
+function healthOutputOf(log: { ExitCode?: number; Output?: string }[] | undefined) {
+  const failed = (log ?? []).filter((run) => run.ExitCode !== 0).at(-1)
+  if (!failed) return {}
+  const output = (failed.Output ?? '').trim()
+  const cut = output.length > 1024 ? `${output.slice(0, 1024)}…` : output
+  return { healthOutput: `${cut || '(no output)'} (exit code ${failed.ExitCode ?? '?'})` }
 }
 
 /** The image fields of an inspected container: its reference, the image id, its repository digest. */
@@ -340,7 +351,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
               Status?: string
               ExitCode?: number
               StartedAt?: string
-              Health?: { Status?: string }
+              Health?: { Status?: string; Log?: { ExitCode?: number; Output?: string }[] }
             }
             HostConfig?: { RestartPolicy?: { Name?: string } }
             Config?: { Labels?: Record<string, string>; Image?: string }
@@ -361,6 +372,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
           ...(c.State?.Health?.Status ? { health: c.State.Health.Status } : {}),
           restartPolicy: c.HostConfig?.RestartPolicy?.Name || 'no',
           startedAt: c.State?.StartedAt ?? '',
+          ...healthOutputOf(c.State?.Health?.Log),
         }))
         .sort(byName)
     },

@@ -24,15 +24,26 @@ export type Stack = Readonly<{
   /** When this service last saw the stack's tree change (first seen counts), and at which revision. */
   changedAt: string
   changedRevision: string
+  /**
+   * The tree was already so at this service's first look (its mirror is
+   * shallow: the commit that last changed it may be older than
+   * `changedRevision`, which is then only a commit that has it).
+   */
+  firstLook?: true
 }>
 
 /** When a stack's tree last changed, as remembered across restarts. */
-export type StackStamp = Readonly<{ treeOid: string; changedAt: string; changedRevision: string }>
+export type StackStamp = Readonly<{
+  treeOid: string
+  changedAt: string
+  changedRevision: string
+  firstLook?: true
+}>
 
 /** A stack as Git describes it; status, health, reason and change stamps are the cache's own. */
 export type DesiredStack = Omit<
   Stack,
-  'status' | 'health' | 'reason' | 'changedAt' | 'changedRevision'
+  'status' | 'health' | 'reason' | 'changedAt' | 'changedRevision' | 'firstLook'
 >
 
 /** Stack paths that appeared, whose directory tree changed, or that left Git. */
@@ -104,9 +115,19 @@ export function refreshApplied(
   const previous = new Map(snapshot.stacks.map((stack) => [stack.path, stack]))
   const stamp = (stack: DesiredStack) => {
     const known = previous.get(stack.path) ?? remembered.get(stack.path)
-    return known && known.treeOid === stack.treeOid
-      ? { changedAt: known.changedAt, changedRevision: known.changedRevision }
-      : { changedAt: at.toISOString(), changedRevision: state.revision }
+    if (known && known.treeOid === stack.treeOid)
+      return {
+        changedAt: known.changedAt,
+        changedRevision: known.changedRevision,
+        ...(known.firstLook ? { firstLook: true as const } : {}),
+      }
+    // Never seen before by this cache dir: it was already there at the first look.
+    const firstLook = snapshot.revision === null && !known
+    return {
+      changedAt: at.toISOString(),
+      changedRevision: state.revision,
+      ...(firstLook ? { firstLook: true as const } : {}),
+    }
   }
   const stacks = state.stacks
     .map((stack) =>

@@ -57,6 +57,7 @@ export function createStackHistory(file: string, onError: (error: unknown) => vo
             treeOid: stack.treeOid,
             changedAt: stack.changedAt,
             changedRevision: stack.changedRevision,
+            ...(stack.firstLook ? { firstLook: true } : {}),
           },
         ]),
       ),

@@ -53,7 +53,7 @@ export function createSyncDecisions(options: {
     if (drift)
       options.driftChecked?.({
         stack: path,
-        revision: options.current().revision ?? '',
+        revision: stack.changedRevision,
         treeHash: stack.treeOid,
         ...drift,
       })
@@ -114,7 +114,8 @@ export function createSyncDecisions(options: {
 
   /** The host already runs this tree from docker-cd's work tree: the record says so now. */
   async function noteDeployed(path: string, tree: string, check: HostCheck) {
-    const revision = options.current().revision ?? ''
+    // The commit this stack's tree came with, not the repository's head (another stack's commit).
+    const revision = options.current().stacks.find((s) => s.path === path)?.changedRevision ?? ''
     const project = check.project ? { project: check.project } : {}
     await records.set(path, (record) =>
       withDeployedTree(record, { tree, revision, at: now(), ...project }),

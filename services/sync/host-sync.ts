@@ -65,13 +65,14 @@ export async function createHostSync(options: HostSyncOptions) {
   // Decrypted SOPS files: in SECRETS_DIR (memory), linked from the work trees.
   const secretFiles = createSecretFiles({ secretsDir: config.secretsDir })
   const serviceSecrets = scrubSecrets(config)
+  // Compose can echo a value it read (an interpolation error), a health check can print one: decrypted ones are cut too.
+  const scrub = (text: string) => secretFiles.scrub(serviceSecrets(text))
   const compose = createCompose({
     dockerHost: config.dockerHost,
     ...(config.dockerConfig ? { dockerConfig: config.dockerConfig } : {}),
     ...(options.composeCommand ? { command: options.composeCommand } : {}),
     onRun: (asked) => options.sink?.composeRun?.(asked),
-    // Compose can echo a value it read (an interpolation error): decrypted ones are cut too.
-    scrub: (text) => secretFiles.scrub(serviceSecrets(text)),
+    scrub,
   })
   const runtime = createComposeRuntime({ compose, engine: options.engine })
   const workTrees = withSecrets(
@@ -148,6 +149,7 @@ export async function createHostSync(options: HostSyncOptions) {
     adopt: config.syncAdopt,
     prune: config.syncPrune,
     imagePolicy: config.imageUpdates,
+    scrub,
     waitSeconds: Math.max(1, Math.round(config.syncTimeoutMs / 1000)),
     concurrency: config.syncConcurrency,
     stacksDir: config.stacksDir,

@@ -69,6 +69,7 @@ export function settleRun(
     ...(outcome.fileChanges ? { fileChanges: outcome.fileChanges } : {}),
     ...(outcome.imageUpdates?.length ? { imageUpdates: outcome.imageUpdates } : {}),
     ...(outcome.images?.length ? { images: outcome.images } : {}),
+    ...(outcome.evidence?.length ? { evidence: outcome.evidence } : {}),
     reason: outcome.reason,
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.rolledBackTo ? { rolledBackTo: outcome.rolledBackTo } : {}),

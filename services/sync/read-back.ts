@@ -51,3 +51,34 @@ function problemOf(container: InspectedContainer, restartsBefore: number): strin
     return undefined
   return `is ${container.state}${container.state === 'exited' || container.state === 'restarting' ? ` (exit code ${container.exitCode})` : ''}`
 }
+
+/** A container that did not pass, with what its health check last printed: what the failure looked like before a rollback replaced it. */
+export type FailureEvidence = {
+  container: string
+  service: string
+  problem: string
+  healthOutput?: string
+}
+
+/** The containers that do not pass the read-back, each with its problem and health output. */
+export function failureEvidence(
+  services: readonly string[],
+  containers: readonly InspectedContainer[],
+  before: RestartsBefore,
+): FailureEvidence[] {
+  return containers
+    .filter((container) => services.includes(container.service))
+    .flatMap((container) => {
+      const problem = problemOf(container, before.get(container.id) ?? 0)
+      return problem
+        ? [
+            {
+              container: container.name,
+              service: container.service,
+              problem,
+              ...(container.healthOutput ? { healthOutput: container.healthOutput } : {}),
+            },
+          ]
+        : []
+    })
+}

@@ -56,6 +56,8 @@ export type SyncReconcilerOptions = {
   prune: boolean
   /** IMAGE_UPDATES: the image policy of a service and stack that name none (default `off`). */
   imagePolicy?: ImagePolicy
+  /** Cuts secrets out of what containers printed (a failed health check's output). */
+  scrub?: (text: string) => string
   /** SYNC_TIMEOUT in seconds (`--wait-timeout`). */
   waitSeconds: number
   /** SYNC_CONCURRENCY: deploys at the same time (default 4; 1 = one at a time, by name). */
@@ -152,9 +154,10 @@ export function createSyncReconciler(options: SyncReconcilerOptions) {
 
   function enqueue(path: string, trigger: SyncTrigger): 'syncing' | 'queued' {
     const answer = queue.enqueue(path, trigger)
-    const treeHash = stackOf(path)?.treeOid
-    if (treeHash) {
-      const revision = options.current().revision ?? ''
+    const stack = stackOf(path)
+    const treeHash = stack?.treeOid
+    if (stack && treeHash) {
+      const revision = stack.changedRevision
       const message = queue.waitsFor(path)
       notify((o) => o.runQueued?.({ stack: path, trigger, revision, treeHash, message }))
     }

@@ -9,6 +9,7 @@ import {
   type ImageUpdate,
   type RunningImage,
 } from './image-updates.js'
+import type { FailureEvidence } from './read-back.js'
 
 // What docker-cd deployed, per stack, kept in GIT_CACHE_DIR so it survives
 // a restart: the tree and revision it last deployed (the good tree a
@@ -64,6 +65,8 @@ export type SyncRun = {
   imageUpdates?: ImageUpdate[]
   /** The image each service ran once the deploy passed its health gate. */
   images?: RunningImage[]
+  /** The containers that failed the health gate, with their health checks' output (before the rollback replaced them). */
+  evidence?: FailureEvidence[]
   /** What happened, in words. */
   reason: string
   error?: string

@@ -67,7 +67,9 @@ export function createSyncRunner(options: {
   ): Promise<{ outcome: SyncOutcome; settled: SettledRun } | undefined> {
     const stack = options.current().stacks.find((s) => s.path === path)
     if (!stack) return undefined
-    const revision = revisionNow()
+    // The commit the stack's tree came with (when docker-cd saw it change):
+    // the repository's head may be another stack's commit since.
+    const revision = stack.changedRevision || revisionNow()
     const tree = stack.treeOid
     const before = records.get(path)
     // The good tree to return to: the one recorded when an interrupted deploy started, else the deployed one.

@@ -23,7 +23,7 @@ import {
   restoredWords,
   runningImagesOf,
 } from './image-updates.js'
-import { readBackProblems, restartsOf } from './read-back.js'
+import { type FailureEvidence, failureEvidence, readBackProblems, restartsOf } from './read-back.js'
 import type { RolledBackTo, SyncResult, TreeRef } from './records.js'
 
 // One sync run of one stack, as a short list of named steps in its work
@@ -80,6 +80,8 @@ export type SyncOutcome = {
   images?: RunningImage[]
   /** Failed before `up`, the moved tags put back: the host is as before the run (nothing stays in progress). */
   hostUnchanged?: true
+  /** The containers that failed the health gate and what their health checks printed, read before the rollback replaced them. */
+  evidence?: FailureEvidence[]
 }
 
 /** A read-back that did not pass: the deploy failed (the tree's failure). */
@@ -138,6 +140,8 @@ export function createSyncSteps(options: {
   waitSeconds: number
   /** Aborted on shutdown: Compose is stopped. */
   signal: AbortSignal
+  /** Cuts secrets (the service's, decrypted files') out of what containers printed. */
+  scrub?: (text: string) => string
 }) {
   const { waitSeconds, signal, runtime } = options
 
@@ -351,7 +355,14 @@ export function createSyncSteps(options: {
         ...withChanges,
       })
       if (outcome.result !== 'failed' || outcome.failure !== 'tree') return outcome
-      return rollback(input, dir, outcome, beforeUp, previousImages)
+      const evidence = step === 'health' ? await evidenceOf(project, services, restartsBefore) : []
+      return rollback(
+        input,
+        dir,
+        evidence.length > 0 ? { ...outcome, evidence } : outcome,
+        beforeUp,
+        previousImages,
+      )
     }
   }
 
@@ -506,6 +517,25 @@ export function createSyncSteps(options: {
     const problems = readBackProblems(services, running, restartsBefore)
     if (problems.length > 0) throw new ReadBackFailed(problems.join('; '))
     return running
+  }
+
+  /** What the failing containers look like now, scrubbed (none when the engine cannot be read). */
+  async function evidenceOf(
+    project: string,
+    services: string[],
+    restartsBefore: ReturnType<typeof restartsOf>,
+  ): Promise<FailureEvidence[]> {
+    const scrub = options.scrub ?? ((text: string) => text)
+    try {
+      return failureEvidence(services, await runtime.inspect(project), restartsBefore).map(
+        (found) => ({
+          ...found,
+          ...(found.healthOutput ? { healthOutput: scrub(found.healthOutput) } : {}),
+        }),
+      )
+    } catch {
+      return []
+    }
   }
 
   /** A failed wait, explained by the read-back when it finds problems (otherwise unchanged). */

@@ -48,6 +48,7 @@ export function layout(
 <script src="/ui/assets/${js.file}" defer></script>
 </head><body data-page="${escapeHtml(page.kind)}"${data}>
 <header><h1><a href="/ui">${escapeHtml(config.projectName)}</a></h1>
+${modeOf(config)}
 ${page.header ?? ''}
 <span id="conn" class="badge static">static</span>${page.loggedIn ? '<form method="post" action="/ui/logout" class="logout"><button>log out</button></form>' : ''}</header>
 <main>
@@ -55,4 +56,15 @@ ${config.apiToken ? '' : `<p class="meta open-notice" id="open-notice">${escapeH
 ${page.body}
 </main></body></html>
 `
+}
+
+/** What docker-cd does by itself, said in the header of every page. */
+function modeOf(config: Pick<Config, 'syncMode' | 'syncSelfHeal'>): string {
+  const words =
+    config.syncMode === 'apply'
+      ? `apply: deploys what Git changes${config.syncSelfHeal ? ', repairs drift' : ''}`
+      : config.syncMode === 'detect'
+        ? 'detect: reports only; docker-cd will not deploy by itself (a manual sync does)'
+        : 'off: Git only; the host is not looked at'
+  return `<span class="meta" id="mode" title="SYNC_MODE">mode ${escapeHtml(words)}</span>`
 }

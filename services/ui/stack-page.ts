@@ -14,7 +14,6 @@ import { badge, escapeHtml, layout, shownTime } from './layout.js'
 
 export type StackPageInput = {
   stack: Stack
-  revision: string
   /** First line of a commit's message, when the mirror has the commit. */
   subjectOf: (revision: string) => string | undefined
   check: HostCheck | undefined
@@ -40,9 +39,36 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
     const subject = input.subjectOf(revision)
     return `<td><code title="${escapeHtml(revision)}">${short(revision)}</code>${subject ? ` ${escapeHtml(subject)}` : ''}${tree ? ` <span class="meta">tree <code>${short(tree)}</code></span>` : ''}</td>`
   }
+  // A failed deploy that was rolled back: the host runs the good tree on purpose.
+  const lastRun = record?.history[0]
+  const rolledBack =
+    record?.lastResult === 'failed' && record.rolledBackTo ? record.rolledBackTo : undefined
   const plan = check?.plan.length
     ? `<ul class="plan">${check.plan.map((entry) => `<li>${escapeHtml(reasonOf([entry], check.containers))}</li>`).join('')}</ul>`
-    : `<p class="meta">${!check ? 'Not checked yet.' : check.status === 'synced' ? 'Compose would change nothing.' : escapeHtml(check.reason)}</p>`
+    : `<p class="meta">${
+        !check
+          ? 'Not checked yet.'
+          : check.status === 'synced'
+            ? rolledBack && rolledBack.treeHash !== stack.treeOid
+              ? `Compose would change nothing against the rolled-back tree ${short(rolledBack.treeHash)}, which runs now; the tree in Git (${short(stack.treeOid)}) failed to deploy.`
+              : 'Compose would change nothing.'
+            : escapeHtml(check.reason)
+      }</p>`
+  const failure =
+    record?.lastResult === 'failed' && lastRun?.result === 'failed'
+      ? `<section id="last-failure"><h3>Last failure</h3><p class="reason">${escapeHtml(lastRun.error ?? lastRun.reason)}</p>${
+          lastRun.evidence?.length
+            ? `<table><thead><tr><th>container</th><th>what was wrong</th><th class="wide">its health check printed</th></tr></thead><tbody>${lastRun.evidence
+                .map(
+                  (found) =>
+                    `<tr><td>${escapeHtml(found.container)}</td><td>${escapeHtml(found.problem)}</td><td class="wide">${found.healthOutput ? `<pre class="health-output">${escapeHtml(found.healthOutput)}</pre>` : '<span class="meta">–</span>'}</td></tr>`,
+                )
+                .join(
+                  '',
+                )}</tbody></table><p class="meta">Read from the engine before the rollback replaced these containers.</p>`
+            : ''
+        }</section>`
+      : ''
   // Mounts from outside the stack directory: said once, not guessed at (host
   // paths from the Compose file: shown only to who may read it).
   const notes =
@@ -84,12 +110,14 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
 <h2>${name} <span id="status">${badge(stack.status)}</span> <span id="health">${badge(stack.health)}</span></h2>
 <p class="reason" id="reason">${escapeHtml(stack.reason ?? '')}</p>
 <table class="facts"><tbody>
-<tr><th>desired (Git)</th>${revisionCell(input.revision, stack.treeOid)}</tr>
+<tr><th>desired (Git)</th>${revisionCell(stack.changedRevision, stack.treeOid)}</tr>
 <tr><th>deployed</th>${revisionCell(record?.deployedRevision, record?.deployedTreeHash)}</tr>
-<tr><th>changed</th><td>${shownTime(stack.changedAt)} in <code>${short(stack.changedRevision)}</code></td></tr>
+${rolledBack ? `<tr id="running-now"><th>running now</th><td>the rolled-back tree <code>${short(rolledBack.treeHash)}</code> (revision <code>${short(rolledBack.revision)}</code>${rolledBack.images?.length ? `; ${escapeHtml(restoredWords(rolledBack.images))}` : ''}): the deploy of <code>${short(record?.failedTreeHash ?? stack.treeOid)}</code> failed and was rolled back</td></tr>` : ''}
+<tr><th>changed</th><td>${shownTime(stack.changedAt)} in <code>${short(stack.changedRevision)}</code>${stack.firstLook ? ' <span class="meta">(already so at docker-cd’s first look: the commit that changed it may be older)</span>' : ''}</td></tr>
 ${check?.project ? `<tr><th>project</th><td><code>${escapeHtml(check.project)}</code></td></tr>` : ''}
 </tbody></table>
 <section><h3>Sync</h3>${sync}</section>
+${failure}
 <section><h3>What differs from the host</h3>${plan}${notes}</section>
 <section><h3>Containers</h3>${containers}</section>
 <section><h3>Files</h3>${input.contentHidden ? `<p class="meta" id="content-hidden">Not shown: ${escapeHtml(input.contentHidden)}.</p>` : ''}${files}
