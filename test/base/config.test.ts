@@ -221,6 +221,27 @@ t.test('GIT_REPO_URL accepts https and ssh only, and no credentials', async (t) 
   }
 })
 
+t.test('a refused GIT_REPO_URL is answered with the forms it accepts', async (t) => {
+  const forms =
+    'use https://host/owner/repo.git, ssh://git@host[:port]/owner/repo.git or git@host:owner/repo.git'
+  const local = `GIT_REPO_URL: is a path on this machine; docker-cd reads the repository from a Git server: ${forms} (a repository on this machine: ssh://user@localhost/path/repo.git)`
+  for (const url of [
+    '/srv/deploy.git',
+    './deploy',
+    '../deploy',
+    '~/deploy',
+    '.',
+    'file:///srv/r.git',
+  ])
+    t.same(problemsOf({ ...base, GIT_REPO_URL: url }), [local], url)
+  t.same(problemsOf({ ...base, GIT_REPO_URL: 'not a url' }), [
+    `GIT_REPO_URL: is not a valid URL: ${forms}`,
+  ])
+  t.same(problemsOf({ ...base, GIT_REPO_URL: 'http://git.example.com/r.git' }), [
+    `GIT_REPO_URL: must use https:// or ssh:// (got http://): ${forms}`,
+  ])
+})
+
 t.test(
   'ssh: URLs and scp-like addresses, a key and known hosts required, no https settings',
   async (t) => {
