@@ -1,7 +1,7 @@
 import { hostname, tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { z } from 'zod'
-import { DOCKER_HOST_FORMS, parseDockerHost } from './docker-host.js'
+import { DOCKER_HOST_FORMS, type DockerHostSource, parseDockerHost } from './docker-host.js'
 import { parseDuration } from './duration.js'
 
 // The environment contract: what each variable may hold. Parsed in one pass
@@ -357,6 +357,8 @@ export type Config = {
   projectName: string
   /** The engine, as DOCKER_HOST: DOCKER_HOST itself, else unix://DOCKER_SOCKET. */
   dockerHost: string
+  /** Which variable set `dockerHost` (neither: the default socket), for messages. */
+  dockerHostSource: DockerHostSource
   /** off: never read the host; detect: drift only (manual syncs apply); apply: deploy what Git changed. */
   syncMode: (typeof SYNC_MODES)[number]
   /** Where stack work trees are written and Compose runs. */

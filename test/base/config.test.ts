@@ -35,6 +35,7 @@ t.test('defaults', async (t) => {
   t.equal(config.host, '0.0.0.0')
   t.equal(config.projectName, 'Docker-CD')
   t.equal(config.dockerHost, 'unix:///var/run/docker.sock')
+  t.equal(config.dockerHostSource, 'default', 'messages ask for DOCKER_HOST to be set')
   t.equal(config.logLevel, 'info')
 })
 
@@ -98,6 +99,7 @@ t.test('every variable set to a good value', async (t) => {
     host: '127.0.0.1',
     projectName: 'Edge',
     dockerHost: 'unix:///run/docker.sock',
+    dockerHostSource: 'DOCKER_SOCKET',
     syncMode: 'apply',
     stacksDir: '/var/cache/docker-cd/stacks',
     syncTimeoutMs: 90_000,
