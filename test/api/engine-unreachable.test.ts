@@ -3,7 +3,7 @@ import t from 'tap'
 import { waitFor } from '../helpers/build.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
-import { serviceEnv, startService } from '../helpers/service.js'
+import { isReady, serviceEnv, startService } from '../helpers/service.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // The built service with DOCKER_HOST at a socket that does not exist: it
@@ -39,14 +39,7 @@ t.test('an engine socket that does not exist is named with DOCKER_HOST', async (
   t.equal(logged.msg, `engine unreachable: ${expected}; stacks are unknown until it answers again`)
   t.equal(logged.level, 40, 'a warning')
 
-  await waitFor(
-    () =>
-      fetch(`${base}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    'the service to be ready',
-  )
+  await waitFor(() => isReady(base), 'the service to be ready')
   const page = await (await fetch(`${base}/`)).text()
   t.match(page, `containers:       unavailable: ${expected}\n`)
 
