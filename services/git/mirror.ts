@@ -114,12 +114,12 @@ export function createMirror(options: MirrorOptions) {
   }
 
   /** The server has no repository at GIT_REPO_URL, or the credential may not see it (the two look alike on purpose). */
-  const where = `at ${scrub(options.repoUrl)}`
+  const repositoryAt = `at ${scrub(options.repoUrl)}`
   const noSuchRepository = options.sshCommand
-    ? `the ssh server answered that there is no repository ${where}, or that the key may not read it: check the path in GIT_REPO_URL, and that the public half of GIT_SSH_KEY_FILE is a deploy key of that repository`
+    ? `the ssh server answered that there is no repository ${repositoryAt}, or that the key may not read it: check the path in GIT_REPO_URL, and that the public half of GIT_SSH_KEY_FILE is a deploy key of that repository`
     : options.accessToken
-      ? `the Git server answered that there is no repository ${where} (HTTP 404), or that the token may not see it: check the path in GIT_REPO_URL, and that GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE) may read that repository`
-      : `the Git server answered that there is no repository ${where} (HTTP 404): check the path in GIT_REPO_URL; a private repository also needs GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE)`
+      ? `the Git server answered that there is no repository ${repositoryAt} (HTTP 404), or that the token may not see it: check the path in GIT_REPO_URL, and that GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE) may read that repository`
+      : `the Git server answered that there is no repository ${repositoryAt} (HTTP 404): check the path in GIT_REPO_URL; a private repository also needs GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE)`
 
   /** Adds what an operator can do about a failure; remembers a broken mirror. */
   async function explain(error: unknown): Promise<unknown> {
