@@ -13,7 +13,10 @@ declare module 'fastify' {
 // absent engine costs nothing until something asks.
 export default fp(
   async (app) => {
-    const engine = createEngine({ dockerHost: app.config.dockerHost })
+    const engine = createEngine({
+      dockerHost: app.config.dockerHost,
+      source: app.config.dockerHostSource,
+    })
     app.decorate('dockerEngine', engine)
     app.addHook('onClose', () => engine.close())
   },

@@ -1,7 +1,7 @@
 import { hostname, tmpdir } from 'node:os'
 import { join, posix } from 'node:path'
 import { z } from 'zod'
-import { DOCKER_HOST_FORMS, parseDockerHost } from './docker-host.js'
+import { DOCKER_HOST_FORMS, type DockerHostSource, parseDockerHost } from './docker-host.js'
 import { parseDuration } from './duration.js'
 
 // The environment contract: what each variable may hold. Parsed in one pass
@@ -36,20 +36,35 @@ const duration = (fallback: string, { allowZero }: { allowZero: boolean }) =>
 // `user` and carry the password into argv.
 const SCP_LIKE = /^(?:([A-Za-z0-9._-]+)@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):(?!\/\/)([^\s@]+)$/
 
+/** What GIT_REPO_URL accepts, for the messages that refuse a value. */
+export const REPO_URL_FORMS =
+  'use https://host/owner/repo.git, ssh://git@host[:port]/owner/repo.git or git@host:owner/repo.git'
+
+// A path on this machine (`/srv/deploy.git`, `./deploy`, `~/deploy`) or a file:// URL.
+const LOCAL_PATH = /^(?:\/|\.{1,2}(?:\/|$)|~|file:)/
+
 const repoUrl = z.string({ error: 'is required' }).transform((raw, ctx) => {
   const text = raw.trim()
   if (!text.includes('://') && SCP_LIKE.test(text)) return text
+  if (LOCAL_PATH.test(text)) {
+    // The value is not echoed: a mistyped URL may carry a credential.
+    ctx.addIssue({
+      code: 'custom',
+      message: `is a path on this machine; docker-cd reads the repository from a Git server: ${REPO_URL_FORMS} (a repository on this machine: ssh://user@localhost/path/repo.git)`,
+    })
+    return z.NEVER
+  }
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a valid URL' })
+    ctx.addIssue({ code: 'custom', message: `is not a valid URL: ${REPO_URL_FORMS}` })
     return z.NEVER
   }
   if (url.protocol !== 'https:' && url.protocol !== 'ssh:') {
     ctx.addIssue({
       code: 'custom',
-      message: `must use https:// or ssh:// (or user@host:path) (got ${url.protocol}//)`,
+      message: `must use https:// or ssh:// (got ${url.protocol}//): ${REPO_URL_FORMS}`,
     })
     return z.NEVER
   }
@@ -343,6 +358,8 @@ export type Config = {
   projectName: string
   /** The engine, as DOCKER_HOST: DOCKER_HOST itself, else unix://DOCKER_SOCKET. */
   dockerHost: string
+  /** Which variable set `dockerHost` (neither: the default socket), for messages. */
+  dockerHostSource: DockerHostSource
   /** off: never read the host; detect: drift only (manual syncs apply); apply: deploy what Git changed. */
   syncMode: (typeof SYNC_MODES)[number]
   /** Where stack work trees are written and Compose runs. */

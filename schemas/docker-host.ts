@@ -10,6 +10,16 @@ export type DockerHost = {
   socketPath?: string
   /** Where the engine is, for messages: the socket path or host:port. */
   describe: string
+  /** The DOCKER_HOST value as messages show it: `unix:///path` or `tcp://host:port`, never a userinfo. */
+  shown: string
+}
+
+/** Which variable set the engine's address: messages name the one to change. */
+export type DockerHostSource = 'DOCKER_HOST' | 'DOCKER_SOCKET' | 'default'
+
+/** `unix:///run/docker.sock (DOCKER_HOST)`: the address and the variable that set it. */
+export function engineAddressWords(host: DockerHost, source: DockerHostSource): string {
+  return `${host.shown} (${source === 'default' ? 'the default; set DOCKER_HOST' : source})`
 }
 
 export const DOCKER_HOST_FORMS =
@@ -18,9 +28,18 @@ export const DOCKER_HOST_FORMS =
 /** Throws Error(DOCKER_HOST_FORMS) for anything else. */
 export function parseDockerHost(value: string): DockerHost {
   const unix = /^unix:\/\/(\/.*)$/.exec(value)
-  if (unix?.[1]) return { origin: 'http://docker', socketPath: unix[1], describe: unix[1] }
+  if (unix?.[1])
+    return {
+      origin: 'http://docker',
+      socketPath: unix[1],
+      describe: unix[1],
+      shown: `unix://${unix[1]}`,
+    }
   const tcp = /^tcp:\/\/([^/:[\]]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\/?$/.exec(value)
-  if (tcp?.[1] && tcp[2] && Number(tcp[2]) > 0 && Number(tcp[2]) < 65536)
-    return { origin: `http://${tcp[1]}:${tcp[2]}`, describe: `${tcp[1]}:${tcp[2]}` }
+  if (tcp?.[1] && tcp[2] && Number(tcp[2]) > 0 && Number(tcp[2]) < 65536) {
+    // A `user@` before the host is not shown: it could be a credential.
+    const where = `${tcp[1].replace(/^.*@/, '')}:${tcp[2]}`
+    return { origin: `http://${tcp[1]}:${tcp[2]}`, describe: where, shown: `tcp://${where}` }
+  }
   throw new Error(DOCKER_HOST_FORMS)
 }

@@ -116,6 +116,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: data.HOST,
     projectName: data.PROJECT_NAME,
     dockerHost: data.DOCKER_HOST?.trim() ?? `unix://${data.DOCKER_SOCKET}`,
+    dockerHostSource: data.DOCKER_HOST
+      ? 'DOCKER_HOST'
+      : present.DOCKER_SOCKET
+        ? 'DOCKER_SOCKET'
+        : 'default',
     syncMode: data.SYNC_MODE,
     stacksDir: data.STACKS_DIR ?? join(data.GIT_CACHE_DIR, 'stacks'),
     syncTimeoutMs: data.SYNC_TIMEOUT,

@@ -199,8 +199,17 @@ export async function runGit(args: string[], options: GitCommandOptions): Promis
   return { stdout: Buffer.concat(chunks), stderr }
 }
 
+/** git's advice after any failed ssh or remote read: it would push the server's own reason out of the last lines. */
+const BOILERPLATE =
+  /^(please make sure you have the correct access rights|and the repository exists\.)$/i
+
 function lastLines(text: string): string {
-  return text.split('\n').filter(Boolean).slice(-3).join('; ')
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !BOILERPLATE.test(line))
+    .slice(-3)
+    .join('; ')
 }
 
 /** Maps git's stderr to the failure categories operators act on. */

@@ -21,6 +21,18 @@ export type MirrorOptions = GitEnvironmentOptions & {
   memoryLimitBytes: number
 }
 
+/**
+ * git's words for "the server has no such repository" (or hides it from
+ * this credential), by the category they are classified as: HTTP 404 over
+ * https; over ssh the server's own line (git-shell's, GitHub's, GitLab's,
+ * Gitea's) before git's "could not read from remote repository".
+ */
+const NO_SUCH_REPOSITORY: Partial<Record<GitErrorCode, RegExp>> = {
+  unreachable: /repository '[^']*' not found|returned error: 404\b/i,
+  git_error:
+    /does not appear to be a git repository|repository not found|project you were looking for could not be found|repository does not exist/i,
+}
+
 export function createMirror(options: MirrorOptions) {
   const secrets = gitSecrets(options)
   const dir = join(
@@ -101,6 +113,14 @@ export function createMirror(options: MirrorOptions) {
         : 'the repository needs credentials: set GIT_ACCESS_TOKEN (and GIT_USERNAME if the host needs one)',
   }
 
+  /** The server has no repository at GIT_REPO_URL, or the credential may not see it (the two look alike on purpose). */
+  const repositoryAt = `at ${scrub(options.repoUrl)}`
+  const noSuchRepository = options.sshCommand
+    ? `the ssh server answered that there is no repository ${repositoryAt}, or that the key may not read it: check the path in GIT_REPO_URL, and that the public half of GIT_SSH_KEY_FILE is a deploy key of that repository`
+    : options.accessToken
+      ? `the Git server answered that there is no repository ${repositoryAt} (HTTP 404), or that the token may not see it: check the path in GIT_REPO_URL, and that GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE) may read that repository`
+      : `the Git server answered that there is no repository ${repositoryAt} (HTTP 404): check the path in GIT_REPO_URL; a private repository also needs GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE)`
+
   /** Adds what an operator can do about a failure; remembers a broken mirror. */
   async function explain(error: unknown): Promise<unknown> {
     if (!(error instanceof GitError)) return error
@@ -116,6 +136,8 @@ export function createMirror(options: MirrorOptions) {
         `the server redirected to ${where}; redirects are not followed, so the token never leaves for another host: set GIT_REPO_URL to the final URL`,
       )
     }
+    if (NO_SUCH_REPOSITORY[error.code]?.test(error.detail))
+      return new GitError(error.code, noSuchRepository)
     const hint = hints[error.code]
     return hint ? new GitError(error.code, `${error.detail} (${hint})`) : error
   }

@@ -18,6 +18,8 @@ export type ResolvedRevision = {
 }
 
 const FULL_SHA = /^[0-9a-f]{40}$/i
+/** What a shortened commit SHA looks like (git abbreviates to 4 characters at least). */
+const SHORT_SHA = /^[0-9a-f]{4,39}$/i
 export const TARGET_REF = 'refs/docker-cd/target'
 
 /** What the ref looks like before asking the remote. */
@@ -55,6 +57,27 @@ export function pickRemoteRef(
   return undefined
 }
 
+// What is wrong with GIT_REVISION, said plainly: git's own words ("not our ref")
+// name no variable and assume one knows how a fetch asks for a commit.
+
+/** GIT_REVISION names no branch or tag; a shortened SHA is told to be given in full. */
+function noSuchRef(revision: string): string {
+  const what = revision.startsWith('refs/heads/')
+    ? 'a branch'
+    : revision.startsWith('refs/tags/')
+      ? 'a tag'
+      : 'a branch or tag'
+  const missing = `GIT_REVISION "${revision}" is not ${what} of the repository`
+  return SHORT_SHA.test(revision)
+    ? `${missing}; if it is a commit, GIT_REVISION needs its full 40-character SHA (git rev-parse ${revision} prints it)`
+    : `${missing}: set GIT_REVISION to an existing branch, tag or full 40-character commit SHA`
+}
+
+/** A full SHA the server will not send: no branch or tag contains it. */
+function noSuchCommit(sha: string): string {
+  return `GIT_REVISION ${sha} is not a commit in the repository: no branch or tag on the server contains it, so the server will not send it; check the SHA, or set GIT_REVISION to a branch or tag`
+}
+
 export function createRemote(mirror: Mirror, afterFetch: (signal?: AbortSignal) => Promise<void>) {
   const { options, git } = mirror
   let cacheDirReady: Promise<unknown> | undefined
@@ -86,12 +109,7 @@ export function createRemote(mirror: Mirror, afterFetch: (signal?: AbortSignal) 
       options.cacheDir,
     )
     const found = pickRemoteRef(stdout.toString('utf8'), described.candidates)
-    if (!found) {
-      throw new GitError(
-        'ref_not_found',
-        `revision "${options.revision}" is not a branch or tag of the repository`,
-      )
-    }
+    if (!found) throw new GitError('ref_not_found', noSuchRef(options.revision))
     return {
       sha: found.sha,
       ref: described.ref,
@@ -121,7 +139,17 @@ export function createRemote(mirror: Mirror, afterFetch: (signal?: AbortSignal) 
         refspec,
       ],
       signal,
-    )
+    ).catch((error) => {
+      // A commit asked for by SHA that the server will not send ("not our
+      // ref"): it is on none of the server's branches and tags.
+      if (
+        resolved.refType === 'commit' &&
+        error instanceof GitError &&
+        error.code === 'ref_not_found'
+      )
+        throw new GitError('ref_not_found', noSuchCommit(resolved.sha))
+      throw error
+    })
     await afterFetch(signal)
     const { stdout } = await git(
       ['rev-parse', '--verify', '--quiet', `${TARGET_REF}^{commit}`],

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto'
 import { Agent, type Dispatcher, request } from 'undici'
-import { parseDockerHost } from '../../schemas/docker-host.js'
+import {
+  type DockerHostSource,
+  engineAddressWords,
+  parseDockerHost,
+} from '../../schemas/docker-host.js'
+import { networkFailure } from '../base/index.js'
 import { parseImageRef } from './registry/image-ref.js'
 
 // The Docker Engine API, as Docker's own clients reach it: DOCKER_HOST
@@ -186,20 +191,38 @@ const byName = (a: { name: string }, b: { name: string }) =>
 const filtersParam = (filters: Record<string, string[]>) =>
   encodeURIComponent(JSON.stringify(filters))
 
-export function createEngine(options: { dockerHost: string; timeoutMs?: number }) {
+/** What a unix socket's connect errors mean (a TCP address's are networkFailure's). */
+const SOCKET_WORDS: Record<string, string> = {
+  ENOENT: 'no such socket',
+  EACCES: "permission denied (this user may not use the socket: add it to the socket's group)",
+  ECONNREFUSED: 'nothing listens on the socket',
+}
+
+export function createEngine(options: {
+  dockerHost: string
+  /** Which variable set `dockerHost`: messages name it (DOCKER_HOST unless told). */
+  source?: DockerHostSource
+  timeoutMs?: number
+}) {
   const target = parseDockerHost(options.dockerHost)
   const timeoutMs = options.timeoutMs ?? 5000
   const connect = target.socketPath ? { connect: { socketPath: target.socketPath } } : {}
   const agent = new Agent(connect)
+  // Every failure names the engine's address and the variable that set it,
+  // so the operator knows what to change: `the Docker engine at
+  // unix:///run/docker.sock (DOCKER_HOST) …`.
+  const engineAt = `the Docker engine at ${engineAddressWords(target, options.source ?? 'DOCKER_HOST')}`
+  const engineFailure = (words: string) => new EngineUnavailable(`${engineAt} ${words}`)
 
   function unavailable(error: unknown): EngineUnavailable {
     if (error instanceof EngineUnavailable) return error
-    const { code, message } = error as NodeJS.ErrnoException
-    if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-      return new EngineUnavailable(`no answer within ${timeoutMs}ms from ${target.describe}`)
-    if (code && !code.startsWith('UND_ERR'))
-      return new EngineUnavailable(`${code} ${target.describe}`)
-    return new EngineUnavailable(`${message} (${target.describe})`)
+    const { code } = error as NodeJS.ErrnoException
+    const socketWords = target.socketPath && code ? SOCKET_WORDS[code] : undefined
+    const why =
+      code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
+        ? `no answer within ${timeoutMs}ms`
+        : (socketWords ?? networkFailure(error).reason)
+    return new EngineUnavailable(`cannot reach ${engineAt}: ${why}`)
   }
 
   async function open(
@@ -221,7 +244,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
     }
     if (response.statusCode !== 200) {
       await response.body.dump().catch(() => {})
-      throw new EngineUnavailable(`engine answered HTTP ${response.statusCode}`)
+      throw engineFailure(`answered HTTP ${response.statusCode}`)
     }
     return response.body
   }
@@ -248,7 +271,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
       return (await body.json()) as T
     } catch (error) {
       throw error instanceof SyntaxError
-        ? new EngineUnavailable('engine sent an unreadable answer')
+        ? engineFailure('sent an unreadable answer')
         : unavailable(error)
     }
   }
@@ -429,7 +452,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
       await response.body.dump().catch(() => {})
       if (response.statusCode === 200) return true
       if (response.statusCode === 404) return false
-      throw new EngineUnavailable(`engine answered HTTP ${response.statusCode}`)
+      throw engineFailure(`answered HTTP ${response.statusCode}`)
     },
 
     /** Every Compose project on the engine, by its containers' label; throws EngineUnavailable. */
@@ -478,8 +501,7 @@ export function createEngine(options: { dockerHost: string; timeoutMs?: number }
         if (handlers.signal.aborted) return
         throw unavailable(error)
       }
-      if (!handlers.signal.aborted)
-        throw new EngineUnavailable('the engine closed its event stream')
+      if (!handlers.signal.aborted) throw engineFailure('closed its event stream')
     },
 
     close: () => agent.close(),

@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls'
+import { durationWords, networkFailure } from '../base/index.js'
 import { type Backoff, exponentialBackoff } from './backoff.js'
 import type { EventKind, NotifyEvent } from './events.js'
-import { durationWords, networkFailure } from './failure-words.js'
 import type { Channel, ChannelKind, ChannelRequest } from './request.js'
 import { createTransport, type SendOutcome, type Transport } from './transport.js'
 

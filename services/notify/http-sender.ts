@@ -1,5 +1,5 @@
 import { Agent, request as undiciRequest } from 'undici'
-import { networkFailure } from './failure-words.js'
+import { networkFailure } from '../base/index.js'
 import type { HttpRequest } from './request.js'
 import { retryAfterMs } from './retry-after.js'
 import type { SendOutcome } from './transport.js'

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls'
 import nodemailer from 'nodemailer'
-import { networkFailure } from './failure-words.js'
+import { networkFailure } from '../base/index.js'
 import type { MailMessage } from './request.js'
 import type { SendOutcome } from './transport.js'
 

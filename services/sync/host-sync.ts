@@ -172,7 +172,7 @@ export async function createHostSync(options: HostSyncOptions) {
     onProjects: (projects) => monitor.projectsChanged(projects),
     onLost(reason) {
       options.sink?.engineLost?.()
-      log.warn({}, `engine unreachable (${reason}): stacks are unknown until it answers again`)
+      log.warn({}, `engine unreachable: ${reason}; stacks are unknown until it answers again`)
       monitor.engineLost(reason)
       options.onEngine?.lost?.(reason)
     },

@@ -35,6 +35,7 @@ t.test('defaults', async (t) => {
   t.equal(config.host, '0.0.0.0')
   t.equal(config.projectName, 'Docker-CD')
   t.equal(config.dockerHost, 'unix:///var/run/docker.sock')
+  t.equal(config.dockerHostSource, 'default', 'messages ask for DOCKER_HOST to be set')
   t.equal(config.logLevel, 'info')
 })
 
@@ -98,6 +99,7 @@ t.test('every variable set to a good value', async (t) => {
     host: '127.0.0.1',
     projectName: 'Edge',
     dockerHost: 'unix:///run/docker.sock',
+    dockerHostSource: 'DOCKER_SOCKET',
     syncMode: 'apply',
     stacksDir: '/var/cache/docker-cd/stacks',
     syncTimeoutMs: 90_000,
@@ -220,6 +222,27 @@ t.test('GIT_REPO_URL accepts https and ssh only, and no credentials', async (t) 
     t.match(problems[0], /^GIT_REPO_URL: /)
     t.notMatch(problems[0], /ghp_token|hunter2/, 'the offending credential is not echoed')
   }
+})
+
+t.test('a refused GIT_REPO_URL is answered with the forms it accepts', async (t) => {
+  const forms =
+    'use https://host/owner/repo.git, ssh://git@host[:port]/owner/repo.git or git@host:owner/repo.git'
+  const local = `GIT_REPO_URL: is a path on this machine; docker-cd reads the repository from a Git server: ${forms} (a repository on this machine: ssh://user@localhost/path/repo.git)`
+  for (const url of [
+    '/srv/deploy.git',
+    './deploy',
+    '../deploy',
+    '~/deploy',
+    '.',
+    'file:///srv/r.git',
+  ])
+    t.same(problemsOf({ ...base, GIT_REPO_URL: url }), [local], url)
+  t.same(problemsOf({ ...base, GIT_REPO_URL: 'not a url' }), [
+    `GIT_REPO_URL: is not a valid URL: ${forms}`,
+  ])
+  t.same(problemsOf({ ...base, GIT_REPO_URL: 'http://git.example.com/r.git' }), [
+    `GIT_REPO_URL: must use https:// or ssh:// (got http://): ${forms}`,
+  ])
 })
 
 t.test(

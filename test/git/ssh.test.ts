@@ -136,6 +136,27 @@ t.test('a key the server does not accept: auth_failed naming GIT_SSH_KEY_FILE', 
   t.match(outcome.message, /GIT_SSH_KEY_FILE/)
 })
 
+t.test('the words for a path with no repository, and for an unknown SHA', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 1 })
+  const startupMessage = async (url: string, env: Record<string, string> = {}) => {
+    const { app } = await sshApp(t, url, env)
+    await app.ready()
+    const outcome = await app.desiredState.start()
+    t.equal(outcome.status, 'failed')
+    return outcome.message
+  }
+  const missing = sshd.url(`${repo.bareDir}-absent`)
+  t.equal(
+    await startupMessage(missing),
+    `git_error: the ssh server answered that there is no repository at ${missing}, or that the key may not read it: check the path in GIT_REPO_URL, and that the public half of GIT_SSH_KEY_FILE is a deploy key of that repository`,
+  )
+  const sha = 'c'.repeat(40)
+  t.equal(
+    await startupMessage(sshd.url(repo.bareDir), { GIT_REVISION: sha }),
+    `ref_not_found: GIT_REVISION ${sha} is not a commit in the repository: no branch or tag on the server contains it, so the server will not send it; check the SHA, or set GIT_REVISION to a branch or tag`,
+  )
+})
+
 t.test('a server that never answers: timeout, and no ssh or git left behind', async (t) => {
   const repo = createFixtureRepo(git, { stacks: 1 })
   const url = sshd.silentUrl(repo.bareDir)

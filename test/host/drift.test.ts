@@ -123,7 +123,8 @@ t.test('host state of a stack, for real', { skip: unavailable ?? false }, async 
   t.teardown(() => absent.close())
   t.match(await checkStack({ dir, compose: engine, engine: absent }), {
     status: 'unknown',
-    reason: 'engine unreachable: ENOENT /nonexistent/docker.sock',
+    reason:
+      'engine unreachable: cannot reach the Docker engine at unix:///nonexistent/docker.sock (DOCKER_HOST): no such socket',
   })
 
   repo.writeFile(`${stack}/compose.yaml`, 'services:\n  app:\n    image: [not, a, string\n')

@@ -116,11 +116,18 @@ t.test('DOCKER_HOST forms', async (t) => {
     origin: 'http://docker',
     socketPath: '/var/run/docker.sock',
     describe: '/var/run/docker.sock',
+    shown: 'unix:///var/run/docker.sock',
   })
   t.same(parseDockerHost('tcp://10.0.0.5:2375'), {
     origin: 'http://10.0.0.5:2375',
     describe: '10.0.0.5:2375',
+    shown: 'tcp://10.0.0.5:2375',
   })
+  t.match(
+    parseDockerHost('tcp://me-secret@10.0.0.5:2375'),
+    { describe: '10.0.0.5:2375', shown: 'tcp://10.0.0.5:2375' },
+    'what messages show has no user@',
+  )
   t.same(parseDockerHost('tcp://[::1]:2375/').origin, 'http://[::1]:2375')
   for (const bad of [
     'ssh://me@host',
@@ -138,13 +145,18 @@ t.test('DOCKER_HOST forms', async (t) => {
       bad,
     )
   const base = { GIT_REPO_URL: 'https://git.example.com/r.git', GIT_REVISION: 'main' }
-  t.equal(loadConfig(base).dockerHost, 'unix:///var/run/docker.sock')
-  t.equal(loadConfig({ ...base, DOCKER_SOCKET: '/run/d.sock' }).dockerHost, 'unix:///run/d.sock')
-  t.equal(
-    loadConfig({ ...base, DOCKER_SOCKET: '/run/d.sock', DOCKER_HOST: 'tcp://proxy:2375' })
-      .dockerHost,
-    'tcp://proxy:2375',
-    'DOCKER_HOST wins, as for the docker CLI',
+  t.match(loadConfig(base), {
+    dockerHost: 'unix:///var/run/docker.sock',
+    dockerHostSource: 'default',
+  })
+  t.match(loadConfig({ ...base, DOCKER_SOCKET: '/run/d.sock' }), {
+    dockerHost: 'unix:///run/d.sock',
+    dockerHostSource: 'DOCKER_SOCKET',
+  })
+  t.match(
+    loadConfig({ ...base, DOCKER_SOCKET: '/run/d.sock', DOCKER_HOST: 'tcp://proxy:2375' }),
+    { dockerHost: 'tcp://proxy:2375', dockerHostSource: 'DOCKER_HOST' },
+    'DOCKER_HOST wins, as for the docker CLI (and is the variable messages name)',
   )
   t.throws(
     () => loadConfig({ ...base, DOCKER_HOST: 'ssh://me@host' }),

@@ -199,13 +199,15 @@ t.test('paths that are not owner/name, said in words', async (t) => {
 
 t.test('URLs the startup check refuses are refused in its words', async (t) => {
   t.same(commitStatusTarget({ repoUrl: 'ftp://github.com/org/repo.git' }), {
-    problem: 'GIT_REPO_URL: must use https:// or ssh:// (or user@host:path) (got ftp://)',
+    problem:
+      'GIT_REPO_URL: must use https:// or ssh:// (got ftp://): use https://host/owner/repo.git, ssh://git@host[:port]/owner/repo.git or git@host:owner/repo.git',
   })
   t.same(commitStatusTarget({ repoUrl: 'https://user:secret@github.com/org/repo.git' }), {
     problem: 'GIT_REPO_URL: must not contain credentials; use GIT_ACCESS_TOKEN and GIT_USERNAME',
   })
   t.same(commitStatusTarget({ repoUrl: 'not a url' }), {
-    problem: 'GIT_REPO_URL: is not a valid URL',
+    problem:
+      'GIT_REPO_URL: is not a valid URL: use https://host/owner/repo.git, ssh://git@host[:port]/owner/repo.git or git@host:owner/repo.git',
   })
 })
 

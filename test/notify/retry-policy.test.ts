@@ -1,6 +1,6 @@
 import t from 'tap'
+import { durationWords, networkFailure } from '../../services/base/failure-words.js'
 import { exponentialBackoff } from '../../services/notify/backoff.js'
-import { durationWords, networkFailure } from '../../services/notify/failure-words.js'
 import { mailFailure } from '../../services/notify/mail-sender.js'
 import { retryAfterMs } from '../../services/notify/retry-after.js'
 

@@ -159,7 +159,10 @@ t.test('failures keep the last good snapshot and recover on the next refresh', a
   })
   await t.test('branch deleted', async (t) => {
     repo.deleteRemoteBranch()
-    await expectFailed(t, /^ref_not_found: revision "main"/)
+    await expectFailed(
+      t,
+      /^ref_not_found: GIT_REVISION "main" is not a branch or tag of the repository: set GIT_REVISION/,
+    )
     repo.push()
     await expectRecovered(t)
   })

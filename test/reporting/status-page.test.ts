@@ -5,6 +5,7 @@ import t from 'tap'
 import { createEngine } from '../../services/host/docker-engine.js'
 import { asciiBanner } from '../../services/reporting/ascii-banner.js'
 import { build, configFor, startApp } from '../helpers/build.js'
+import { freePort } from '../helpers/free-port.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -52,7 +53,10 @@ t.test('status page with a missing socket', async (t) => {
   t.match(res.body, /refresh: +completed \(trigger: startup\)/)
   t.match(res.body, /last refreshed: +\S+ \(\d+m?s ago\)/)
   t.match(res.body, /stacks: +4/)
-  t.match(res.body, 'containers:       unavailable: ENOENT /nonexistent/docker.sock')
+  t.match(
+    res.body,
+    'containers:       unavailable: cannot reach the Docker engine at unix:///nonexistent/docker.sock (DOCKER_SOCKET): no such socket\n',
+  )
   t.notMatch(res.body, TOKEN)
   // The routes the page names exist, and every /api route a client reads is named.
   const named = [...res.body.matchAll(/(\/[a-z{}/.-]*[a-z}])/g)].map((m) => m[1] as string)
@@ -106,14 +110,36 @@ t.test('container count from an engine, and engine failures', async (t) => {
   }
   t.same(await engineAt(socket).countRunning(), { running: 2 })
   const broken = await fakeEngine((res) => res.writeHead(500).end('{}'))
-  t.same(await engineAt(broken).countRunning(), { unavailable: 'engine answered HTTP 500' })
+  t.same(await engineAt(broken).countRunning(), {
+    unavailable: `the Docker engine at unix://${broken} (DOCKER_HOST) answered HTTP 500`,
+  })
   const hanging = await fakeEngine(() => {})
   t.same(await engineAt(hanging, 100).countRunning(), {
-    unavailable: `no answer within 100ms from ${hanging}`,
+    unavailable: `cannot reach the Docker engine at unix://${hanging} (DOCKER_HOST): no answer within 100ms`,
   })
   const garbled = await fakeEngine((res) => res.writeHead(200).end('not json'))
   t.same(await engineAt(garbled).countRunning(), {
-    unavailable: 'engine sent an unreadable answer',
+    unavailable: `the Docker engine at unix://${garbled} (DOCKER_HOST) sent an unreadable answer`,
+  })
+
+  // TCP: the address without any user@ (it could be a credential), and the
+  // variable that set it; the default socket asks for DOCKER_HOST.
+  const closed = await freePort()
+  const overTcp = createEngine({ dockerHost: `tcp://someone-secret@127.0.0.1:${closed}` })
+  t.teardown(() => overTcp.close())
+  const tcpAnswer = await overTcp.countRunning()
+  t.same(tcpAnswer, {
+    unavailable: `cannot reach the Docker engine at tcp://127.0.0.1:${closed} (DOCKER_HOST): connection refused`,
+  })
+  t.notMatch(JSON.stringify(tcpAnswer), 'someone-secret')
+  const byDefault = createEngine({
+    dockerHost: 'unix:///nonexistent/docker.sock',
+    source: 'default',
+  })
+  t.teardown(() => byDefault.close())
+  t.same(await byDefault.countRunning(), {
+    unavailable:
+      'cannot reach the Docker engine at unix:///nonexistent/docker.sock (the default; set DOCKER_HOST): no such socket',
   })
 
   const app = await build(

@@ -1,7 +1,8 @@
-// A failed send reduced to words an operator can act on ('connection
-// refused', 'host not found', 'HTTP 500'). Error messages are never passed
-// on: undici's and nodemailer's can quote the URL or the server's greeting,
-// and the URL is the secret. Only error codes are read.
+// A failed connection reduced to words an operator can act on ('connection
+// refused', 'host not found'): a notification's send, the Docker engine.
+// Error messages are never passed on: undici's and nodemailer's can quote
+// the URL or the server's greeting, and a notification URL is a secret.
+// Only error codes are read.
 
 const WORDS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
