@@ -64,9 +64,14 @@ const hostContainerSchema = z.object({
     .string()
     .optional()
     .meta({ description: 'healthy, unhealthy, starting; absent without a health check' }),
-  status: z
-    .string()
-    .meta({ description: "The engine's own words, e.g. `Exited (137) 2 minutes ago`" }),
+  status: z.string().meta({
+    description:
+      "The engine's own words at the last check, e.g. `Exited (137) 2 minutes ago` (frozen then: `since` stays true)",
+  }),
+  since: z.string().optional().meta({
+    description:
+      'Since when it is in its state: started (running), finished (exited) or created, ISO 8601',
+  }),
   image: z.string().meta({
     description:
       'The image reference it was created from; the image id once that reference names another image (the tag moved)',

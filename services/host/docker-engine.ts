@@ -38,6 +38,8 @@ export type EngineContainer = {
   digests?: string[]
   /** The directory Compose ran in (`com.docker.compose.project.working_dir`). */
   workingDir?: string
+  /** Since when it is in its state (started, exited, created): `status` is the engine's words at the check, this stays true. */
+  since?: string
 }
 
 /** A Compose project on the engine: its containers, by the project label. */
@@ -133,7 +135,11 @@ export function repoDigestOf(
   return repoDigestsIn(reference, repoDigests)[0]
 }
 
-function containerOf(raw: RawContainer, repoDigests?: readonly string[]): EngineContainer {
+function containerOf(
+  raw: RawContainer,
+  repoDigests?: readonly string[],
+  since?: string,
+): EngineContainer {
   const labels = raw.Labels ?? {}
   const digests = repoDigests ? repoDigestsIn(raw.Image ?? '', repoDigests) : []
   const health = /\((healthy|unhealthy|health: starting)\)/.exec(raw.Status ?? '')?.[1]
@@ -150,7 +156,15 @@ function containerOf(raw: RawContainer, repoDigests?: readonly string[]): Engine
     ...(labels['com.docker.compose.project.working_dir']
       ? { workingDir: labels['com.docker.compose.project.working_dir'] }
       : {}),
+    ...(since ? { since } : {}),
   }
+}
+
+/** The engine's "Up 5 seconds" / "Exited (0) 3 seconds ago" as seconds, when it is that precise (else undefined). */
+function secondsIn(status: string): number | undefined {
+  if (/Less than a second/i.test(status)) return 0
+  const found = /(\d+) seconds?/i.exec(status)
+  return found ? Number(found[1]) : undefined
 }
 
 /** The output of the last failed health check run, at most 1 KiB of it (the engine keeps the last five runs). */
@@ -299,6 +313,45 @@ export function createEngine(options: {
     return knownDigests
   }
 
+  /**
+   * Since when each container is in its state, asked of the engine
+   * (`/containers/{id}/json`) only when its state or exit code is new to
+   * this process — or when the engine's words say it started later than
+   * remembered (restarted in place) —: the list's "Up 5 seconds" is frozen
+   * at the check, this is not.
+   */
+  const sinces = new Map<string, { key: string; since: string }>()
+  async function sinceOf(raw: readonly RawContainer[]) {
+    const now = Date.now()
+    await Promise.all(
+      raw.map(async (c) => {
+        const id = c.Id ?? ''
+        const key = `${c.State} ${/\((\d+)\)/.exec(c.Status ?? '')?.[1] ?? ''}`
+        const known = sinces.get(id)
+        const seconds = secondsIn(c.Status ?? '')
+        const stale =
+          !known ||
+          known.key !== key ||
+          (seconds !== undefined && now - Date.parse(known.since) > (seconds + 5) * 1000)
+        if (!stale) return
+        const inspected = await get<{
+          Created?: string
+          State?: { StartedAt?: string; FinishedAt?: string }
+        }>(`/containers/${encodeURIComponent(id)}/json`).catch(() => undefined)
+        if (!inspected) return
+        const since =
+          c.State === 'exited' || c.State === 'dead'
+            ? inspected.State?.FinishedAt
+            : c.State === 'created'
+              ? inspected.Created
+              : inspected.State?.StartedAt
+        if (!since || since.startsWith('0001-')) return
+        if (sinces.size >= 4096) sinces.clear()
+        sinces.set(id, { key, since })
+      }),
+    )
+  }
+
   return {
     /** Where the engine is, for messages: the socket path or host:port. */
     describe: target.describe,
@@ -351,8 +404,11 @@ export function createEngine(options: {
         )
       hash.update(imageIds.join('\n'))
       const digests = await repoDigestsOf(raw.map((c) => c.ImageID ?? ''))
+      await sinceOf(raw)
       return {
-        containers: raw.map((c) => containerOf(c, digests.get(c.ImageID ?? ''))).sort(byName),
+        containers: raw
+          .map((c) => containerOf(c, digests.get(c.ImageID ?? ''), sinces.get(c.Id ?? '')?.since))
+          .sort(byName),
         fingerprint: hash.digest('hex'),
       }
     },

@@ -118,6 +118,16 @@ const JS = `
 // re-read from the server (no reload).
 function stackPage(events, badge) {
   const stack = document.body.dataset.stack
+  // Container statuses stay current (the server said them at render time).
+  const words = (ms) => {
+    const s = Math.max(0, Math.floor(ms / 1000))
+    const [n, unit] = s < 60 ? [s, 'second'] : s < 3600 ? [Math.floor(s / 60), 'minute'] : s < 86400 ? [Math.floor(s / 3600), 'hour'] : [Math.floor(s / 86400), 'day']
+    return n + ' ' + unit + (n === 1 ? '' : 's')
+  }
+  setInterval(() => {
+    for (const span of document.querySelectorAll('span.since'))
+      span.textContent = span.dataset.before + words(Date.now() - Date.parse(span.dataset.since)) + span.dataset.after
+  }, 5000)
   const progress = () => document.getElementById('progress')
   const note = (text, className, first) => {
     const list = progress(); if (!list) return

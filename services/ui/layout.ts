@@ -68,3 +68,42 @@ function modeOf(config: Pick<Config, 'syncMode' | 'syncSelfHeal'>): string {
         : 'off: Git only; the host is not looked at'
   return `<span class="meta" id="mode" title="SYNC_MODE">mode ${escapeHtml(words)}</span>`
 }
+
+/** A duration as the engine words it: `5 seconds`, `3 minutes`, `2 hours`, `4 days`. */
+export function durationWords(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000))
+  const [n, unit] =
+    seconds < 60
+      ? [seconds, 'second']
+      : seconds < 3600
+        ? [Math.floor(seconds / 60), 'minute']
+        : seconds < 86_400
+          ? [Math.floor(seconds / 3600), 'hour']
+          : [Math.floor(seconds / 86_400), 'day']
+  return `${n} ${unit}${n === 1 ? '' : 's'}`
+}
+
+/**
+ * A container's status, current: derived from since when it is in its
+ * state (the engine's "Up 5 seconds" is frozen at the check), and kept
+ * current in the browser by the script (data-since); the engine's words
+ * when that time is not known.
+ */
+export function containerStatus(
+  container: { state: string; status: string; since?: string },
+  now: Date,
+): string {
+  if (!container.since) return escapeHtml(container.status)
+  const code = /\((\d+)\)/.exec(container.status)?.[1]
+  const [before, after] =
+    container.state === 'running'
+      ? ['Up ', '']
+      : container.state === 'exited'
+        ? [`Exited${code ? ` (${code})` : ''} `, ' ago']
+        : container.state === 'created'
+          ? ['Created ', ' ago']
+          : [undefined, undefined]
+  if (before === undefined) return escapeHtml(container.status)
+  const words = durationWords(now.getTime() - Date.parse(container.since))
+  return `<span class="since" data-since="${escapeHtml(container.since)}" data-before="${escapeHtml(before)}" data-after="${escapeHtml(after ?? '')}">${escapeHtml(`${before}${words}${after}`)}</span>`
+}

@@ -2,7 +2,7 @@ import type { Config } from '../../schemas/config.js'
 import { type HostCheck, reasonOf } from '../host/index.js'
 import type { Stack } from '../refresh/index.js'
 import { type DeployRecord, restoredWords } from '../sync/index.js'
-import { badge, escapeHtml, layout, shownTime } from './layout.js'
+import { badge, containerStatus, escapeHtml, layout, shownTime } from './layout.js'
 
 // GET /ui/stacks/{name}: one stack — status and why, desired vs deployed
 // revision, what a deploy would change (the plan, a sentence per container:
@@ -25,12 +25,15 @@ export type StackPageInput = {
   /** Why the Sync button is absent, or undefined when it is shown. */
   syncUnavailable: string | undefined
   loggedIn: boolean
+  /** The time the page is rendered at (tests). */
+  now?: Date
 }
 
 const short = (oid: string | undefined) => (oid ? oid.slice(0, 7) : '')
 
 export function renderStackPage(config: Config, input: StackPageInput): string {
   const { stack, check, record } = input
+  const now = input.now ?? new Date()
   const name = escapeHtml(stack.path)
   const link = (file: string) =>
     `/ui/stacks/${encodeURIComponent(stack.path)}/files/${file.split('/').map(encodeURIComponent).join('/')}`
@@ -79,7 +82,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
     ? `<table><thead><tr><th>service</th><th>container</th><th>state</th><th>health</th><th class="wide">image</th><th class="wide">status</th></tr></thead><tbody>${check.containers
         .map(
           (c) =>
-            `<tr><td>${escapeHtml(c.service)}</td><td>${escapeHtml(c.name)}</td><td>${badge(c.state === 'running' ? 'running' : c.state)}</td><td>${badge(c.health)}</td><td class="wide"><code>${escapeHtml(c.image)}</code>${c.digest ? ` <code class="meta" title="${escapeHtml(c.digest)}">${escapeHtml(c.digest.replace(/^sha256:/, '').slice(0, 12))}</code>` : ''}</td><td class="wide">${escapeHtml(c.status)}</td></tr>`,
+            `<tr><td>${escapeHtml(c.service)}</td><td>${escapeHtml(c.name)}</td><td>${badge(c.state === 'running' ? 'running' : c.state)}</td><td>${badge(c.health)}</td><td class="wide"><code>${escapeHtml(c.image)}</code>${c.digest ? ` <code class="meta" title="${escapeHtml(c.digest)}">${escapeHtml(c.digest.replace(/^sha256:/, '').slice(0, 12))}</code>` : ''}</td><td class="wide">${containerStatus(c, now)}</td></tr>`,
         )
         .join('')}</tbody></table>`
     : '<p class="meta">No container of its project exists.</p>'

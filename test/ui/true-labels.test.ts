@@ -2,6 +2,7 @@ import t from 'tap'
 import { browserUnavailable, launchBrowser } from '../helpers/browser.js'
 import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
 import {
+  docker,
   ensureTestImage,
   hostUnavailable,
   removeProject,
@@ -58,6 +59,12 @@ t.test(
       .commitAndPush('tune stack one')
     const tuned = repo.head()
     await app.inject({ method: 'POST', url: '/api/refresh?wait=sync' })
+    const list = (await app.inject('/api/stacks')).json() as { path: string; health?: string }[]
+    t.equal(
+      list.find((s) => s.path === one)?.health,
+      'healthy',
+      'the list keeps the health of a stack just redeployed',
+    )
     const twoDetail = await detail(two)
     t.not(twoDetail.changedRevision, tuned, 'stack two did not change in the head commit')
     t.equal(twoDetail.sync.deployedRevision, twoDetail.changedRevision)
@@ -78,6 +85,20 @@ t.test(
     )
     await page.goto(`${base}/ui/stacks/${one}`)
     t.match(await facts(), /desired \(Git\)\s*[0-9a-f]{7} tune stack one/)
+    // The container's status is derived from when it started, and stays current.
+    const since = page.locator('span.since').first()
+    const container = (await detail(one)).containers[0]
+    t.equal(
+      await since.getAttribute('data-since'),
+      docker('inspect', '--format', '{{.State.StartedAt}}', container.name),
+    )
+    const shown = await since.textContent()
+    t.match(shown, /^Up \d+ (second|minute)s?$/)
+    await waitFor(
+      async () => (await since.textContent()) !== shown,
+      'the container status to move on in the browser',
+      30_000,
+    )
     t.notOk(oneCommit === tuned)
 
     // A commit whose health check fails: rolled back.
