@@ -157,6 +157,9 @@ t.test(
       120_000,
     )
     const failedRun = failed.history[0]
+    t.comment(
+      `measured: image update ${run.durationMs} ms; failed update with its rollback ${failedRun.durationMs} ms`,
+    )
     t.equal(failedRun.result, 'failed')
     t.match(failedRun.rolledBackTo, {
       treeHash: deployed.treeHash,
