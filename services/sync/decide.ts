@@ -204,11 +204,14 @@ export function statusOf(input: {
       reason: `${failureReason(record)}; retried when the tree changes or on a manual sync`,
       ...(health ? { health } : {}),
     }
-  // An image update failed on this tree, and the registry still offers that digest.
+  // An image update failed on this tree, and the registry still offers that
+  // digest — or its rollback failed too, so the host may run it still.
   if (
     record?.lastResult === 'failed' &&
     !record.failedTreeHash &&
-    movedImagesOf(check).some((update) => failedBefore(record.failedImages, update))
+    record.failedImages?.length &&
+    (!record.rolledBackTo ||
+      movedImagesOf(check).some((update) => failedBefore(record.failedImages, update)))
   )
     return {
       status: 'failed',

@@ -199,6 +199,12 @@ t.test('a failed image update: the digest failed, not the tree', async (t) => {
     { status: 'synced' },
     'the tag moved back to what runs: the check says',
   )
+  const { rolledBackTo: _back, ...notRolledBack } = after
+  t.match(
+    statusOf({ tree: TREE, check: checkWith([]), record: notRolledBack, activity: undefined }),
+    { status: 'failed' },
+    'the rollback failed too: the host may run the failed image, and the stack says failed',
+  )
   // The same failure with a new tree: the tree failed too (rolled back together).
   const withTree = withRun(deployed, { ...run, toTree: 'd'.repeat(40) }, { treeFailed: true })
   t.equal(withTree.failedTreeHash, 'd'.repeat(40))
