@@ -13,7 +13,11 @@ import { ageKeyProblems } from './services/secrets/index.js'
 // The service's main sequence (server.ts loads it): configuration, logger,
 // startup refresh, listen, and a graceful shutdown on SIGTERM/SIGINT.
 
-const SHUTDOWN_DEADLINE_MS = 10_000
+// A running deploy gets 7 s to finish, then Compose gets SIGTERM and, 5 s
+// later, SIGKILL; the records are flushed after that. The deadline leaves
+// room for all of it (compose.yaml's stop_grace_period and the systemd
+// unit's TimeoutStopSec are longer still).
+const SHUTDOWN_DEADLINE_MS = 14_000
 
 function fail(lines: string[]): never {
   for (const line of lines) process.stderr.write(`docker-cd: ${line}\n`)

@@ -28,6 +28,18 @@ export function loggerOptions(level: string): LoggerOptions {
       ],
       censor: '[REDACTED]',
     },
-    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty' } } : {}),
+    // Readable on a terminal where pino-pretty is installed (a source
+    // install); the image has no dev dependencies, so it logs JSON there.
+    ...(process.stdout.isTTY && prettyAvailable() ? { transport: { target: 'pino-pretty' } } : {}),
+  }
+}
+
+/** Whether pino-pretty can be loaded (a dev dependency: absent from the image). */
+function prettyAvailable(): boolean {
+  try {
+    import.meta.resolve('pino-pretty')
+    return true
+  } catch {
+    return false
   }
 }
