@@ -78,6 +78,12 @@ export type DeployInProgress = {
   previous?: TreeRef
   /** The images the services ran before an image update (put back by id on a rollback). */
   previousImages?: RunningImage[]
+  /**
+   * The moved tags the deploy took: a recovery takes them again (after a
+   * pull the host's tag names the new image, and Compose's plan says
+   * "recreate", not "update"), so a failure is the digest's, not the tree's.
+   */
+  imageUpdates?: ImageUpdate[]
   startedAt: string
   trigger: SyncTrigger
   /** Set once the interrupted run is in the history (so a restart does not add it twice). */

@@ -101,7 +101,10 @@ export type RunInput = {
    * before an image update's pull moves a tag —: the deploy is written down
    * as in progress, with the images to put back.
    */
-  beforeUp?: (previousImages: readonly RunningImage[]) => Promise<void>
+  beforeUp?: (
+    previousImages: readonly RunningImage[],
+    imageUpdates: readonly ImageUpdate[],
+  ) => Promise<void>
 }
 
 /** What the steps need of the runtime seam. */
@@ -248,7 +251,7 @@ export function createSyncSteps(options: {
         ...replaced.filter((image) => !previousImages.some((p) => p.service === image.service)),
       ]
       try {
-        await input.beforeUp?.(previousImages)
+        await input.beforeUp?.(previousImages, updates)
       } catch (error) {
         // The host is untouched; docker-cd's own side failed (retried with back-off).
         return failed(error, 'writing the deploy record before up', { failure: 'local', project })

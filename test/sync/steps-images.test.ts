@@ -102,6 +102,7 @@ function harness(options: {
     signal: new AbortController().signal,
   })
   const written: RunningImage[][] = []
+  const writtenUpdates: ImageUpdate[][] = []
   const run = () =>
     steps.run({
       path: 'web',
@@ -110,9 +111,10 @@ function harness(options: {
       checkBefore: undefined,
       imageUpdates: [UPDATE],
       phase: () => {},
-      beforeUp: async (previous) => {
+      beforeUp: async (previous, updates) => {
         calls.push('record in progress')
         written.push([...previous])
+        writtenUpdates.push([...updates])
       },
     })
   return {
@@ -120,6 +122,7 @@ function harness(options: {
     calls: () => calls.filter((call) => !call.startsWith('ensure')),
     all: calls,
     written,
+    writtenUpdates,
   }
 }
 
@@ -130,6 +133,7 @@ t.test('a moved tag: written down, pulled, deployed, the replaced image removed'
   const outcome = await h.run()
   t.same(h.calls(), ['record in progress', 'pull app', 'apply', 'remove sha256:old-id'])
   t.same(h.written, [[PREVIOUS]], 'the image to put back is on record before the pull')
+  t.same(h.writtenUpdates, [[UPDATE]], 'and the moved tag it takes (a recovery takes it again)')
   t.match(outcome, {
     result: 'completed',
     servicesChanged: ['app'],
