@@ -1,5 +1,5 @@
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
-import { type DeployedFrom, type HostCheck, shortDigest } from '../host/index.js'
+import { type DeployedFrom, digestsOf, type HostCheck, shortDigest } from '../host/index.js'
 import {
   failedBefore,
   type ImageUpdate,
@@ -204,11 +204,14 @@ export function statusOf(input: {
       reason: `${failureReason(record)}; retried when the tree changes or on a manual sync`,
       ...(health ? { health } : {}),
     }
-  // An image update failed on this tree, and the registry still offers that digest.
+  // An image update failed on this tree, and the registry still offers that
+  // digest — or the host still runs it (the rollback could not put the
+  // previous image back: no tag has moved then, but the failure stands).
   if (
     record?.lastResult === 'failed' &&
     !record.failedTreeHash &&
-    movedImagesOf(check).some((update) => failedBefore(record.failedImages, update))
+    (movedImagesOf(check).some((update) => failedBefore(record.failedImages, update)) ||
+      runsFailedImage(check, record))
   )
     return {
       status: 'failed',
@@ -226,6 +229,15 @@ export function statusOf(input: {
       : check.reason
   return { status: check.status, reason, ...(health ? { health } : {}) }
 }
+
+/** Whether a container runs a digest whose image update failed (a rollback that did not happen). */
+const runsFailedImage = (check: HostCheck | undefined, record: DeployRecord) =>
+  (record.failedImages ?? []).some((failed) =>
+    check?.containers.some(
+      (container) =>
+        container.service === failed.service && digestsOf(container).includes(failed.digest),
+    ),
+  )
 
 /** The last failure of a record, in one sentence. */
 export function failureReason(record: DeployRecord): string {
