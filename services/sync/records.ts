@@ -62,6 +62,8 @@ export type SyncRun = {
   fileChanges?: FileChange[]
   /** The moved image tags the run took (image updates). */
   imageUpdates?: ImageUpdate[]
+  /** Moved tags whose pull changed nothing (the registry names a digest its pull does not serve): recorded as failed digests. */
+  imagesUnchanged?: ImageUpdate[]
   /** The image each service ran once the deploy passed its health gate. */
   images?: RunningImage[]
   /** What happened, in words. */
@@ -140,6 +142,7 @@ export function withRun(
     result: run.result,
     treeFailed: details.treeFailed ?? false,
     updates: run.imageUpdates ?? [],
+    unchanged: run.imagesUnchanged ?? [],
   })
   const base: DeployRecord = {
     ...rest,

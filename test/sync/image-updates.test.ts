@@ -230,6 +230,21 @@ t.test('a failed image update: the digest failed, not the tree', async (t) => {
   const withTree = withRun(deployed, { ...run, toTree: 'd'.repeat(40) }, { treeFailed: true })
   t.equal(withTree.failedTreeHash, 'd'.repeat(40))
   t.same(withTree.failedImages, [{ service: 'app', reference: REF, digest: NEW }])
+  // A moved tag whose pull changed nothing: its digest is not taken again, whatever the result.
+  t.same(
+    withRun(
+      deployed,
+      {
+        ...run,
+        result: 'completed',
+        imageUpdates: undefined,
+        rolledBackTo: undefined,
+        imagesUnchanged: run.imageUpdates,
+      },
+      {},
+    ).failedImages,
+    [{ service: 'app', reference: REF, digest: NEW }],
+  )
   // A completed run that deployed the service drops its failed digest; a manual sync starts afresh.
   t.same(
     failedImagesAfter(after.failedImages, {

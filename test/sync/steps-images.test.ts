@@ -42,6 +42,8 @@ function harness(options: {
   restore?: () => Promise<void>
   /** The tree deployed (default: the good one, an image update alone). */
   tree?: string
+  /** The pull brings the image the service runs already (the registry's HEAD and pull disagree). */
+  pullBringsNothing?: boolean
 }) {
   const calls: string[] = []
   let image = 'sha256:old-id'
@@ -71,7 +73,7 @@ function harness(options: {
     async apply() {
       calls.push('apply')
       const nth = applies++
-      if (nth === 0) image = 'sha256:new-id'
+      if (nth === 0 && !options.pullBringsNothing) image = 'sha256:new-id'
       await options.apply?.(nth)
     },
     renew: async () => {},
@@ -226,3 +228,18 @@ t.test('a Git change and an image change together: rolled back together', async 
     rolledBackTo: { ...GOOD, images: [PREVIOUS] },
   })
 })
+
+t.test(
+  'a pull that brings the image the service runs: not taken, said, not recreated',
+  async (t) => {
+    const h = harness({ pullBringsNothing: true })
+    const outcome = await h.run()
+    t.same(h.calls(), ['record in progress', 'pull app', 'apply'], 'nothing removed')
+    t.match(outcome, { result: 'completed', servicesChanged: [], imagesUnchanged: [UPDATE] })
+    t.notOk(outcome.imageUpdates, 'no moved tag taken')
+    t.match(
+      outcome.reason,
+      'app still runs sha256:111111111111 after the pull (the registry names sha256:222222222222 for registry.test/app:stable, its pull does not bring it)',
+    )
+  },
+)
