@@ -1,11 +1,15 @@
-import { createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
 import { docker, ensureTestImage, removeProject, sleeperService } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
-import { digestOf, pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
+import {
+  digestOf,
+  pushImage,
+  registryUnavailable,
+  startOddRegistry,
+  startRegistry,
+} from '../helpers/registry.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // A registry that answers oddly, on the real engine: its manifest HEAD
@@ -27,28 +31,9 @@ t.test(
     t.teardown(() => registry.close())
     // In front of the registry: docker-cd's HEADs of the tag are told `odd`.
     let odd = digestOf(`odd-${pid}`)
-    const proxy = createServer((req, res) => {
-      const [host, port] = registry.host.split(':')
-      const upstream = request(
-        { host, port, path: req.url, method: req.method, headers: req.headers },
-        (answer) => {
-          const headers = { ...answer.headers }
-          if (
-            req.method === 'HEAD' &&
-            /\/manifests\/stable$/.test(req.url ?? '') &&
-            req.headers['user-agent'] === 'docker-cd'
-          )
-            headers['docker-content-digest'] = odd
-          res.writeHead(answer.statusCode ?? 502, headers)
-          answer.pipe(res)
-        },
-      )
-      upstream.on('error', () => res.destroy())
-      req.pipe(upstream)
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    t.teardown(() => new Promise((resolve) => proxy.close(resolve)))
-    const front = `127.0.0.1:${(proxy.address() as AddressInfo).port}`
+    const proxy = await startOddRegistry(registry, { headDigest: () => odd })
+    t.teardown(() => proxy.close())
+    const front = proxy.host
     const server = await startGitServer({ token: `tok-brk-odd-${pid}` })
     t.teardown(() => server.close())
     const repository = `brk-${pid}-odd`
