@@ -77,6 +77,10 @@ export const syncRunSchema = z
     imageUpdates: z.array(imageUpdateSchema).optional().meta({
       description: 'The moved image tags the run pulled and deployed (image updates)',
     }),
+    imagesUnchanged: z.array(imageUpdateSchema).optional().meta({
+      description:
+        'Moved tags whose pull changed nothing: the registry names a digest its pull does not serve (recorded in failedImages: not pulled again until the tag names another digest or a manual sync)',
+    }),
     images: z.array(runningImageSchema).optional().meta({
       description: 'The image each service ran once the deploy passed its health gate',
     }),
@@ -119,7 +123,7 @@ export const deploySchema = z.object({
     .optional()
     .meta({
       description:
-        'Digests of moved tags whose deploy failed its health gate: not taken again until the tag moves or a manual sync',
+        'Digests of moved tags whose deploy failed its health gate, or whose pull did not bring them: not taken again until the tag moves or a manual sync',
     }),
   lastResult: z.enum(['completed', 'failed', 'interrupted']).optional(),
   error: z

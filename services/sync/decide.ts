@@ -1,5 +1,5 @@
 import type { StackHealth, StackStatus } from '../../schemas/stack.js'
-import { type DeployedFrom, type HostCheck, shortDigest } from '../host/index.js'
+import { type DeployedFrom, digestsOf, type HostCheck, shortDigest } from '../host/index.js'
 import {
   failedBefore,
   type ImageUpdate,
@@ -205,13 +205,15 @@ export function statusOf(input: {
       ...(health ? { health } : {}),
     }
   // An image update failed on this tree, and the registry still offers that
-  // digest — or its rollback failed too, so the host may run it still.
+  // digest — or the host still runs it (the rollback could not put the
+  // previous image back), or the rollback failed for another reason.
   if (
     record?.lastResult === 'failed' &&
     !record.failedTreeHash &&
     record.failedImages?.length &&
     (!record.rolledBackTo ||
-      movedImagesOf(check).some((update) => failedBefore(record.failedImages, update)))
+      movedImagesOf(check).some((update) => failedBefore(record.failedImages, update)) ||
+      runsFailedImage(check, record))
   )
     return {
       status: 'failed',
@@ -229,6 +231,15 @@ export function statusOf(input: {
       : check.reason
   return { status: check.status, reason, ...(health ? { health } : {}) }
 }
+
+/** Whether a container runs a digest whose image update failed (a rollback that did not happen). */
+const runsFailedImage = (check: HostCheck | undefined, record: DeployRecord) =>
+  (record.failedImages ?? []).some((failed) =>
+    check?.containers.some(
+      (container) =>
+        container.service === failed.service && digestsOf(container).includes(failed.digest),
+    ),
+  )
 
 /** The last failure of a record, in one sentence. */
 export function failureReason(record: DeployRecord): string {

@@ -79,6 +79,18 @@ export const imageUpdateWords = (updates: readonly ImageUpdate[]) =>
     )
     .join('; ')
 
+/**
+ * `app still runs sha256:1a2b3c4d5e6f after the pull (the registry names
+ * sha256:6f5e4d3c2b1a for registry/app:stable, its pull does not bring it)`
+ */
+export const unchangedWords = (updates: readonly ImageUpdate[]) =>
+  updates
+    .map(
+      (u) =>
+        `${u.service} still runs ${shortDigest(u.running)} after the pull (the registry names ${shortDigest(u.current)} for ${u.reference}, its pull does not bring it)`,
+    )
+    .join('; ')
+
 /** `app back on sha256:1a2b3c4d5e6f` */
 export const restoredWords = (images: readonly RunningImage[]) =>
   images
@@ -114,7 +126,10 @@ export function runningImagesOf(
  * The failed digests kept after a run: a run that took updates and failed
  * for the tree's reason (its health gate) adds theirs, replacing what the
  * same services failed with before; a manual sync starts afresh (it was
- * asked to try them); a completed run drops the services it deployed.
+ * asked to try them); a completed run drops the services it deployed; a
+ * moved tag whose pull changed nothing (`unchanged`: the registry names a
+ * digest its pull does not serve) is added whatever the result, so the
+ * next poll does not pull and `up` again for nothing.
  */
 export function failedImagesAfter(
   before: readonly FailedImage[] | undefined,
@@ -123,20 +138,18 @@ export function failedImagesAfter(
     result: 'completed' | 'failed' | 'interrupted'
     treeFailed: boolean
     updates: readonly ImageUpdate[]
+    unchanged?: readonly ImageUpdate[]
   },
 ): FailedImage[] | undefined {
-  const updated = new Set(run.updates.map((update) => update.service))
+  const unchanged = run.unchanged ?? []
+  const updated = new Set([...run.updates, ...unchanged].map((update) => update.service))
   const kept = (run.trigger === 'manual' ? [] : (before ?? [])).filter(
     (failed) => !updated.has(failed.service),
   )
-  const added =
-    run.result === 'failed' && run.treeFailed
-      ? run.updates.map(({ service, reference, current }) => ({
-          service,
-          reference,
-          digest: current,
-        }))
-      : []
+  const added = [
+    ...(run.result === 'failed' && run.treeFailed ? run.updates : []),
+    ...unchanged,
+  ].map(({ service, reference, current }) => ({ service, reference, digest: current }))
   const next = [...kept, ...added]
   return next.length > 0 ? next : undefined
 }

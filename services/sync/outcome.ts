@@ -68,6 +68,7 @@ export function settleRun(
     servicesChanged: outcome.servicesChanged,
     ...(outcome.fileChanges ? { fileChanges: outcome.fileChanges } : {}),
     ...(outcome.imageUpdates?.length ? { imageUpdates: outcome.imageUpdates } : {}),
+    ...(outcome.imagesUnchanged?.length ? { imagesUnchanged: outcome.imagesUnchanged } : {}),
     ...(outcome.images?.length ? { images: outcome.images } : {}),
     ...(outcome.evidence?.length ? { evidence: outcome.evidence } : {}),
     reason: outcome.reason,

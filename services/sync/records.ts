@@ -63,6 +63,8 @@ export type SyncRun = {
   fileChanges?: FileChange[]
   /** The moved image tags the run took (image updates). */
   imageUpdates?: ImageUpdate[]
+  /** Moved tags whose pull changed nothing (the registry names a digest its pull does not serve): recorded as failed digests. */
+  imagesUnchanged?: ImageUpdate[]
   /** The image each service ran once the deploy passed its health gate. */
   images?: RunningImage[]
   /** The containers that failed the health gate, with their health checks' output (before the rollback replaced them). */
@@ -81,6 +83,12 @@ export type DeployInProgress = {
   previous?: TreeRef
   /** The images the services ran before an image update (put back by id on a rollback). */
   previousImages?: RunningImage[]
+  /**
+   * The moved tags the deploy took: a recovery takes them again (after a
+   * pull the host's tag names the new image, and Compose's plan says
+   * "recreate", not "update"), so a failure is the digest's, not the tree's.
+   */
+  imageUpdates?: ImageUpdate[]
   startedAt: string
   trigger: SyncTrigger
   /** Set once the interrupted run is in the history (so a restart does not add it twice). */
@@ -137,6 +145,7 @@ export function withRun(
     result: run.result,
     treeFailed: details.treeFailed ?? false,
     updates: run.imageUpdates ?? [],
+    unchanged: run.imagesUnchanged ?? [],
   })
   const base: DeployRecord = {
     ...rest,

@@ -2,7 +2,7 @@ import type { GitReader } from '../git/index.js'
 import type { HostMonitor, ImagePolicy } from '../host/index.js'
 import type { Snapshot } from '../refresh/index.js'
 import type { Activity } from './decide.js'
-import { imageUpdatesFor, type RunningImage } from './image-updates.js'
+import { type ImageUpdate, imageUpdatesFor, type RunningImage } from './image-updates.js'
 import type { SyncObserver, SyncRunRef } from './observers.js'
 import { interruptedRunFinished, type RunStart, type SettledRun, settleRun } from './outcome.js'
 import {
@@ -98,12 +98,17 @@ export function createSyncRunner(options: {
       options.onPhase(path)
     }
     const checkBefore = options.monitor.state(path)
+    const interrupted = before?.inProgress?.toTree === tree ? before.inProgress : undefined
     const imageUpdates = imageUpdatesFor({
       check: checkBefore,
       failed: before?.failedImages,
       defaultPolicy: options.imagePolicy,
       trigger,
     })
+    // An interrupted image update is finished as one: its pull may have moved
+    // the host's tag already (the check then says "recreate", not "update").
+    for (const update of interrupted?.imageUpdates ?? [])
+      if (!imageUpdates.some((u) => u.service === update.service)) imageUpdates.push(update)
     const interruptedImages = before?.inProgress?.previousImages
     try {
       const { result } = await options.monitor.exclusive(path, async () => {
@@ -115,7 +120,7 @@ export function createSyncRunner(options: {
           imageUpdates,
           ...(interruptedImages ? { previousImages: interruptedImages } : {}),
           phase,
-          beforeUp: (previousImages) => writeInProgress(start, previousImages),
+          beforeUp: (previousImages, updates) => writeInProgress(start, previousImages, updates),
         })
         // Written before the stack is read back, so the check that follows sees it.
         let settled: SettledRun | undefined
@@ -139,7 +144,11 @@ export function createSyncRunner(options: {
   }
 
   /** The deploy is written down before `up` changes the host (on disk: a kill during `up` must leave the rollback target). */
-  function writeInProgress(start: RunStart, previousImages: readonly RunningImage[]) {
+  function writeInProgress(
+    start: RunStart,
+    previousImages: readonly RunningImage[],
+    imageUpdates: readonly ImageUpdate[],
+  ) {
     return records.set(
       start.stack,
       (record) => ({
@@ -149,6 +158,7 @@ export function createSyncRunner(options: {
           revision: start.revision,
           ...(start.rollbackTo ? { previous: start.rollbackTo } : {}),
           ...(previousImages.length > 0 ? { previousImages: [...previousImages] } : {}),
+          ...(imageUpdates.length > 0 ? { imageUpdates: [...imageUpdates] } : {}),
           startedAt: start.startedAt.toISOString(),
           trigger: start.trigger,
         },

@@ -22,6 +22,7 @@ import {
   type RunningImage,
   restoredWords,
   runningImagesOf,
+  unchangedWords,
 } from './image-updates.js'
 import { type FailureEvidence, failureEvidence, readBackProblems, restartsOf } from './read-back.js'
 import type { RolledBackTo, SyncResult, TreeRef } from './records.js'
@@ -76,6 +77,8 @@ export type SyncOutcome = {
   fileChanges?: FileChange[]
   /** The moved image tags the run took. */
   imageUpdates?: ImageUpdate[]
+  /** Moved tags whose pull changed nothing: the service runs the image it ran (the registry names a digest its pull does not serve). */
+  imagesUnchanged?: ImageUpdate[]
   /** The image each service runs after a completed deploy. */
   images?: RunningImage[]
   /** Failed before `up`, the moved tags put back: the host is as before the run (nothing stays in progress). */
@@ -103,7 +106,10 @@ export type RunInput = {
    * before an image update's pull moves a tag —: the deploy is written down
    * as in progress, with the images to put back.
    */
-  beforeUp?: (previousImages: readonly RunningImage[]) => Promise<void>
+  beforeUp?: (
+    previousImages: readonly RunningImage[],
+    imageUpdates: readonly ImageUpdate[],
+  ) => Promise<void>
 }
 
 /** What the steps need of the runtime seam. */
@@ -252,7 +258,7 @@ export function createSyncSteps(options: {
         ...replaced.filter((image) => !previousImages.some((p) => p.service === image.service)),
       ]
       try {
-        await input.beforeUp?.(previousImages)
+        await input.beforeUp?.(previousImages, updates)
       } catch (error) {
         // The host is untouched; docker-cd's own side failed (retried with back-off).
         return failed(error, 'writing the deploy record before up', { failure: 'local', project })
@@ -328,12 +334,30 @@ export function createSyncSteps(options: {
       const filesDone = changes.map(fileChangeDone)
       const images = runningImagesOf(running, services, (service) => model.services[service]?.image)
       await removeReplaced(previousImages, images)
+      // A moved tag whose pull brought the image the service runs already (the
+      // registry's HEAD and its pull disagree): not taken, and not again.
+      const unchanged = updates.filter((update) => {
+        const was = previousImages.find((image) => image.service === update.service)
+        const now = images.find((image) => image.service === update.service)
+        return was !== undefined && was.imageId === now?.imageId
+      })
+      const taken = updates.filter((update) => !unchanged.includes(update))
+      const changed = servicesChanged.filter(
+        (service) =>
+          !unchanged.some((update) => update.service === service) ||
+          !running
+            .filter((container) => container.service === service)
+            .every(startedSameAs(beforeUp)),
+      )
+      const { imageUpdates: _all, ...otherChanges } = withChanges
       return {
         result: 'completed',
-        reason: `deployed tree ${short(tree)}: ${servicesChanged.length ? `changed ${servicesChanged.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}${updates.length ? `; image tag moved: ${imageUpdateWords(updates)}` : ''}`,
-        servicesChanged,
+        reason: `deployed tree ${short(tree)}: ${changed.length ? `changed ${changed.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}${taken.length ? `; image tag moved: ${imageUpdateWords(taken)}` : ''}${unchanged.length ? `; ${unchangedWords(unchanged)}: not pulled again until the tag names another digest or on a manual sync` : ''}`,
+        servicesChanged: changed,
         project,
-        ...withChanges,
+        ...otherChanges,
+        ...(taken.length > 0 ? { imageUpdates: taken } : {}),
+        ...(unchanged.length > 0 ? { imagesUnchanged: unchanged } : {}),
         ...(images.length > 0 ? { images } : {}),
       }
     } catch (caught) {

@@ -257,3 +257,50 @@ export async function moveTag(
   if (!put.ok) throw new Error(`moving ${repository}:${to}: HTTP ${put.status}`)
   return digestOf(body)
 }
+
+/**
+ * A registry that answers oddly: a loopback proxy in front of `registry`
+ * (the engine trusts it without configuration) that can tell docker-cd's
+ * manifest HEADs another digest, and refuse the engine's manifest GETs (a
+ * pull) as unauthorized. Counts the engine's manifest GETs.
+ */
+export async function startOddRegistry(
+  registry: Pick<Registry, 'host'>,
+  odd: { headDigest?: () => string | undefined; refusePulls?: () => boolean },
+) {
+  const { request } = await import('node:http')
+  let pulls = 0
+  const proxy = createServer((req, res) => {
+    const manifest = /\/manifests\/[^/]+$/.test(req.url ?? '')
+    const fromDockerCd = req.headers['user-agent'] === 'docker-cd'
+    if (manifest && req.method === 'GET' && !fromDockerCd) {
+      pulls++
+      if (odd.refusePulls?.()) {
+        res.writeHead(401, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'access denied' }] }))
+        return
+      }
+    }
+    const [host, port] = registry.host.split(':')
+    const upstream = request(
+      { host, port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        const headers = { ...answer.headers }
+        const digest = odd.headDigest?.()
+        if (manifest && req.method === 'HEAD' && fromDockerCd && digest)
+          headers['docker-content-digest'] = digest
+        res.writeHead(answer.statusCode ?? 502, headers)
+        answer.pipe(res)
+      },
+    )
+    upstream.on('error', () => res.destroy())
+    req.pipe(upstream)
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  return {
+    host: `127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    /** The engine's manifest GETs so far (pulls). */
+    pulls: () => pulls,
+    close: () => new Promise<void>((resolve) => proxy.close(() => resolve())),
+  }
+}

@@ -205,10 +205,52 @@ t.test('a failed image update: the digest failed, not the tree', async (t) => {
     { status: 'failed' },
     'the rollback failed too: the host may run the failed image, and the stack says failed',
   )
+  const runningFailed = {
+    ...checkWith([]),
+    containers: [
+      {
+        name: 'web-app-1',
+        service: 'app',
+        state: 'running',
+        status: 'Up',
+        image: REF,
+        digest: NEW,
+      },
+    ],
+  }
+  t.match(
+    statusOf({
+      tree: TREE,
+      check: runningFailed,
+      record: {
+        ...after,
+        rolledBackTo: undefined,
+        error: 'app is unhealthy; the rollback failed too',
+      },
+      activity: undefined,
+    }),
+    { status: 'failed', reason: /^image update of service app to sha256:222222222222 failed: / },
+    'failed while the host runs the failed digest (the rollback did not happen)',
+  )
   // The same failure with a new tree: the tree failed too (rolled back together).
   const withTree = withRun(deployed, { ...run, toTree: 'd'.repeat(40) }, { treeFailed: true })
   t.equal(withTree.failedTreeHash, 'd'.repeat(40))
   t.same(withTree.failedImages, [{ service: 'app', reference: REF, digest: NEW }])
+  // A moved tag whose pull changed nothing: its digest is not taken again, whatever the result.
+  t.same(
+    withRun(
+      deployed,
+      {
+        ...run,
+        result: 'completed',
+        imageUpdates: undefined,
+        rolledBackTo: undefined,
+        imagesUnchanged: run.imageUpdates,
+      },
+      {},
+    ).failedImages,
+    [{ service: 'app', reference: REF, digest: NEW }],
+  )
   // A completed run that deployed the service drops its failed digest; a manual sync starts afresh.
   t.same(
     failedImagesAfter(after.failedImages, {

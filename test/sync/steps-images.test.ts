@@ -42,6 +42,8 @@ function harness(options: {
   restore?: () => Promise<void>
   /** The tree deployed (default: the good one, an image update alone). */
   tree?: string
+  /** The pull brings the image the service runs already (the registry's HEAD and pull disagree). */
+  pullBringsNothing?: boolean
 }) {
   const calls: string[] = []
   let image = 'sha256:old-id'
@@ -71,7 +73,7 @@ function harness(options: {
     async apply() {
       calls.push('apply')
       const nth = applies++
-      if (nth === 0) image = 'sha256:new-id'
+      if (nth === 0 && !options.pullBringsNothing) image = 'sha256:new-id'
       await options.apply?.(nth)
     },
     renew: async () => {},
@@ -102,6 +104,7 @@ function harness(options: {
     signal: new AbortController().signal,
   })
   const written: RunningImage[][] = []
+  const writtenUpdates: ImageUpdate[][] = []
   const run = () =>
     steps.run({
       path: 'web',
@@ -110,9 +113,10 @@ function harness(options: {
       checkBefore: undefined,
       imageUpdates: [UPDATE],
       phase: () => {},
-      beforeUp: async (previous) => {
+      beforeUp: async (previous, updates) => {
         calls.push('record in progress')
         written.push([...previous])
+        writtenUpdates.push([...updates])
       },
     })
   return {
@@ -120,6 +124,7 @@ function harness(options: {
     calls: () => calls.filter((call) => !call.startsWith('ensure')),
     all: calls,
     written,
+    writtenUpdates,
   }
 }
 
@@ -130,6 +135,7 @@ t.test('a moved tag: written down, pulled, deployed, the replaced image removed'
   const outcome = await h.run()
   t.same(h.calls(), ['record in progress', 'pull app', 'apply', 'remove sha256:old-id'])
   t.same(h.written, [[PREVIOUS]], 'the image to put back is on record before the pull')
+  t.same(h.writtenUpdates, [[UPDATE]], 'and the moved tag it takes (a recovery takes it again)')
   t.match(outcome, {
     result: 'completed',
     servicesChanged: ['app'],
@@ -222,3 +228,18 @@ t.test('a Git change and an image change together: rolled back together', async 
     rolledBackTo: { ...GOOD, images: [PREVIOUS] },
   })
 })
+
+t.test(
+  'a pull that brings the image the service runs: not taken, said, not recreated',
+  async (t) => {
+    const h = harness({ pullBringsNothing: true })
+    const outcome = await h.run()
+    t.same(h.calls(), ['record in progress', 'pull app', 'apply'], 'nothing removed')
+    t.match(outcome, { result: 'completed', servicesChanged: [], imagesUnchanged: [UPDATE] })
+    t.notOk(outcome.imageUpdates, 'no moved tag taken')
+    t.match(
+      outcome.reason,
+      'app still runs sha256:111111111111 after the pull (the registry names sha256:222222222222 for registry.test/app:stable, its pull does not bring it)',
+    )
+  },
+)
