@@ -11,6 +11,7 @@ import {
   createSyncReconciler,
   type DeployRecord,
 } from '../../services/sync/index.js'
+import { waitFor } from '../helpers/build.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 // The reconciler's lifecycle over a scripted host (pure logic: the real
@@ -184,7 +185,8 @@ t.test('an engine failure is retried with back-off; a failure of the tree is not
   t.equal(h.records.get('a')?.failedTreeHash, undefined, 'not marked as a failed tree')
   t.match(lastReason(h.statuses, 'a'), /retried in 0s/)
   t.match(h.records.get('b'), { failedTreeHash: treeOf('b') })
-  await new Promise((resolve) => setTimeout(resolve, 60))
+  // The retry is due after its back-off: waited for, not slept on.
+  await waitFor(() => h.records.get('a')?.lastResult === 'completed', 'the retry of a')
   await h.reconciler.idle()
   t.match(h.records.get('a'), {
     lastResult: 'completed',
