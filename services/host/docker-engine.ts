@@ -15,7 +15,8 @@ import { parseImageRef } from './registry/image-ref.js'
 // both here) and brings 50-odd packages (ssh2, gRPC, tar) for calls this
 // service never makes. Reads only: the running-container count, the
 // containers of Compose projects, whether an image is present, and the
-// event stream. Every change to the host goes through Compose.
+// event stream (and, for Swarm, its services, tasks and nodes). Every
+// change to the host goes through the docker CLI (Compose, `docker stack`).
 
 export type ContainerCount = { running: number } | { unavailable: string }
 
@@ -559,6 +560,9 @@ export function createEngine(options: {
       }
       if (!handlers.signal.aborted) throw engineFailure('closed its event stream')
     },
+
+    /** Any other read of the Engine API (Swarm: `/info`, `/services`, `/tasks`, `/nodes`); throws EngineUnavailable. */
+    read: <T>(path: string): Promise<T> => get<T>(path),
 
     close: () => agent.close(),
   }
