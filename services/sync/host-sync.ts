@@ -190,7 +190,14 @@ export async function createHostSync(options: HostSyncOptions) {
     ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
   })
   const watch = createEngineWatch({
-    engine: options.engine,
+    // A swarm's stacks change through their services (a rollout, a scale by hand).
+    engine:
+      decided === 'swarm'
+        ? {
+            ping: () => options.engine.ping(),
+            events: (handlers) => options.engine.events({ ...handlers, swarm: true }),
+          }
+        : options.engine,
     onProjects: (projects) => monitor.projectsChanged(projects),
     onLost(reason) {
       options.sink?.engineLost?.()

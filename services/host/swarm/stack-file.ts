@@ -67,8 +67,31 @@ export function refuseUnsupported(stack: RenderedStack): void {
  */
 export function stackFile(stack: RenderedStack, workTree: string): string {
   const { name: _name, ...rest } = stack
+  // Compose's JSON writes unset service keys as null (`entrypoint: null`) and
+  // unset network options as {} (`ipam: {}`): the stack loader refuses both
+  // (an external network with any option is a conflict to it).
+  for (const kind of ['networks', 'volumes', 'configs', 'secrets'] as const) {
+    const section = rest[kind]
+    if (!section || typeof section !== 'object') continue
+    rest[kind] = Object.fromEntries(
+      Object.entries(section as Record<string, unknown>).map(([name, value]) => [
+        name,
+        value && typeof value === 'object'
+          ? Object.fromEntries(
+              Object.entries(value).filter(
+                ([, option]) =>
+                  !(option && typeof option === 'object' && Object.keys(option).length === 0),
+              ),
+            )
+          : value,
+      ]),
+    )
+  }
   const services = Object.fromEntries(
-    Object.entries(stack.services ?? {}).map(([name, service]) => {
+    Object.entries(stack.services ?? {}).map(([name, full]) => {
+      const service = Object.fromEntries(
+        Object.entries(full).filter(([, value]) => value !== null),
+      ) as RenderedService
       const labels = service.deploy?.labels
       const asMap = Array.isArray(labels)
         ? Object.fromEntries(

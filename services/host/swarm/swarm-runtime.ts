@@ -24,6 +24,9 @@ import { swarmStackState } from './swarm-drift.js'
 /** `docker stack deploy --resolve-image`: whether the CLI asks the registry for each image's digest. */
 export type ResolveImage = 'always' | 'changed' | 'never'
 
+/** The docker CLI has no `stack config` (before 23): the deploy is its check. */
+const NO_STACK_CONFIG = /unknown (shorthand )?flag|unknown command|is not a docker command|Usage:/
+
 export function createSwarmRuntime(options: {
   compose: Pick<Compose, 'model' | 'rendered' | 'docker' | 'close'>
   engine: Pick<Engine, 'read' | 'ping'>
@@ -167,7 +170,20 @@ export function createSwarmRuntime(options: {
     model: (dir) => compose.model(dir),
     check,
     async validate(dir) {
-      await renderedFor(dir)
+      const rendered = await renderedFor(dir)
+      // The docker CLI's own stack loader, where it has `stack config` (23+): its verdict before anything is touched.
+      await compose
+        .docker(dir, ['stack', 'config', '--compose-file', '-'], {
+          input: stackFile(rendered, dir),
+          timeoutMs: 60_000,
+        })
+        .catch((error: Error) => {
+          if (NO_STACK_CONFIG.test(error.message)) return
+          throw new WorkTreeError(
+            'tree',
+            `the docker CLI's stack loader refuses it: ${error.message}`,
+          )
+        })
     },
     // Each node pulls what its tasks need (`--with-registry-auth` passes the credentials on).
     imagesToPull: async () => [],
