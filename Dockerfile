@@ -33,11 +33,11 @@ LABEL org.opencontainers.image.title="docker-cd" \
 # (SYNC_TARGET=swarm/auto on a manager) needs the docker CLI itself
 # (`docker stack deploy`, `stack rm`, `stack config`): trixie's docker-cli
 # 26.1, installed the same way (about 30 MB).
-COPY scripts/install-compose-v2.sh scripts/install-docker-cli.sh /tmp/
+COPY scripts/install-compose-v2.sh scripts/install-trixie-package.sh /tmp/
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates openssh-client tini \
- && bash /tmp/install-compose-v2.sh && bash /tmp/install-docker-cli.sh \
- && rm /tmp/install-compose-v2.sh /tmp/install-docker-cli.sh \
+ && bash /tmp/install-compose-v2.sh && bash /tmp/install-trixie-package.sh docker-cli \
+ && rm /tmp/install-compose-v2.sh /tmp/install-trixie-package.sh \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
     /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*

@@ -51,27 +51,8 @@ t.test('a stack on a two-node swarm', { skip: unavailable ?? false }, async (t) 
     'auto picks Swarm on a manager',
   )
   t.equal(app.host?.runtime.name, 'swarm')
-  const first = (deployed as Detail).history?.[0]
-  t.match(deployed, { status: 'synced' }, 'deployed, rollout watched to its end')
-  t.equal(first?.result, 'completed', first?.reason ?? 'no run')
-  t.comment(`first deploy of 4 replicas (deploy + watched rollout): ${first?.durationMs} ms`)
-  const tasks = swarm.manager
-    .docker(
-      'service',
-      'ps',
-      `${stack}_web`,
-      '--filter',
-      'desired-state=running',
-      '--format',
-      '{{.Node}} {{.CurrentState}}',
-    )
-    .split('\n')
-  t.equal(tasks.length, 4, 'four tasks')
-  t.ok(
-    tasks.every((line) => / Running /.test(line)),
-    'all running',
-  )
-  const nodes = new Set(
+  /** What `docker service ps` says of the tasks Swarm wants running, one line each. */
+  const runningTasks = (format: string) =>
     swarm.manager
       .docker(
         'service',
@@ -80,10 +61,23 @@ t.test('a stack on a two-node swarm', { skip: unavailable ?? false }, async (t) 
         '--filter',
         'desired-state=running',
         '--format',
-        '{{.ID}}',
+        format,
       )
       .split('\n')
-      .map((id) => swarm.manager.docker('inspect', '--format', '{{.NodeID}}', id)),
+  const first = (deployed as Detail).history?.[0]
+  t.match(deployed, { status: 'synced' }, 'deployed, rollout watched to its end')
+  t.equal(first?.result, 'completed', first?.reason ?? 'no run')
+  t.comment(`first deploy of 4 replicas (deploy + watched rollout): ${first?.durationMs} ms`)
+  const tasks = runningTasks('{{.Node}} {{.CurrentState}}')
+  t.equal(tasks.length, 4, 'four tasks')
+  t.ok(
+    tasks.every((line) => / Running /.test(line)),
+    'all running',
+  )
+  const nodes = new Set(
+    runningTasks('{{.ID}}').map((id) =>
+      swarm.manager.docker('inspect', '--format', '{{.NodeID}}', id),
+    ),
   )
   t.same([...nodes].sort(), [swarm.nodes.manager, swarm.nodes.worker].sort(), 'tasks on both nodes')
   await waitFor(async () => (await detail()).health === 'healthy', 'the stack healthy')
@@ -127,16 +121,6 @@ t.test('a stack on a two-node swarm', { skip: unavailable ?? false }, async (t) 
   )
   t.match(env, /GREETING=hello/, 'the previous spec runs again')
   t.match(env, / 4 completed$/, 'four replicas, the rollback update completed')
-  const running = swarm.manager
-    .docker(
-      'service',
-      'ps',
-      `${stack}_web`,
-      '--filter',
-      'desired-state=running',
-      '--format',
-      '{{.CurrentState}}',
-    )
-    .split('\n')
+  const running = runningTasks('{{.CurrentState}}')
   t.equal(running.filter((state) => state.startsWith('Running')).length, 4, 'four running again')
 })

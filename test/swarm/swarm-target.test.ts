@@ -69,17 +69,21 @@ t.test('what Swarm is given, and what it cannot run', async (t) => {
   )
 })
 
+/** A service of stack `shop` named `web`, 2 replicas of web:1, as the Engine API reads it. */
+const swarmService = (fields: Partial<SwarmService>): SwarmService => ({
+  id: 's1',
+  fullName: 'shop_web',
+  name: 'web',
+  image: 'web:1',
+  replicas: 2,
+  env: [],
+  labels: {},
+  specKey: 'k',
+  ...fields,
+})
+
 t.test('drift of a deployed service, in words', async (t) => {
-  const deployed: SwarmService = {
-    id: 's1',
-    fullName: 'shop_web',
-    name: 'web',
-    image: 'web:1@sha256:abc',
-    replicas: 2,
-    env: ['A=1', 'TOKEN=secret'],
-    labels: {},
-    specKey: 'k',
-  }
+  const deployed = swarmService({ image: 'web:1@sha256:abc', env: ['A=1', 'TOKEN=secret'] })
   const tree = {
     services: {
       web: { image: 'web:1', deploy: { replicas: 2 }, environment: { A: '1', TOKEN: 'secret' } },
@@ -106,16 +110,7 @@ t.test('drift of a deployed service, in words', async (t) => {
 })
 
 t.test('a rollout from a service and its tasks', async (t) => {
-  const service: SwarmService = {
-    id: 's1',
-    fullName: 'shop_web',
-    name: 'web',
-    image: 'web:1',
-    replicas: 2,
-    env: [],
-    labels: {},
-    specKey: 'new',
-  }
+  const service = swarmService({ specKey: 'new' })
   const task = (fields: Partial<SwarmTask>): SwarmTask => ({
     id: 't',
     serviceId: 's1',

@@ -1,7 +1,7 @@
-import { type Compose, ComposeError, ComposeUnavailable } from '../compose.js'
+import { type Compose, ComposeUnavailable } from '../compose.js'
 import { composeDeployedFrom } from '../compose-runtime.js'
 import { type Engine, EngineUnavailable, type InspectedContainer } from '../docker-engine.js'
-import { modelOf, type StackHostState } from '../drift.js'
+import { modelOf, type StackHostState, unreadModel } from '../drift.js'
 import type { StackRuntime } from '../runtime.js'
 import { readStackSettings, withServiceNames } from '../stack-settings.js'
 import { WorkTreeError } from '../work-tree-safety.js'
@@ -65,17 +65,10 @@ export function createSwarmRuntime(options: {
       rendered = await renderedFor(input.dir)
     } catch (error) {
       input.claim?.(undefined)
-      if (error instanceof ComposeUnavailable)
-        return { status: 'unknown', reason: error.message, plan: [], containers: [] }
+      // Refused for Swarm: failed until Git changes the tree (as a refused tree is).
       if (error instanceof WorkTreeError)
         return { status: 'failed', reason: error.message, plan: [], containers: [] }
-      if (!(error instanceof ComposeError)) throw error
-      return {
-        status: 'out_of_sync',
-        reason: `Compose rejects the stack: ${error.message}`,
-        plan: [],
-        containers: [],
-      }
+      return unreadModel(error)
     }
     const others = input.claim?.(stack) ?? []
     if (others.length > 0)
