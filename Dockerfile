@@ -29,11 +29,15 @@ LABEL org.opencontainers.image.title="docker-cd" \
 # util-linux: always in Debian.)
 # Compose v2 for SYNC_MODE=detect: Debian trixie's docker-compose plugin,
 # installed by the same script as on a CI machine (sources stay bookworm).
-# docker-cd runs the plugin binary directly: no docker CLI needed.
-COPY scripts/install-compose-v2.sh /tmp/install-compose-v2.sh
+# docker-cd runs the plugin binary directly for Compose. Swarm
+# (SYNC_TARGET=swarm/auto on a manager) needs the docker CLI itself
+# (`docker stack deploy`, `stack rm`, `stack config`): trixie's docker-cli
+# 26.1, installed the same way (about 30 MB).
+COPY scripts/install-compose-v2.sh scripts/install-trixie-package.sh /tmp/
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git ca-certificates openssh-client tini \
- && bash /tmp/install-compose-v2.sh && rm /tmp/install-compose-v2.sh \
+ && bash /tmp/install-compose-v2.sh && bash /tmp/install-trixie-package.sh docker-cli \
+ && rm /tmp/install-compose-v2.sh /tmp/install-trixie-package.sh \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
     /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*

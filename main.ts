@@ -71,7 +71,15 @@ const desiredState = createDesiredState(config, {
 const startup = desiredState.controller.start()
 
 const { buildApp, StartupError } = await import('./app.js')
-const app = await buildApp({ config, loggerInstance: logger, desiredState })
+const { TargetRefused } = await import('./services/host/index.js')
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp({ config, loggerInstance: logger, desiredState })
+} catch (error) {
+  // SYNC_TARGET asks for what the engine is not (a Swarm worker): one line, exit 1.
+  if (error instanceof TargetRefused) fail([error.message])
+  throw error
+}
 
 let closing = false
 async function shutdown(signal: string) {

@@ -205,6 +205,10 @@ const trustProxy = z
   })
 
 const SYNC_MODES = ['off', 'detect', 'apply'] as const
+/** What deploys the stacks: Compose, Swarm (`docker stack deploy`), or whichever the engine is. */
+export const SYNC_TARGETS = ['compose', 'swarm', 'auto'] as const
+/** `docker stack deploy --resolve-image`. */
+const RESOLVE_IMAGE = ['always', 'changed', 'never'] as const
 const syncMode = z
   .enum(SYNC_MODES, { error: `must be one of ${SYNC_MODES.join(', ')}` })
   .default('detect')
@@ -294,6 +298,16 @@ export const configEnvSchema = z.object({
   SYNC_PRUNE: flag,
   SYNC_SELF_HEAL: flag,
   SYNC_ADOPT: flag,
+  SYNC_TARGET: z
+    .enum(SYNC_TARGETS, {
+      error: `must be one of ${SYNC_TARGETS.join(', ')} (auto: Swarm when the engine is an active Swarm manager, Compose otherwise)`,
+    })
+    .default('auto'),
+  SWARM_RESOLVE_IMAGE: z
+    .enum(RESOLVE_IMAGE, {
+      error: `must be one of ${RESOLVE_IMAGE.join(', ')} (docker stack deploy --resolve-image)`,
+    })
+    .default('always'),
   SOPS_AGE_KEY: optionalText,
   SOPS_AGE_KEY_FILE: optionalText,
   SECRETS_DIR: z.string().default('/run/docker-cd/secrets'),
@@ -374,6 +388,10 @@ export type Config = {
   syncSelfHeal: boolean
   /** Take over running Compose projects of the same name that docker-cd did not deploy. */
   syncAdopt: boolean
+  /** What deploys the stacks, per engine: Compose, Swarm, or auto (Swarm on an active manager). */
+  syncTarget: (typeof SYNC_TARGETS)[number]
+  /** Whether `docker stack deploy` asks registries for image digests (`--resolve-image`). */
+  swarmResolveImage: (typeof RESOLVE_IMAGE)[number]
   /** age identities for SOPS files (sops's SOPS_AGE_KEY), never logged. */
   sopsAgeKey: string | undefined
   /** A file of age identities (sops's SOPS_AGE_KEY_FILE; a Docker secret too): read when needed. */

@@ -128,6 +128,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     syncPrune: data.SYNC_PRUNE,
     syncSelfHeal: data.SYNC_SELF_HEAL,
     syncAdopt: data.SYNC_ADOPT,
+    syncTarget: data.SYNC_TARGET,
+    swarmResolveImage: data.SWARM_RESOLVE_IMAGE,
     sopsAgeKey: data.SOPS_AGE_KEY,
     sopsAgeKeyFile: data.SOPS_AGE_KEY_FILE?.trim(),
     secretsDir: data.SECRETS_DIR,

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { realpath } from 'node:fs/promises'
 import { homedir } from 'node:os'
@@ -239,19 +239,28 @@ export function createCompose(options: {
       explain?: (stderr: string) => string
       /** Compose's progress as it prints it (it buffers nothing: one line per step). */
       onProgress?: (text: string) => void
+      /** Another docker CLI command than Compose (`docker stack deploy`): the docker binary, same rules. */
+      docker?: true
+      /** Written to its stdin (`--compose-file -`); stdin is closed otherwise. */
+      input?: string
     } = {},
   ): Promise<{ stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
       if (closing || run.signal?.aborted)
         return reject(new ComposeError('stopped: docker-cd is shutting down'))
       let stopped: 'timeout' | 'shutdown' | 'output' | undefined
-      const child = spawn(command, [...prefix, ...args], {
-        cwd: dir,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group: stopping it stops what it started too.
-        detached: true,
-      })
+      const child = spawn(
+        run.docker ? 'docker' : command,
+        run.docker ? args : [...prefix, ...args],
+        {
+          cwd: dir,
+          env,
+          stdio: [run.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+          // Its own process group: stopping it stops what it started too.
+          detached: true,
+          // Typed as piped: stdout and stderr are; stdin only with `input` (used only then).
+        },
+      ) as ChildProcessWithoutNullStreams
       const out: Buffer[] = []
       const err: Buffer[] = []
       let size = 0
@@ -259,6 +268,10 @@ export function createCompose(options: {
         size += chunk.length
         if (size > MAX_OUTPUT) void stop('output')
         else into.push(chunk)
+      }
+      if (run.input !== undefined) {
+        child.stdin.on('error', () => {}) // it may exit before reading: its status says why
+        child.stdin.end(run.input)
       }
       child.stdout.on('data', collect(out))
       child.stderr.on('data', collect(err))
@@ -366,6 +379,30 @@ export function createCompose(options: {
       .filter((value): value is string => typeof value === 'string' && value.startsWith('service:'))
       .map((value) => value.slice('service:'.length))
     return joins.length > 0 ? { joins: [...new Set(joins)] } : {}
+  }
+
+  /**
+   * Compose's whole rendering of the directory (`config --format json`):
+   * interpolated (the stack's `.env`), paths resolved. What a Swarm deploy
+   * is given, so both targets read a stack the same way.
+   */
+  async function rendered(dir: string): Promise<Record<string, unknown>> {
+    options.onRun?.('model')
+    const { stdout } = await compose(dir, ['config', '--format', 'json'])
+    return JSON.parse(stdout) as Record<string, unknown>
+  }
+
+  /**
+   * Another command of the docker CLI (`stack deploy`, `stack rm`), under the
+   * same rules as Compose: minimal environment, own process group, timeout,
+   * stopped at shutdown, messages scrubbed. Rejects with ComposeError.
+   */
+  function docker(
+    dir: string,
+    args: string[],
+    run: { timeoutMs?: number; signal?: AbortSignal; input?: string } = {},
+  ) {
+    return compose(dir, args, { ...run, docker: true, explain: failureMessage })
   }
 
   /** `config -q`: Compose accepts the stack (its message when not). */
@@ -501,7 +538,7 @@ export function createCompose(options: {
     await Promise.all([...live.values()].map((stop) => stop()))
   }
 
-  return { model, plan, version, validate, pull, build, up, renew, down, close }
+  return { model, rendered, docker, plan, version, validate, pull, build, up, renew, down, close }
 }
 
 /**

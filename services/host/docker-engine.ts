@@ -15,7 +15,8 @@ import { parseImageRef } from './registry/image-ref.js'
 // both here) and brings 50-odd packages (ssh2, gRPC, tar) for calls this
 // service never makes. Reads only: the running-container count, the
 // containers of Compose projects, whether an image is present, and the
-// event stream. Every change to the host goes through Compose.
+// event stream (and, for Swarm, its services, tasks and nodes). Every
+// change to the host goes through the docker CLI (Compose, `docker stack`).
 
 export type ContainerCount = { running: number } | { unavailable: string }
 
@@ -536,8 +537,12 @@ export function createEngine(options: {
       onOpen: () => void
       onEvent: (event: EngineEvent) => void
       signal: AbortSignal
+      /** Swarm services' events instead (a stack's `docker service update`/`scale`, rollouts). */
+      swarm?: boolean
     }): Promise<void> {
-      const filters = filtersParam({ type: ['container'], label: [PROJECT_LABEL] })
+      const filters = handlers.swarm
+        ? filtersParam({ type: ['service'] })
+        : filtersParam({ type: ['container'], label: [PROJECT_LABEL] })
       const body = await open(`/events?filters=${filters}`, true, handlers.signal)
       handlers.onOpen()
       let pending = ''
@@ -549,8 +554,8 @@ export function createEngine(options: {
             const line = pending.slice(0, newline)
             pending = pending.slice(newline + 1)
             newline = pending.indexOf('\n')
-            const event = parseEvent(line)
-            if (event) handlers.onEvent(event)
+            for (const event of handlers.swarm ? parseServiceEvent(line) : [parseEvent(line)])
+              if (event) handlers.onEvent(event)
           }
         }
       } catch (error) {
@@ -559,6 +564,9 @@ export function createEngine(options: {
       }
       if (!handlers.signal.aborted) throw engineFailure('closed its event stream')
     },
+
+    /** Any other read of the Engine API (Swarm: `/info`, `/services`, `/tasks`, `/nodes`); throws EngineUnavailable. */
+    read: <T>(path: string): Promise<T> => get<T>(path),
 
     close: () => agent.close(),
   }
@@ -575,6 +583,26 @@ function parseEvent(line: string): EngineEvent | undefined {
     return { project, action: raw.Action, container: raw.Actor?.Attributes?.name ?? '' }
   } catch {
     return undefined
+  }
+}
+
+/**
+ * A service event as the events of each stack it may belong to: a service
+ * is named `<stack>_<service>` and a stack name may hold `_` itself, so
+ * every prefix is a candidate (the monitor ignores names no stack has).
+ */
+function parseServiceEvent(line: string): EngineEvent[] {
+  try {
+    const raw = JSON.parse(line) as { Action?: string; Actor?: { Attributes?: { name?: string } } }
+    const name = raw.Actor?.Attributes?.name ?? ''
+    const parts = name.split('_')
+    return parts.slice(1).map((_, at) => ({
+      project: parts.slice(0, at + 1).join('_'),
+      action: raw.Action ?? '',
+      container: name,
+    }))
+  } catch {
+    return []
   }
 }
 

@@ -154,6 +154,19 @@ export function withFileChanges(
 export const sharedProjectReason = (project: string, others: readonly string[]) =>
   `not evaluated or deployed: project name ${project} is also the project of ${others.map((s) => `stack ${s}`).join(', ')}; Compose would treat their containers as one project (give each a top-level name:)`
 
+/** The state of a stack whose model Compose could not give (rethrows what is not Compose's). */
+export function unreadModel(error: unknown): StackHostState {
+  if (error instanceof ComposeUnavailable)
+    return { status: 'unknown', reason: error.message, plan: [], containers: [] }
+  if (!(error instanceof ComposeError)) throw error
+  return {
+    status: 'out_of_sync',
+    reason: `Compose rejects the stack: ${error.message}`,
+    plan: [],
+    containers: [],
+  }
+}
+
 /** Compose's model of the work tree in `dir`, remembered per tree (asked of Compose only when absent). */
 export async function modelOf(options: {
   dir: string
@@ -205,15 +218,7 @@ export async function checkStack(options: {
     model = await modelOf(options)
   } catch (error) {
     options.claim?.(undefined)
-    if (error instanceof ComposeUnavailable)
-      return { status: 'unknown', reason: error.message, plan: [], containers: [] }
-    if (!(error instanceof ComposeError)) throw error
-    return {
-      status: 'out_of_sync',
-      reason: `Compose rejects the stack: ${error.message}`,
-      plan: [],
-      containers: [],
-    }
+    return unreadModel(error)
   }
   const settings = withServiceNames(
     readStackSettings(model.settings),

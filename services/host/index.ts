@@ -2,7 +2,7 @@
 // the status page's running-container count), each stack's work tree under
 // STACKS_DIR, Compose's own plan for it, and drift — what differs from Git,
 // in words; the runtime seam (runtime.ts) the monitor and the sync steps
-// use, with Compose v2 as its implementation. Other folders import this
+// use, with Compose v2 and Swarm (swarm/) as its implementations. Other folders import this
 // file, never the files behind it.
 export * from './compose.js'
 export * from './compose-runtime.js'
@@ -18,4 +18,5 @@ export * from './registry/index.js'
 export * from './runtime.js'
 export * from './service-reads.js'
 export * from './stack-settings.js'
+export * from './swarm/index.js'
 export * from './work-trees.js'

@@ -5,6 +5,7 @@ import { scrubSecrets } from '../base/index.js'
 import { GitError, type GitReader } from '../git/index.js'
 import {
   type ComposeAsk,
+  chooseRuntime,
   createCompose,
   createComposeRuntime,
   createEngineWatch,
@@ -12,6 +13,8 @@ import {
   createImageChecks,
   createImageWatch,
   createRegistryClient,
+  createSwarmApi,
+  createSwarmRuntime,
   createWorkTrees,
   dockerConfigFile,
   type Engine,
@@ -28,7 +31,7 @@ import type { Backoff } from './timing.js'
 
 // Builds the host side from the configuration, without Fastify (as
 // services/refresh/desired-state.ts does for refresh): the runtime (Compose
-// v2 over the engine), the stacks' work trees, the deploy records, the host
+// v2 over the engine, or Swarm on a manager: SYNC_TARGET), the stacks' work trees, the deploy records, the host
 // monitor, the engine's event watch and the reconciler, wired to each other
 // here and nowhere else. The monitor's checks go straight to the reconciler
 // (it turns them into statuses), and the tree a stack is compared with comes
@@ -74,7 +77,26 @@ export async function createHostSync(options: HostSyncOptions) {
     onRun: (asked) => options.sink?.composeRun?.(asked),
     scrub,
   })
-  const runtime = createComposeRuntime({ compose, engine: options.engine })
+  // SYNC_TARGET, decided per engine: a worker (or, for `swarm`, a plain
+  // engine) is refused here, before anything starts (TargetRefused).
+  const { runtime, decided } = await chooseRuntime({
+    setting: config.syncTarget,
+    api: createSwarmApi(options.engine),
+    engineWords: `the Docker engine at ${options.engine.describe}`,
+    compose: createComposeRuntime({ compose, engine: options.engine }),
+    swarm: () =>
+      createSwarmRuntime({
+        compose,
+        engine: options.engine,
+        resolveImage: config.swarmResolveImage,
+      }),
+  })
+  log.info(
+    { target: decided ?? 'undecided' },
+    decided
+      ? `SYNC_TARGET=${config.syncTarget}: stacks are deployed with ${decided === 'swarm' ? 'docker stack deploy (Swarm)' : 'Compose'}`
+      : `SYNC_TARGET=${config.syncTarget}: the engine does not answer yet; the target is decided once it does`,
+  )
   const workTrees = withSecrets(
     createWorkTrees({ git: options.git, stacksDir: config.stacksDir }),
     {
@@ -168,7 +190,14 @@ export async function createHostSync(options: HostSyncOptions) {
     ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
   })
   const watch = createEngineWatch({
-    engine: options.engine,
+    // A swarm's stacks change through their services (a rollout, a scale by hand).
+    engine:
+      decided === 'swarm'
+        ? {
+            ping: () => options.engine.ping(),
+            events: (handlers) => options.engine.events({ ...handlers, swarm: true }),
+          }
+        : options.engine,
     onProjects: (projects) => monitor.projectsChanged(projects),
     onLost(reason) {
       options.sink?.engineLost?.()
@@ -211,7 +240,7 @@ export async function createHostSync(options: HostSyncOptions) {
       await reconciler.close()
       await watch.close()
       // Any Compose still running (a check) is stopped, SIGKILLed after the grace: none outlives the service.
-      await Promise.all([monitor.close(), runtime.close()])
+      await Promise.all([monitor.close(), runtime.close(), compose.close()])
     },
   }
 }

@@ -150,6 +150,10 @@ export function createSyncSteps(options: {
   scrub?: (text: string) => string
 }) {
   const { waitSeconds, signal, runtime } = options
+  // What the phases and reasons call the runtime (Compose's words unless it is Swarm).
+  // Asked each time: a target undecided at startup (engine down) is decided later.
+  // (The full runtime's `name`; a scripted one in tests has none: Compose's words.)
+  const swarm = () => (runtime as Partial<Pick<StackRuntime, 'name'>>).name === 'swarm'
 
   /** The outcome of a failed step: interrupted by a shutdown, or failed with whose failure it is. */
   async function failed(
@@ -314,13 +318,23 @@ export function createSyncSteps(options: {
     const restartsBefore = restartsOf(beforeUp)
     let step: FailedStep = 'up'
     try {
-      phase('up', `docker compose up -d --remove-orphans --wait (at most ${waitSeconds}s)`)
+      phase(
+        'up',
+        swarm()
+          ? `docker stack deploy --prune, then watching the rollout (at most ${waitSeconds}s)`
+          : `docker compose up -d --remove-orphans --wait (at most ${waitSeconds}s)`,
+      )
       await runtime.apply(dir, {
         waitSeconds,
         signal,
         onWaiting() {
           step = 'health'
-          phase('wait', 'waiting for every service to run and be healthy')
+          phase(
+            'wait',
+            swarm()
+              ? 'watching the rollout: every replica running and healthy'
+              : 'waiting for every service to run and be healthy',
+          )
         },
       })
       step = 'health'
@@ -572,7 +586,9 @@ export function createSyncSteps(options: {
     try {
       const problems = readBackProblems(services, await runtime.inspect(project), restartsBefore)
       if (problems.length === 0) return error
-      return new ReadBackFailed(`${problems.join('; ')} (Compose: ${(error as Error).message})`)
+      return new ReadBackFailed(
+        `${problems.join('; ')} (${swarm() ? 'Swarm' : 'Compose'}: ${(error as Error).message})`,
+      )
     } catch {
       return error // the engine cannot be read: the failure is classified from the original error
     }

@@ -37,6 +37,8 @@ t.test('defaults', async (t) => {
   t.equal(config.dockerHost, 'unix:///var/run/docker.sock')
   t.equal(config.dockerHostSource, 'default', 'messages ask for DOCKER_HOST to be set')
   t.equal(config.logLevel, 'info')
+  t.equal(config.syncTarget, 'auto', 'Swarm on an active manager, Compose otherwise')
+  t.equal(config.swarmResolveImage, 'always', 'as docker stack deploy does')
 })
 
 t.test('every variable set to a good value', async (t) => {
@@ -66,6 +68,8 @@ t.test('every variable set to a good value', async (t) => {
     SYNC_PRUNE: 'true',
     SYNC_SELF_HEAL: 'yes',
     SYNC_ADOPT: '1',
+    SYNC_TARGET: 'swarm',
+    SWARM_RESOLVE_IMAGE: 'never',
     INSTANCE_NAME: 'edge-1',
     PUBLIC_URL: 'https://deploy.example.com/',
     NOTIFY_URLS: 'ntfy+https://ntfy.sh/deploys',
@@ -107,6 +111,8 @@ t.test('every variable set to a good value', async (t) => {
     syncPrune: true,
     syncSelfHeal: true,
     syncAdopt: true,
+    syncTarget: 'swarm',
+    swarmResolveImage: 'never',
     secretsDir: '/run/docker-cd/secrets',
     instanceName: 'edge-1',
     publicUrl: 'https://deploy.example.com/',
@@ -174,6 +180,8 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     SYNC_TIMEOUT: '500ms',
     SYNC_CONCURRENCY: '0',
     SYNC_PRUNE: 'maybe',
+    SYNC_TARGET: 'kubernetes',
+    SWARM_RESOLVE_IMAGE: 'sometimes',
   })
   const variables = problems.map((line) => line.split(':')[0])
   t.same(variables.sort(), [
@@ -186,8 +194,10 @@ t.test('every error is reported at once, one line per variable', async (t) => {
     'LOG_LEVEL',
     'PORT',
     'REFRESH_POLL_INTERVAL',
+    'SWARM_RESOLVE_IMAGE',
     'SYNC_CONCURRENCY',
     'SYNC_PRUNE',
+    'SYNC_TARGET',
     'SYNC_TIMEOUT',
   ])
   for (const line of problems) t.notMatch(line, /\n/)

@@ -21,7 +21,8 @@ export type SecondEngine = {
   close: () => Promise<void>
 }
 
-export async function startSecondEngine(): Promise<SecondEngine> {
+/** `name` tells several private engines of one test apart (their containerd namespaces). */
+export async function startSecondEngine(name = ''): Promise<SecondEngine> {
   const root = tempDir('docker-cd-engine2-')
   const socket = join(root, 'docker.sock')
   const env = { ...process.env, DOCKER_HOST: `unix://${socket}` }
@@ -38,7 +39,7 @@ export async function startSecondEngine(): Promise<SecondEngine> {
   }
 
   async function start() {
-    const ns = `docker-cd-test-${process.pid}`
+    const ns = `docker-cd-test-${process.pid}${name ? `-${name}` : ''}`
     daemon = spawn(
       'dockerd',
       [

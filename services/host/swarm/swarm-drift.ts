@@ -1,0 +1,203 @@
+import type { StackHealth } from '../../../schemas/stack.js'
+import type { PlanEntry } from '../compose.js'
+import type { EngineContainer } from '../docker-engine.js'
+import type { StackHostState } from '../drift.js'
+import type { RenderedStack } from './stack-file.js'
+import {
+  currentTasks,
+  lastFailure,
+  type SwarmService,
+  type SwarmTask,
+  WORK_TREE_LABEL,
+} from './swarm-api.js'
+
+// Does the swarm run what Git says for one stack? The deployed services'
+// specs are compared with Compose's rendering of the tree — image,
+// replicas, environment (names only: values may be secrets) — and each
+// service's tasks say its health: replicas running out of wanted, the
+// update Swarm is in. A `docker service scale` or `update` by hand is
+// drift, said per service and field.
+
+/** One difference between a deployed service and the tree, in words. */
+export type SpecDifference = { service: string; field: string; words: string }
+
+/** `image@sha256:…` → `image`, unless the tree pins a digest itself. */
+const withoutDigest = (image: string, tree: string) =>
+  tree.includes('@') ? image : image.replace(/@sha256:[0-9a-f]+$/, '')
+
+/** Compose's environment map as the `KEY=value` list the service spec holds (unset values left out, as the CLI does). */
+export function envList(environment: Record<string, string | null> | undefined): string[] {
+  return Object.entries(environment ?? {})
+    .filter((entry): entry is [string, string] => entry[1] !== null)
+    .map(([key, value]) => `${key}=${value}`)
+    .sort()
+}
+
+/** What differs between the tree's services and the stack's services on the swarm. */
+export function specDifferences(
+  tree: RenderedStack,
+  deployed: readonly SwarmService[],
+): SpecDifference[] {
+  const differences: SpecDifference[] = []
+  const treeServices = tree.services ?? {}
+  for (const [name, spec] of Object.entries(treeServices)) {
+    const service = deployed.find((s) => s.name === name)
+    if (!service) {
+      differences.push({ service: name, field: 'service', words: 'has no Swarm service' })
+      continue
+    }
+    const image = spec.image ?? ''
+    if (withoutDigest(service.image, image) !== image)
+      differences.push({
+        service: name,
+        field: 'image',
+        words: `runs image ${withoutDigest(service.image, image)}, Git says ${image}`,
+      })
+    const global = spec.deploy?.mode === 'global'
+    const replicas = spec.deploy?.replicas ?? 1
+    if (global !== (service.replicas === undefined))
+      differences.push({
+        service: name,
+        field: 'mode',
+        words: `is ${service.replicas === undefined ? 'global' : 'replicated'}, Git says ${global ? 'global' : 'replicated'}`,
+      })
+    else if (!global && service.replicas !== replicas)
+      differences.push({
+        service: name,
+        field: 'replicas',
+        words: `has ${service.replicas} replicas, Git says ${replicas}`,
+      })
+    const wanted = envList(spec.environment)
+    const running = [...service.env].sort()
+    const keyOf = (entry: string) => entry.split('=')[0] as string
+    const changed = [
+      ...new Set(
+        [
+          ...wanted.filter((entry) => !running.includes(entry)),
+          ...running.filter((entry) => !wanted.includes(entry)),
+        ].map(keyOf),
+      ),
+    ].sort()
+    if (changed.length > 0)
+      differences.push({
+        service: name,
+        field: 'environment',
+        words: `environment differs from Git (${changed.join(', ')})`,
+      })
+  }
+  for (const service of deployed)
+    if (!(service.name in treeServices))
+      differences.push({ service: service.name, field: 'service', words: 'is not in Git any more' })
+  return differences
+}
+
+/** The stack's health from its services' update states and tasks; undefined without services. */
+export function swarmHealth(
+  services: readonly SwarmService[],
+  tasks: readonly SwarmTask[],
+): StackHealth | undefined {
+  if (services.length === 0) return undefined
+  let health: StackHealth = 'healthy'
+  for (const service of services) {
+    const state = service.updateStatus?.state
+    if (state === 'paused' || state === 'rollback_paused') return 'degraded'
+    const current = currentTasks(service, tasks)
+    const running = current.filter((task) => task.state === 'running').length
+    const wanted = service.replicas ?? current.length
+    if (state === 'updating' || state === 'rollback_started') health = 'progressing'
+    else if (running < wanted) {
+      const starting = current.some((task) =>
+        ['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting'].includes(
+          task.state,
+        ),
+      )
+      if (!starting) return 'degraded'
+      health = 'progressing'
+    }
+  }
+  return health
+}
+
+/** Each service's replicas in words, with its last task failure when replicas are missing. */
+export function replicaWords(
+  services: readonly SwarmService[],
+  tasks: readonly SwarmTask[],
+  nodeName: (id: string) => string,
+): string[] {
+  return services.flatMap((service) => {
+    const current = currentTasks(service, tasks)
+    const running = current.filter((task) => task.state === 'running').length
+    const wanted = service.replicas ?? current.length
+    if (running >= wanted && !service.updateStatus?.state.includes('paused')) return []
+    const failure = lastFailure(service, tasks, nodeName)
+    return [
+      `service ${service.name}: ${running}/${wanted} replicas running${service.updateStatus?.state.includes('paused') ? ` (Swarm ${service.updateStatus.state.replace('_', ' ')}: ${service.updateStatus.message})` : ''}${failure ? `; last failure: ${failure}` : ''}`,
+    ]
+  })
+}
+
+/** The current tasks as the status shows containers: one per slot (or node), with its node. */
+export function tasksAsContainers(
+  services: readonly SwarmService[],
+  tasks: readonly SwarmTask[],
+  nodeName: (id: string) => string,
+): EngineContainer[] {
+  return services.flatMap((service) =>
+    currentTasks(service, tasks)
+      .map((task) => ({
+        name: `${service.fullName}.${task.slot ?? nodeName(task.nodeId)}`,
+        service: service.name,
+        state: task.state,
+        status: `${task.state} on node ${nodeName(task.nodeId)}${task.error ? ` (${task.error})` : ''}`,
+        image: service.image,
+        ...(service.labels[WORK_TREE_LABEL] ? { workingDir: service.labels[WORK_TREE_LABEL] } : {}),
+        since: task.timestamp,
+      }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+  )
+}
+
+/** The state of a stack from its tree's rendering and what the swarm runs. */
+export function swarmStackState(options: {
+  stack: string
+  tree: RenderedStack
+  services: readonly SwarmService[]
+  tasks: readonly SwarmTask[]
+  nodeName: (id: string) => string
+}): StackHostState {
+  const { stack, tree, services, tasks, nodeName } = options
+  const containers = tasksAsContainers(services, tasks, nodeName)
+  if (services.length === 0)
+    return {
+      status: 'missing',
+      reason: `not deployed: no service of stack ${stack} exists on the swarm`,
+      project: stack,
+      plan: [],
+      containers,
+    }
+  const differences = specDifferences(tree, services)
+  const health = swarmHealth(services, tasks) ?? 'unknown'
+  const replicas = replicaWords(services, tasks, nodeName)
+  const plan: PlanEntry[] = differences.map((difference) => ({
+    service: difference.service,
+    container: `${stack}_${difference.service}`,
+    action:
+      difference.field === 'service'
+        ? difference.words.startsWith('has no')
+          ? 'create'
+          : 'remove'
+        : 'recreate',
+  }))
+  const said = differences.map((d) => `service ${d.service} ${d.words}`)
+  return {
+    status: differences.length === 0 ? 'synced' : 'out_of_sync',
+    health,
+    reason: [
+      ...(differences.length === 0 ? ['the swarm runs what Git says'] : said),
+      ...replicas,
+    ].join('; '),
+    project: stack,
+    plan,
+    containers,
+  }
+}

@@ -1,0 +1,220 @@
+import { type Compose, ComposeUnavailable } from '../compose.js'
+import { composeDeployedFrom } from '../compose-runtime.js'
+import { type Engine, EngineUnavailable, type InspectedContainer } from '../docker-engine.js'
+import { modelOf, type StackHostState, unreadModel } from '../drift.js'
+import type { StackRuntime } from '../runtime.js'
+import { readStackSettings, withServiceNames } from '../stack-settings.js'
+import { WorkTreeError } from '../work-tree-safety.js'
+import { watchRollout } from './rollout.js'
+import { type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
+import { createSwarmApi, currentTasks, type SwarmApi } from './swarm-api.js'
+import { swarmStackState } from './swarm-drift.js'
+
+// The Swarm runtime: the second implementation of the runtime seam
+// (runtime.ts). A stack is a Swarm stack named as Compose names the
+// project; it is deployed with `docker stack deploy` (Compose's rendering
+// of the work tree on stdin, see stack-file.ts), the rollout is watched to
+// its end through the Engine API (rollout.ts), and the check compares the
+// deployed services' specs with the tree (swarm-drift.ts). Swarm's own
+// rules (scheduling, update order, restarts) are never re-implemented.
+//
+// Not (yet) for Swarm: builds (refused), image-update bookkeeping by image
+// id (each node pulls by itself), content-hashed configs and secrets.
+
+/** `docker stack deploy --resolve-image`: whether the CLI asks the registry for each image's digest. */
+export type ResolveImage = 'always' | 'changed' | 'never'
+
+/** The docker CLI has no `stack config` (before 23): the deploy is its check. */
+const NO_STACK_CONFIG = /unknown (shorthand )?flag|unknown command|is not a docker command|Usage:/
+
+export function createSwarmRuntime(options: {
+  compose: Pick<Compose, 'model' | 'rendered' | 'docker' | 'close'>
+  engine: Pick<Engine, 'read' | 'ping'>
+  resolveImage: ResolveImage
+}): StackRuntime {
+  const { compose, engine } = options
+  const api: SwarmApi = createSwarmApi(engine)
+
+  /** Node names for messages (`vm 127.0.0.2`), asked once per check. */
+  async function nodeNames(): Promise<(id: string) => string> {
+    const nodes = await api.nodes().catch(() => [])
+    return (id) => {
+      const node = nodes.find((n) => n.id === id)
+      return node ? `${node.hostname} ${node.addr}`.trim() : id.slice(0, 12)
+    }
+  }
+
+  /** The tree as Swarm is given it, refused when Swarm cannot run it. */
+  async function renderedFor(dir: string): Promise<RenderedStack> {
+    const rendered = (await compose.rendered(dir)) as RenderedStack
+    refuseUnsupported(rendered)
+    return rendered
+  }
+
+  async function check(input: Parameters<StackRuntime['check']>[0]): Promise<StackHostState> {
+    let rendered: RenderedStack
+    let stack: string
+    let settings: StackHostState['settings']
+    try {
+      const model = await modelOf({ ...input, compose })
+      stack = model.name
+      settings = withServiceNames(
+        readStackSettings(model.settings),
+        Object.keys(model.services ?? {}),
+      )
+      rendered = await renderedFor(input.dir)
+    } catch (error) {
+      input.claim?.(undefined)
+      // Refused for Swarm: failed until Git changes the tree (as a refused tree is).
+      if (error instanceof WorkTreeError)
+        return { status: 'failed', reason: error.message, plan: [], containers: [] }
+      return unreadModel(error)
+    }
+    const others = input.claim?.(stack) ?? []
+    if (others.length > 0)
+      return {
+        status: 'failed',
+        reason: `not evaluated or deployed: stack name ${stack} is also the name of ${others.map((s) => `stack ${s}`).join(', ')} (give each a top-level name:)`,
+        project: stack,
+        plan: [],
+        containers: [],
+      }
+    try {
+      const services = await api.services(stack)
+      const tasks = await api.tasks(services.map((service) => service.id))
+      const state = swarmStackState({
+        stack,
+        tree: rendered,
+        services,
+        tasks,
+        nodeName: await nodeNames(),
+      })
+      return { ...state, ...(settings ? { settings } : {}) }
+    } catch (error) {
+      if (error instanceof EngineUnavailable)
+        return {
+          status: 'unknown',
+          reason: `engine unreachable: ${error.message}`,
+          project: stack,
+          plan: [],
+          containers: [],
+        }
+      throw error
+    }
+  }
+
+  async function apply(
+    dir: string,
+    run: { waitSeconds: number; signal: AbortSignal; onWaiting?: () => void },
+  ) {
+    const rendered = await renderedFor(dir)
+    const { name } = await compose.model(dir)
+    const since = await api.now()
+    await compose.docker(
+      dir,
+      [
+        'stack',
+        'deploy',
+        '--compose-file',
+        '-',
+        '--prune',
+        '--with-registry-auth',
+        '--resolve-image',
+        options.resolveImage,
+        name,
+      ],
+      { input: stackFile(rendered, dir), signal: run.signal, timeoutMs: 5 * 60_000 },
+    )
+    run.onWaiting?.()
+    await watchRollout({
+      api,
+      stack: name,
+      services: Object.keys(rendered.services ?? {}),
+      waitSeconds: run.waitSeconds,
+      signal: run.signal,
+      since,
+    })
+  }
+
+  /** The stack's current tasks as the read-back sees containers (a task is replaced, never restarted). */
+  async function inspect(stack: string): Promise<InspectedContainer[]> {
+    const services = await api.services(stack)
+    const tasks = await api.tasks(services.map((service) => service.id))
+    return services.flatMap((service) =>
+      currentTasks(service, tasks).map((task) => ({
+        id: task.id,
+        name: `${service.fullName}.${task.slot ?? task.nodeId.slice(0, 12)}`,
+        service: service.name,
+        // A task with a health check is `starting` until it is healthy.
+        state: task.state === 'starting' ? 'running' : task.state,
+        ...(task.state === 'starting' ? { health: 'starting' } : {}),
+        restartCount: 0,
+        exitCode: task.exitCode ?? 0,
+        restartPolicy: 'swarm',
+        startedAt: task.timestamp,
+        image: service.image,
+        ...(task.error ? { healthOutput: task.error } : {}),
+      })),
+    )
+  }
+
+  return {
+    name: 'swarm',
+    model: (dir) => compose.model(dir),
+    check,
+    async validate(dir) {
+      const rendered = await renderedFor(dir)
+      // The docker CLI's own stack loader, where it has `stack config` (23+): its verdict before anything is touched.
+      await compose
+        .docker(dir, ['stack', 'config', '--compose-file', '-'], {
+          input: stackFile(rendered, dir),
+          timeoutMs: 60_000,
+        })
+        .catch((error: Error) => {
+          if (NO_STACK_CONFIG.test(error.message)) return
+          throw new WorkTreeError(
+            'tree',
+            `the docker CLI's stack loader refuses it: ${error.message}`,
+          )
+        })
+    },
+    // Each node pulls what its tasks need (`--with-registry-auth` passes the credentials on).
+    imagesToPull: async () => [],
+    pull: async () => {},
+    build: async () => {
+      throw new WorkTreeError('tree', 'Swarm builds nothing: build and push the image')
+    },
+    apply,
+    async renew(dir, services, _how, run) {
+      // A changed file a service reads: its tasks are replaced (`service update --force`).
+      const { name } = await compose.model(dir)
+      const since = await api.now()
+      for (const service of services)
+        await compose.docker(
+          dir,
+          ['service', 'update', '--detach', '--force', '--quiet', `${name}_${service}`],
+          { signal: run.signal, timeoutMs: 60_000 },
+        )
+      await watchRollout({ api, stack: name, services, ...run, since })
+    },
+    restoreImages: async () => {},
+    removeImages: async () => {},
+    inspect,
+    takeDown: async (dir, stack, signal) => {
+      await compose.docker(dir, ['stack', 'rm', stack], { signal, timeoutMs: 5 * 60_000 })
+    },
+    // docker-cd labels each service with the work tree it deployed (stack-file.ts).
+    deployedFrom: composeDeployedFrom,
+    ping: () => engine.ping(),
+    async version() {
+      await engine.ping()
+      const role = await api.role()
+      if (role.kind !== 'manager')
+        throw new ComposeUnavailable(
+          `the engine is not an active Swarm manager (${role.kind === 'worker' ? 'a worker' : role.state})`,
+        )
+      return 'swarm'
+    },
+    close: () => compose.close(),
+  }
+}
