@@ -14,6 +14,9 @@ import { HOST_NETWORK, startSwarm, swarmUnavailable } from '../helpers/swarm.js'
 // `failure_action: pause` stops the update; the previous spec runs again).
 
 const unavailable = hostUnavailable() ?? swarmUnavailable()
+// Two private engines forming a swarm take seconds alone and much longer
+// on a loaded two-core machine: this file gets more than the usual 120 s.
+t.setTimeout(360_000)
 
 type Detail = {
   status: string

@@ -157,6 +157,9 @@ t.test('a rollout from a service and its tasks', async (t) => {
 })
 
 const unavailable = hostUnavailable() ?? swarmUnavailable()
+// Two private engines forming a swarm take seconds alone and much longer
+// on a loaded two-core machine: this file gets more than the usual 120 s.
+t.setTimeout(360_000)
 
 t.test('on a real swarm', { skip: unavailable ?? false }, async (t) => {
   const image = ensureTestImage()
