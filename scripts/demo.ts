@@ -99,7 +99,7 @@ const app = await buildApp({ config, loggerInstance: logger })
 const steps = new AbortController()
 let stopping = false
 const stop = async (code = 0) => {
-  if (stopping) return say('demo: still cleaning up, one moment')
+  if (stopping) return say('demo: already stopping, one moment')
   stopping = true
   steps.abort()
   if (applying) say(`demo: stopping; removing ${names.stacks.join(' and ')} and ${names.image}`)
