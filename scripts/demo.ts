@@ -20,6 +20,7 @@ import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as pause } from 'node:timers/promises'
 import pino from 'pino'
+import { Agent, fetch } from 'undici'
 import { buildApp, startApp } from '../app.js'
 import { loadConfig, loggerOptions } from '../services/base/index.js'
 import { createEngine } from '../services/host/index.js'
@@ -97,11 +98,16 @@ const logger = pino({ ...loggerOptions(config.logLevel), transport: { target: 'p
 const app = await buildApp({ config, loggerInstance: logger })
 
 const steps = new AbortController()
+// The steps' own connections to the API, closed before the server: a kept-alive
+// one that answered after the server began to close would hold it open for
+// Fastify's keep-alive timeout (72 s).
+const client = new Agent()
 let stopping = false
 const stop = async (code = 0) => {
   if (stopping) return say('demo: already stopping, one moment')
   stopping = true
   steps.abort()
+  await client.destroy()
   if (applying) say(`demo: stopping; removing ${names.stacks.join(' and ')} and ${names.image}`)
   await app.close()
   await gitServer.close()
@@ -207,7 +213,9 @@ type Step = {
 async function runSteps() {
   const signal = steps.signal
   const detail = async (stack: string): Promise<StackDetail> =>
-    (await fetch(`${base}/api/stacks/${stack}`, { signal })).json() as Promise<StackDetail>
+    (
+      await fetch(`${base}/api/stacks/${stack}`, { signal, dispatcher: client })
+    ).json() as Promise<StackDetail>
   const healthOf = (d: StackDetail) => (d.health ? `, ${d.health}` : '')
   const plan: Step[] = [
     {
@@ -276,7 +284,7 @@ async function runSteps() {
     const sha = message ? repo.commitAndPush(message) : repo.push()
     const subject = git(repo.workDir, 'log', '-1', '--format=%s')
     say(`${tag} pushed ${sha.slice(0, 7)} "${subject}"; ${step.watch}`)
-    await fetch(`${base}/api/refresh?wait=sync`, { method: 'POST', signal })
+    await fetch(`${base}/api/refresh?wait=sync`, { method: 'POST', signal, dispatcher: client })
     const found = await Promise.all(step.stacks.map(detail))
     const line = step.outcome(...found)
     if (!line) {

@@ -74,21 +74,41 @@ const json = async <T>(url: string): Promise<T | undefined> => {
 
 const unavailable = hostUnavailable()
 
+/** The demo named `name` on the engine, on a free port; its projects and image removed after the test whatever happens. */
+async function startEngineDemo(t: Test, name: string) {
+  const projects = [`${name}-web`, `${name}-worker`]
+  const image = `${name}/busybox:1`
+  t.teardown(() => {
+    for (const project of projects) removeProject(project)
+    spawnSync('docker', ['image', 'rm', image], { stdio: 'ignore' })
+  })
+  const port = await freePort()
+  const demo = startDemo(t, { PORT: String(port), DEMO_NAME: name })
+  /** Ctrl-C, then: no container, network, image or temp file of the demo is left. */
+  const interruptAndCheck = async (t: Test) => {
+    await demo.interrupt()
+    t.match(demo.output.text, /demo: stopped; nothing it deployed or wrote is left/)
+    for (const project of projects) {
+      const label = `label=com.docker.compose.project=${project}`
+      t.equal(docker('ps', '-aq', '--filter', label), '', `no container of ${project}`)
+      t.equal(docker('network', 'ls', '-q', '--filter', label), '', `no network of ${project}`)
+    }
+    t.not(
+      spawnSync('docker', ['image', 'inspect', image], { stdio: 'ignore' }).status,
+      0,
+      'the demo image is gone',
+    )
+    t.same(demo.leftInTmp(), [], 'no temp dir left (tsx wrote no cache either)')
+  }
+  return { ...demo, base: `http://127.0.0.1:${port}`, projects, interruptAndCheck }
+}
+
 t.test(
   'with an engine: deploy, targeted recreate, rollback, revert; Ctrl-C removes it all',
   { skip: unavailable ?? false },
   async (t) => {
-    const name = `demotest${process.pid}`
-    const projects = [`${name}-web`, `${name}-worker`]
-    const image = `${name}/busybox:1`
-    t.teardown(() => {
-      for (const project of projects) removeProject(project)
-      spawnSync('docker', ['image', 'rm', image], { stdio: 'ignore' })
-    })
-    const port = await freePort()
-    const base = `http://127.0.0.1:${port}`
-    const demo = startDemo(t, { PORT: String(port), DEMO_NAME: name })
-    const detail = (stack: string) => json<Detail>(`${base}/api/stacks/${stack}`)
+    const demo = await startEngineDemo(t, `demotest${process.pid}`)
+    const detail = (stack: string) => json<Detail>(`${demo.base}/api/stacks/${stack}`)
 
     // The steps end with `all steps done`, or with a line saying why they stopped.
     await waitFor(
@@ -119,27 +139,26 @@ t.test(
       /\[3\/4\] worker failed and was rolled back: .*unhealthy.*rolled back to revision/,
     )
     t.match(demo.output.text, /\[4\/4\] worker is synced/)
-    t.equal(
-      docker('ps', '-q', '--filter', `label=com.docker.compose.project=${projects[0]}`)
-        .split('\n')
-        .filter(Boolean).length,
-      2,
-      "web's two containers run",
+    const webContainers = docker(
+      'ps',
+      '-q',
+      '--filter',
+      `label=com.docker.compose.project=${demo.projects[0]}`,
     )
+    t.equal(webContainers.split('\n').filter(Boolean).length, 2, "web's two containers run")
 
-    await demo.interrupt()
-    t.match(demo.output.text, /demo: stopped; nothing it deployed or wrote is left/)
-    for (const project of projects) {
-      const label = `label=com.docker.compose.project=${project}`
-      t.equal(docker('ps', '-aq', '--filter', label), '', `no container of ${project}`)
-      t.equal(docker('network', 'ls', '-q', '--filter', label), '', `no network of ${project}`)
-    }
-    t.not(
-      spawnSync('docker', ['image', 'inspect', image], { stdio: 'ignore' }).status,
-      0,
-      'the demo image is gone',
-    )
-    t.same(demo.leftInTmp(), [], 'no temp dir left (tsx wrote no cache either)')
+    await demo.interruptAndCheck(t)
+  },
+)
+
+t.test(
+  'Ctrl-C in the middle of a step: the deploy is stopped and removed all the same',
+  { skip: unavailable ?? false },
+  async (t) => {
+    const demo = await startEngineDemo(t, `demomid${process.pid}`)
+    // Its request for step 2 (POST /api/refresh?wait=sync) is on its way or in flight.
+    await waitFor(() => demo.output.text.includes('[2/4] pushed'), 'step 2', 300_000)
+    await demo.interruptAndCheck(t)
   },
 )
 
@@ -163,10 +182,11 @@ t.test('without an engine: one line why, detect-only on examples/', async (t) =>
     'the bundled examples',
   )
   await waitFor(() => demo.output.text.includes('Ctrl-C stops the demo'), 'its instructions')
+  const socketPattern = socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   t.match(
     demo.output.text,
     new RegExp(
-      `demo: no deploys here: no Docker engine answers at unix://${socket.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*; SYNC_MODE=detect on the bundled examples/ instead\\.\\n`,
+      `demo: no deploys here: no Docker engine answers at unix://${socketPattern} .*; SYNC_MODE=detect on the bundled examples/ instead\\.\\n`,
     ),
   )
   await demo.interrupt()
