@@ -1,14 +1,16 @@
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from './temp-dir.js'
 
-// The real Docker engine and Compose v2 for host tests. Docker Hub is not
-// reachable here, so the test image is built locally: `docker import` of a
-// root file system holding Debian's statically linked busybox and its
-// applet links (2 MB, well under a second).
+// The real Docker engine and Compose v2 for host tests (and the demo's
+// images). Docker Hub is not reachable here, so the image is built locally:
+// `docker import` of a root file system holding Debian's statically linked
+// busybox and its applet links (2 MB, well under a second).
 
 export const TEST_IMAGE = 'docker-cd-test/busybox:1'
+
+const BUSYBOX = '/bin/busybox'
 
 const run = (command: string, args: string[]) =>
   spawnSync(command, args, { encoding: 'utf8', timeout: 30_000 })
@@ -16,24 +18,58 @@ const run = (command: string, args: string[]) =>
 /** Why host tests cannot run on this machine, or undefined when they can. */
 export function hostUnavailable(): string | undefined {
   if (run('docker', ['info']).status !== 0) return 'no Docker engine answers here'
-  const version = run('docker', ['compose', 'version', '--short']).stdout.trim()
+  return composeUnavailable() ?? busyboxUnavailable()
+}
+
+/** Why `docker compose` (v2) cannot be used here, or undefined when it can. */
+export function composeUnavailable(): string | undefined {
+  const version = run('docker', ['compose', 'version', '--short']).stdout?.trim() ?? ''
   if (!/^v?2\./.test(version)) return `Compose v2 is not installed (docker compose: ${version})`
-  if (!existsSync('/bin/busybox')) return "Debian's busybox-static is not installed"
   return undefined
+}
+
+/**
+ * Why no busybox image can be imported here, or undefined when it can: the
+ * binary must run alone in an empty root file system, so a dynamically
+ * linked one (an ELF asking for a loader, PT_INTERP) will not do.
+ */
+export function busyboxUnavailable(busybox = BUSYBOX): string | undefined {
+  const missing = "Debian's busybox-static is not installed (apt-get install busybox-static)"
+  if (!existsSync(busybox)) return missing
+  const elf = readFileSync(busybox)
+  const wide = elf[4] === 2
+  const read = (offset: number, size: 2 | 4 | 8) =>
+    size === 8 ? Number(elf.readBigUInt64LE(offset)) : elf.readUIntLE(offset, size)
+  if (elf.length < 64 || elf.readUInt32BE(0) !== 0x7f454c46 || elf[5] !== 1)
+    return `${busybox} is not a little-endian ELF binary`
+  const table = wide ? read(0x20, 8) : read(0x1c, 4)
+  const entrySize = read(wide ? 0x36 : 0x2a, 2)
+  const entries = read(wide ? 0x38 : 0x2c, 2)
+  for (let index = 0; index < entries; index++)
+    if (read(table + index * entrySize, 4) === 3 /* PT_INTERP */)
+      return `${busybox} is dynamically linked; ${missing}`
+  return undefined
+}
+
+/** Imports busybox and its applet links as the image `tag` (replacing what the tag named). */
+export function importBusyboxImage(tag: string) {
+  const root = tempDir('docker-cd-rootfs-')
+  try {
+    mkdirSync(join(root, 'bin'))
+    execFileSync('cp', [BUSYBOX, join(root, 'bin', 'busybox')])
+    for (const applet of execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n'))
+      if (applet && applet !== 'busybox') symlinkSync('busybox', join(root, 'bin', applet))
+    execFileSync('sh', ['-c', `tar -C '${root}' -c . | docker import -c 'CMD ["sh"]' - '${tag}'`], {
+      stdio: 'pipe',
+    })
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
 }
 
 /** Builds the test image once per machine (kept: the next run finds it). */
 export function ensureTestImage(): string {
-  if (run('docker', ['image', 'inspect', TEST_IMAGE]).status === 0) return TEST_IMAGE
-  const root = tempDir('docker-cd-rootfs-')
-  mkdirSync(join(root, 'bin'))
-  execFileSync('cp', ['/bin/busybox', join(root, 'bin', 'busybox')])
-  for (const applet of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n'))
-    if (applet && applet !== 'busybox') symlinkSync('busybox', join(root, 'bin', applet))
-  execFileSync('sh', [
-    '-c',
-    `tar -C '${root}' -c . | docker import -c 'CMD ["sh"]' - ${TEST_IMAGE}`,
-  ])
+  if (run('docker', ['image', 'inspect', TEST_IMAGE]).status !== 0) importBusyboxImage(TEST_IMAGE)
   return TEST_IMAGE
 }
 
@@ -44,12 +80,23 @@ export const compose = (dir: string, ...args: string[]) =>
 export const docker = (...args: string[]) =>
   execFileSync('docker', args, { encoding: 'utf8', stdio: 'pipe' }).trim()
 
-/** Removes every container of a project (test cleanup), whatever state it is in. */
+/** Removes every container and network of a project (test cleanup), whatever state they are in. */
 export function removeProject(project: string) {
   const ids = docker('ps', '-aq', '--filter', `label=com.docker.compose.project=${project}`)
     .split('\n')
     .filter(Boolean)
   if (ids.length > 0) docker('rm', '-f', ...ids)
+  // Its networks too (Compose labels them as well); one still in use by
+  // another project's container is left to that project's removal.
+  const networks = docker(
+    'network',
+    'ls',
+    '-q',
+    '--filter',
+    `label=com.docker.compose.project=${project}`,
+  )
+  for (const network of networks.split('\n').filter(Boolean))
+    run('docker', ['network', 'rm', network])
 }
 
 /** A Compose service (its lines, 4 spaces in) that sleeps in the test image, with more YAML under it. */
