@@ -39,6 +39,7 @@ t.test('detail: treeHash follows any file, composeHash only the Compose file', a
     revision: head,
     changedAt: first.changedAt,
     changedRevision: head,
+    firstLook: true,
   })
   const listed = stackListSchema.parse((await app.inject('/api/stacks')).json())
   t.equal(listed[0]?.treeHash, first.treeHash, '/api/stacks carries treeHash too')
@@ -51,9 +52,11 @@ t.test('detail: treeHash follows any file, composeHash only the Compose file', a
   t.equal(after.composeHash, first.composeHash, 'and not the Compose hash')
   t.equal(after.treeHash, git(repo.workDir, 'rev-parse', `${second}:stack-00000`))
   t.equal(after.changedRevision, second)
+  t.notOk(after.firstLook, 'a change seen happen is no first look')
   t.ok(Date.parse(after.changedAt) > Date.parse(first.changedAt))
   const untouched = await detail(app, 'stack-00001')
   t.equal(untouched.changedRevision, head, 'an untouched stack keeps its change stamp')
+  t.equal(untouched.firstLook, true, 'and says it was already so at the first look')
   t.equal(untouched.revision, second, 'while the snapshot revision moves on')
 })
 
