@@ -97,6 +97,7 @@ export async function deployedApp(
   repoUrl: string,
   stack: string,
   env: Record<string, string> = {},
+  options: Partial<AppOptions> = {},
 ) {
   const app = await build(
     t,
@@ -105,7 +106,7 @@ export async function deployedApp(
       STACKS_DIR: tempDir('docker-cd-stacks-'),
       ...env,
     }),
-    { maxEventLoopDelayMs: 60_000 },
+    { maxEventLoopDelayMs: 60_000, ...options },
   )
   await startApp(app)
   const headers: Record<string, string> = env.API_TOKEN

@@ -1,10 +1,15 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, removeProject, sleeperService } from '../helpers/docker.js'
-import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { deployedApp, waitFor } from '../helpers/build.js'
+import { docker } from '../helpers/docker.js'
 import { startGitServer } from '../helpers/git-server.js'
+import {
+  applyStackRepo,
+  composeWrapper,
+  imageApplyEnv,
+  imagesRemovedAtEnd,
+} from '../helpers/image-stack.js'
 import { moveTag, pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -30,50 +35,30 @@ t.test(
     const repository = `brk-${pid}-gone`
     const tag = (name: string) => `${registry.host}/${repository}:${name}`
     const reference = tag('stable')
-    const pushed = [reference, tag('bad')]
-    t.teardown(() => {
-      for (const name of pushed)
-        try {
-          docker('image', 'rm', '-f', name)
-        } catch {
-          // gone already
-        }
-    })
+    imagesRemovedAtEnd(t, [reference, tag('bad')])
     await pushImage(reference, `one-${pid}`)
     const firstId = docker('image', 'inspect', '--format', '{{.Id}}', reference)
     const stack = `brk-${pid}-gone`
-    t.teardown(() => removeProject(stack))
-    const repo = createFixtureRepo(server, { stacks: 0 })
-    repo
-      .writeFile(
-        `${stack}/compose.yaml`,
-        `x-docker-cd:\n  image_updates: apply\nservices:\n  app:\n${sleeperService(reference)}  side:\n${sleeperService(ensureTestImage(), '    pull_policy: never\n')}`,
-      )
-      .commitAndPush('an app from the registry')
+    const repo = applyStackRepo(t, server, stack, reference)
     // Compose, except that after an `up` the image named in `remove` goes.
     const dir = tempDir('docker-cd-compose-')
     const remove = join(dir, 'remove')
     const removed = join(dir, 'removed')
     const ups = join(dir, 'ups')
-    const wrapper = join(dir, 'docker-compose')
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh\nif [ "$1" = up ]; then\n  echo up >> '${ups}'\n  /usr/libexec/docker/cli-plugins/docker-compose "$@"; rc=$?\n  if [ -e '${remove}' ]; then docker image rm "$(cat '${remove}')" > '${removed}' 2>&1; rm -f '${remove}'; fi\n  exit $rc\nfi\nexec /usr/libexec/docker/cli-plugins/docker-compose "$@"\n`,
+    const wrapper = composeWrapper(
+      (compose) =>
+        `  echo up >> '${ups}'\n  ${compose} "$@"; rc=$?\n  if [ -e '${remove}' ]; then docker image rm "$(cat '${remove}')" > '${removed}' 2>&1; rm -f '${remove}'; fi\n  exit $rc`,
     )
-    chmodSync(wrapper, 0o755)
-    const app = await build(
+    const { app, detail, deployed } = await deployedApp(
       t,
-      configFor(server, repo.url, {
-        SYNC_MODE: 'apply',
-        STACKS_DIR: tempDir('docker-cd-stacks-'),
-        SYNC_TIMEOUT: '30s',
-        IMAGE_POLL_INTERVAL: '1s',
-      }),
-      { maxEventLoopDelayMs: 60_000, composeCommand: wrapper },
+      server,
+      repo.url,
+      stack,
+      imageApplyEnv(),
+      {
+        composeCommand: wrapper,
+      },
     )
-    await startApp(app)
-    const detail = async () => (await app.inject({ url: `/api/stacks/${stack}` })).json()
-    const deployed = await finishedRun(detail, 'the first deploy')
     t.equal(deployed.status, 'synced', deployed.reason)
 
     writeFileSync(remove, firstId)

@@ -1,10 +1,15 @@
-import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, removeProject, sleeperService } from '../helpers/docker.js'
-import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { docker } from '../helpers/docker.js'
 import { startGitServer } from '../helpers/git-server.js'
+import {
+  applyStackRepo,
+  composeWrapper,
+  imageApplyEnv,
+  imagesRemovedAtEnd,
+} from '../helpers/image-stack.js'
 import { moveTag, pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -33,45 +38,20 @@ t.test(
     const repository = `brk-${pid}-interrupted`
     const tag = (name: string) => `${registry.host}/${repository}:${name}`
     const reference = tag('stable')
-    const pushed = [reference, tag('bad')]
-    t.teardown(() => {
-      for (const name of pushed)
-        try {
-          docker('image', 'rm', '-f', name)
-        } catch {
-          // gone already
-        }
-    })
+    imagesRemovedAtEnd(t, [reference, tag('bad')])
     const first = await pushImage(reference, `one-${pid}`)
     const firstId = docker('image', 'inspect', '--format', '{{.Id}}', reference)
     const stack = `brk-${pid}-intr`
-    t.teardown(() => removeProject(stack))
-    const repo = createFixtureRepo(server, { stacks: 0 })
-    repo
-      .writeFile(
-        `${stack}/compose.yaml`,
-        `x-docker-cd:\n  image_updates: apply\nservices:\n  app:\n${sleeperService(reference)}  side:\n${sleeperService(ensureTestImage(), '    pull_policy: never\n')}`,
-      )
-      .commitAndPush('an app from the registry')
-    const cacheDir = tempDir('docker-cd-cache-')
-    const stacksDir = tempDir('docker-cd-stacks-')
-    const env = {
-      SYNC_MODE: 'apply',
-      GIT_CACHE_DIR: cacheDir,
-      STACKS_DIR: stacksDir,
-      SYNC_TIMEOUT: '30s',
-      IMAGE_POLL_INTERVAL: '1s',
-    }
+    const repo = applyStackRepo(t, server, stack, reference)
+    // One cache and one stacks dir across the restart.
+    const env = { ...imageApplyEnv(), GIT_CACHE_DIR: tempDir('docker-cd-cache-') }
     // Compose, except that `up` hangs while `block` exists (after saying so).
     const dir = tempDir('docker-cd-compose-')
     const block = join(dir, 'block')
     const blocked = join(dir, 'blocked')
-    const wrapper = join(dir, 'docker-compose')
-    writeFileSync(
-      wrapper,
-      `#!/bin/sh\nif [ "$1" = up ] && [ -e '${block}' ]; then touch '${blocked}'; exec sleep 3600; fi\nexec /usr/libexec/docker/cli-plugins/docker-compose "$@"\n`,
+    const wrapper = composeWrapper(
+      () => `  if [ -e '${block}' ]; then touch '${blocked}'; exec sleep 3600; fi`,
     )
-    chmodSync(wrapper, 0o755)
     const started = async () => {
       const app = await build(t, configFor(server, repo.url, env), {
         maxEventLoopDelayMs: 60_000,

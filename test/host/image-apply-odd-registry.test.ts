@@ -1,8 +1,7 @@
 import t from 'tap'
-import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, removeProject, sleeperService } from '../helpers/docker.js'
-import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { deployedApp, waitFor } from '../helpers/build.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { applyStackRepo, imageApplyEnv, imagesRemovedAtEnd } from '../helpers/image-stack.js'
 import {
   digestOf,
   pushImage,
@@ -10,7 +9,6 @@ import {
   startOddRegistry,
   startRegistry,
 } from '../helpers/registry.js'
-import { tempDir } from '../helpers/temp-dir.js'
 
 // A registry that answers oddly, on the real engine: its manifest HEAD
 // names a digest for the tag (docker-cd's question) that its pull never
@@ -38,36 +36,11 @@ t.test(
     t.teardown(() => server.close())
     const repository = `brk-${pid}-odd`
     const reference = `${front}/${repository}:stable`
-    t.teardown(() => {
-      try {
-        docker('image', 'rm', '-f', reference)
-      } catch {
-        // gone already
-      }
-    })
+    imagesRemovedAtEnd(t, [reference])
     await pushImage(reference, `one-${pid}`)
     const stack = `brk-${pid}-odd`
-    t.teardown(() => removeProject(stack))
-    const repo = createFixtureRepo(server, { stacks: 0 })
-    repo
-      .writeFile(
-        `${stack}/compose.yaml`,
-        `x-docker-cd:\n  image_updates: apply\nservices:\n  app:\n${sleeperService(reference)}  side:\n${sleeperService(ensureTestImage(), '    pull_policy: never\n')}`,
-      )
-      .commitAndPush('an app from the registry')
-    const app = await build(
-      t,
-      configFor(server, repo.url, {
-        SYNC_MODE: 'apply',
-        STACKS_DIR: tempDir('docker-cd-stacks-'),
-        SYNC_TIMEOUT: '30s',
-        IMAGE_POLL_INTERVAL: '1s',
-      }),
-      { maxEventLoopDelayMs: 60_000 },
-    )
-    await startApp(app)
-    const detail = async () => (await app.inject({ url: `/api/stacks/${stack}` })).json()
-    const deployed = await finishedRun(detail, 'the first deploy')
+    const repo = applyStackRepo(t, server, stack, reference)
+    const { app, detail, deployed } = await deployedApp(t, server, repo.url, stack, imageApplyEnv())
     t.equal(deployed.status, 'synced', deployed.reason)
     const imageRuns = (d: { history: { trigger: string }[] }) =>
       d.history.filter((run) => ['image', 'retry'].includes(run.trigger)).length

@@ -1,8 +1,8 @@
 import t from 'tap'
-import { build, configFor, finishedRun, startApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, removeProject, sleeperService } from '../helpers/docker.js'
-import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { deployedApp, waitFor } from '../helpers/build.js'
+import { docker } from '../helpers/docker.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { applyStackRepo, imageApplyEnv, imagesRemovedAtEnd } from '../helpers/image-stack.js'
 import {
   moveTag,
   pushImage,
@@ -10,7 +10,6 @@ import {
   startOddRegistry,
   startRegistry,
 } from '../helpers/registry.js'
-import { tempDir } from '../helpers/temp-dir.js'
 
 // A registry whose manifest HEAD answers (the tag moved) while every pull is
 // refused as unauthorized, for ever, on the real engine: the image update
@@ -35,40 +34,22 @@ t.test(
     t.teardown(() => server.close())
     const repository = `brk-${pid}-refused`
     const reference = `${proxy.host}/${repository}:stable`
-    const pushed = [reference, `${proxy.host}/${repository}:two`]
-    t.teardown(() => {
-      for (const name of pushed)
-        try {
-          docker('image', 'rm', '-f', name)
-        } catch {
-          // gone already
-        }
-    })
+    const pushed = imagesRemovedAtEnd(t, [reference, `${proxy.host}/${repository}:two`])
     await pushImage(reference, `one-${pid}`)
     const firstId = docker('image', 'inspect', '--format', '{{.Id}}', reference)
     await pushImage(pushed[1] as string, `two-${pid}`)
     const stack = `brk-${pid}-refused`
-    t.teardown(() => removeProject(stack))
-    const repo = createFixtureRepo(server, { stacks: 0 })
-    repo
-      .writeFile(
-        `${stack}/compose.yaml`,
-        `x-docker-cd:\n  image_updates: apply\nservices:\n  app:\n${sleeperService(reference)}  side:\n${sleeperService(ensureTestImage(), '    pull_policy: never\n')}`,
-      )
-      .commitAndPush('an app from the registry')
-    const app = await build(
+    const repo = applyStackRepo(t, server, stack, reference)
+    const { app, detail, deployed } = await deployedApp(
       t,
-      configFor(server, repo.url, {
-        SYNC_MODE: 'apply',
-        STACKS_DIR: tempDir('docker-cd-stacks-'),
-        SYNC_TIMEOUT: '30s',
-        IMAGE_POLL_INTERVAL: '1s',
-      }),
-      { maxEventLoopDelayMs: 60_000, sync: { retryBackoff: { initialMs: 1000, maxMs: 4000 } } },
+      server,
+      repo.url,
+      stack,
+      imageApplyEnv(),
+      {
+        sync: { retryBackoff: { initialMs: 1000, maxMs: 4000 } },
+      },
     )
-    await startApp(app)
-    const detail = async () => (await app.inject({ url: `/api/stacks/${stack}` })).json()
-    const deployed = await finishedRun(detail, 'the first deploy')
     t.equal(deployed.status, 'synced', deployed.reason)
 
     refuse = true

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { deployedApp, waitFor } from '../helpers/build.js'
-import { docker, ensureTestImage, removeProject, sleeperService } from '../helpers/docker.js'
-import { createFixtureRepo } from '../helpers/git-fixture.js'
+import { docker, ensureTestImage } from '../helpers/docker.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { applyStackRepo, imagesRemovedAtEnd } from '../helpers/image-stack.js'
 import {
   configWith,
   moveTag,
@@ -45,26 +45,11 @@ t.test(
     const tag = (name: string) => `${registry.host}/${repository}:${name}`
     const reference = tag('stable')
     const first = await pushImage(reference, `one-${pid}`, dockerConfig)
-    const pushed = [reference]
-    t.teardown(() => {
-      for (const name of pushed)
-        try {
-          docker('image', 'rm', '-f', name)
-        } catch {
-          // gone already
-        }
-    })
+    const pushed = imagesRemovedAtEnd(t, [reference])
     docker('image', 'rm', reference) // the first deploy pulls it, with the config's credentials
 
     const stack = `imgapply-${pid}`
-    t.teardown(() => removeProject(stack))
-    const repo = createFixtureRepo(server, { stacks: 0 })
-    repo
-      .writeFile(
-        `${stack}/compose.yaml`,
-        `x-docker-cd:\n  image_updates: apply\nservices:\n  app:\n${sleeperService(reference)}  side:\n${sleeperService(ensureTestImage(), '    pull_policy: never\n')}`,
-      )
-      .commitAndPush('an app from the registry and a local side service')
+    const repo = applyStackRepo(t, server, stack, reference)
     const {
       app,
       headers: auth,
