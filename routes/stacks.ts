@@ -129,6 +129,7 @@ const stackRoutes: FastifyPluginAsyncZod = async (app) => {
         changedAt: stack.changedAt,
         changedRevision: stack.changedRevision,
         ...(stack.firstLook ? { firstLook: true as const } : {}),
+        ...(stack.changedSubject ? { changedSubject: stack.changedSubject } : {}),
         ...(detail
           ? {
               ...detail,

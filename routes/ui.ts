@@ -81,6 +81,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           ? { tree: record.deployedTreeHash, revision: record.deployedRevision }
           : undefined
       }
+      subjects.remember(snapshot.stacks)
       await subjects.read(
         snapshot.stacks.flatMap((stack) => [
           stack.changedRevision,
@@ -169,6 +170,7 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
       const compose = contentShown
         ? await blobPrefix(app.gitReader, stack.blobOid, FILE_SHOWN_BYTES)
         : undefined
+      subjects.remember(app.desiredState.current().stacks)
       await subjects.read([stack.changedRevision, record?.deployedRevision])
       return html(reply).send(
         renderStackPage(app.config, {

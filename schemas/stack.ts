@@ -132,11 +132,14 @@ export const stackDetailSchema = stackSchema
     }),
     changedRevision: sha1.meta({
       description:
-        'The revision at which that change was seen: the commit that changed the stack (when several commits arrive in one refresh, the newest of them)',
+        'The commit that last changed the stack directory (of several commits in one refresh, the newest that touched it; looked up among the last 50 commits)',
+    }),
+    changedSubject: z.string().optional().meta({
+      description: "The first line of changedRevision's commit message",
     }),
     firstLook: z.literal(true).optional().meta({
       description:
-        "Set when the tree was already so at docker-cd's first look: its mirror is shallow, so the commit that last changed the stack may be older than changedRevision",
+        "Set when the tree was already so at docker-cd's first look and no commit among the last 50 touched it (or the lookup failed): changedRevision is then the fetched commit, and the commit that changed the stack is older",
     }),
   })
   .meta({

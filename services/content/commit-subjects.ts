@@ -3,7 +3,8 @@ import { commitSubject, type GitReader } from '../git/index.js'
 // The first line of commit messages, for pages that name revisions: read
 // from the mirror in one `cat-file` batch for the revisions not seen yet
 // (the shallow mirror holds the commits it fetched; others read as
-// unknown), remembered by revision (bounded).
+// unknown, unless a stack's change stamp kept it), remembered by revision
+// (bounded).
 
 const REMEMBERED = 2000
 
@@ -23,6 +24,14 @@ export function createCommitSubjects(git: Pick<GitReader, 'readByOid'>) {
         const commit = objects.get(rev)
         subjects.set(rev, commit ? commitSubject(commit) : undefined)
       }
+    },
+    /** Subjects known without the mirror: kept with each stack's change stamp (older commits leave the shallow mirror). */
+    remember(stamps: readonly { changedRevision: string; changedSubject?: string }[]): void {
+      for (const stamp of stamps)
+        if (stamp.changedSubject && subjects.get(stamp.changedRevision) === undefined) {
+          if (subjects.size >= REMEMBERED) subjects.clear()
+          subjects.set(stamp.changedRevision, stamp.changedSubject)
+        }
     },
     /** A revision's subject, once read. */
     get: (revision: string): string | undefined => subjects.get(revision),

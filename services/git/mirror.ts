@@ -178,6 +178,8 @@ export function createMirror(options: MirrorOptions) {
 
   return {
     options,
+    /** The mirror's directory (the history repository lives beside it, stack-commits.ts). */
+    dir,
     git,
     stream,
     reading,

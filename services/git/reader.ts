@@ -3,6 +3,7 @@ import { createMirrorMaintenance } from './maintenance.js'
 import { createMirror, type MirrorOptions } from './mirror.js'
 import { createObjectReader } from './object-reader.js'
 import { createRemote } from './remote.js'
+import { createStackCommits } from './stack-commits.js'
 
 export { describeRevision, pickRemoteRef, type ResolvedRevision } from './remote.js'
 
@@ -10,7 +11,8 @@ export { describeRevision, pickRemoteRef, type ResolvedRevision } from './remote
 // resolve the configured revision on the remote and fetch it shallowly
 // (remote.ts), read trees and blobs in batches (object-reader.ts), and keep
 // the mirror's size in check (maintenance.ts), and keep each stack's last
-// deployed tree through pruning (kept-trees.ts). The mirror itself — where it
+// deployed tree through pruning (kept-trees.ts), and find the commit that last changed each stack
+// (stack-commits.ts). The mirror itself — where it
 // lives, how git runs in it, how it is rebuilt — is mirror.ts.
 
 export function createGitReader(options: MirrorOptions) {
@@ -19,6 +21,9 @@ export function createGitReader(options: MirrorOptions) {
   const remote = createRemote(mirror, maintenance.fetched)
   const objects = createObjectReader(mirror)
   const kept = createKeptTrees(mirror)
+  const stackCommits = createStackCommits(mirror, async (revision, signal) =>
+    (await objects.readByOid([revision], signal)).get(revision),
+  )
   return {
     resolveRevision: remote.resolveRevision,
     fetchRevision: remote.fetchRevision,
@@ -31,6 +36,7 @@ export function createGitReader(options: MirrorOptions) {
     streamObjects: objects.streamObjects,
     keepTree: kept.keepTree,
     releaseTree: kept.releaseTree,
+    stackCommits: stackCommits.find,
   }
 }
 

@@ -76,7 +76,9 @@ export function createRefreshController(options: RefreshControllerOptions) {
     }
     let outcome: RefreshOutcome
     try {
-      const result = await options.runSteps(before, signal)
+      remembered ??= options.history?.load() ?? new Map()
+      const stamped = new Map([...remembered].map(([path, stamp]) => [path, stamp.treeOid]))
+      const result = await options.runSteps(before, signal, stamped)
       const finished = now()
       if (result.kind === 'unchanged') {
         write(refreshConfirmed(snapshot, trigger, finished))
@@ -90,7 +92,6 @@ export function createRefreshController(options: RefreshControllerOptions) {
           warnings: [],
         })
       } else {
-        remembered ??= options.history?.load() ?? new Map()
         write(refreshApplied(snapshot, result.state, trigger, finished, remembered))
         historySaved = options.history?.save(snapshot) ?? historySaved
         outcome = buildOutcome(base, finished, snapshot, {

@@ -30,6 +30,8 @@ export type Stack = Readonly<{
    * `changedRevision`, which is then only a commit that has it).
    */
   firstLook?: true
+  /** The first line of `changedRevision`'s message, kept with the stamp (the shallow mirror forgets old commits). */
+  changedSubject?: string
 }>
 
 /** When a stack's tree last changed, as remembered across restarts. */
@@ -38,13 +40,17 @@ export type StackStamp = Readonly<{
   changedAt: string
   changedRevision: string
   firstLook?: true
+  changedSubject?: string
 }>
 
 /** A stack as Git describes it; status, health, reason and change stamps are the cache's own. */
 export type DesiredStack = Omit<
   Stack,
-  'status' | 'health' | 'reason' | 'changedAt' | 'changedRevision' | 'firstLook'
->
+  'status' | 'health' | 'reason' | 'changedAt' | 'changedRevision' | 'firstLook' | 'changedSubject'
+> & {
+  /** For a tree new to this service: the commit that last changed it (refresh steps), when found. */
+  changedBy?: Readonly<{ revision: string; subject?: string }>
+}
 
 /** Stack paths that appeared, whose directory tree changed, or that left Git. */
 export type StackChanges = Readonly<{ added: string[]; changed: string[]; removed: string[] }>
@@ -120,23 +126,29 @@ export function refreshApplied(
         changedAt: known.changedAt,
         changedRevision: known.changedRevision,
         ...(known.firstLook ? { firstLook: true as const } : {}),
+        ...(known.changedSubject ? { changedSubject: known.changedSubject } : {}),
       }
-    // Never seen before by this cache dir: it was already there at the first look.
-    const firstLook = snapshot.revision === null && !known
+    // The commit that last changed the tree, when the steps found it; else
+    // the fetched one — and never seen before by this cache dir, the tree was
+    // already there at the first look (that commit may be older).
+    const changedBy = stack.changedBy
+    const firstLook = snapshot.revision === null && !known && !changedBy
     return {
       changedAt: at.toISOString(),
-      changedRevision: state.revision,
+      changedRevision: changedBy?.revision ?? state.revision,
       ...(firstLook ? { firstLook: true as const } : {}),
+      ...(changedBy?.subject ? { changedSubject: changedBy.subject } : {}),
     }
   }
   const stacks = state.stacks
-    .map((stack) =>
-      Object.freeze({
+    .map((desired) => {
+      const { changedBy: _stamped, ...stack } = desired
+      return Object.freeze({
         ...stack,
         ...hostStateOf(previous.get(stack.path)),
-        ...stamp(stack),
-      }),
-    )
+        ...stamp(desired),
+      })
+    })
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return freeze({
     revision: state.revision,

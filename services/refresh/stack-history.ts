@@ -37,7 +37,8 @@ export function createStackHistory(file: string, onError: (error: unknown) => vo
         ([, stamp]) =>
           typeof stamp?.treeOid === 'string' &&
           typeof stamp.changedAt === 'string' &&
-          typeof stamp.changedRevision === 'string',
+          typeof stamp.changedRevision === 'string' &&
+          ['undefined', 'string'].includes(typeof stamp.changedSubject),
       )
       return new Map(valid)
     } catch (error) {
@@ -58,6 +59,7 @@ export function createStackHistory(file: string, onError: (error: unknown) => vo
             changedAt: stack.changedAt,
             changedRevision: stack.changedRevision,
             ...(stack.firstLook ? { firstLook: true } : {}),
+            ...(stack.changedSubject ? { changedSubject: stack.changedSubject } : {}),
           },
         ]),
       ),

@@ -1,4 +1,4 @@
-import type { GitReader, ResolvedRevision } from '../git/index.js'
+import type { GitReader, ResolvedRevision, StackCommit } from '../git/index.js'
 import { GitError, parseTree } from '../git/index.js'
 import type { DesiredStack, DesiredState, Snapshot } from './snapshot.js'
 import { pickComposeFile, stackDirectories } from './stack-discovery.js'
@@ -14,6 +14,9 @@ import { pickComposeFile, stackDirectories } from './stack-discovery.js'
 //   (stop)             same tree id: the stacks are the previous ones
 //   read-stack-trees   only stack directories whose tree id changed
 //   hash-compose-files only Compose blobs not seen before
+//   find-stack-commits only for stacks whose tree is new: the commit that
+//                      last changed each (git/stack-commits.ts; a failure
+//                      is a warning, the stack then carries the head)
 //
 // The steps compute (and keep the mirror); they never write the snapshot:
 // the refresh controller turns their
@@ -25,6 +28,7 @@ export type RefreshStep =
   | 'read-deploy-tree'
   | 'read-stack-trees'
   | 'hash-compose-files'
+  | 'find-stack-commits'
   | 'rebuild-mirror'
   | 'prune-mirror'
 
@@ -43,6 +47,54 @@ export type StepsResult =
 
 export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) {
   const { git, deployDir } = deps
+  /** A stack directory's path in the repository (what `git log` is asked about). */
+  const inRepository = (path: string) => (deployDir ? `${deployDir}/${path}` : path)
+
+  /**
+   * Names, on each stack whose tree is new (not the previous snapshot's,
+   * not a remembered stamp's), the commit that last changed it.
+   */
+  async function findStackCommits(
+    state: DesiredState,
+    resolved: ResolvedRevision,
+    previous: Pick<Snapshot, 'stacks' | 'revision'>,
+    stamped: ReadonlyMap<string, string>,
+    steps: RefreshStep[],
+    warnings: string[],
+    signal?: AbortSignal,
+  ): Promise<DesiredState> {
+    const known = new Set(previous.stacks.map((stack) => `${stack.path}\0${stack.treeOid}`))
+    const fresh = state.stacks.filter(
+      (stack) =>
+        !known.has(`${stack.path}\0${stack.treeOid}`) && stamped.get(stack.path) !== stack.treeOid,
+    )
+    if (fresh.length === 0) return state
+    steps.push('find-stack-commits')
+    const found = await git
+      .stackCommits(
+        {
+          revision: state.revision,
+          resolved,
+          previousRevision: previous.revision,
+          directories: fresh.map((stack) => inRepository(stack.path)),
+        },
+        signal,
+      )
+      .catch((error) => {
+        if (error instanceof GitError && error.code === 'aborted') throw error
+        warnings.push(
+          `find-stack-commits failed (new stacks are labelled with the fetched commit): ${error instanceof Error ? error.message : error}`,
+        )
+        return new Map<string, StackCommit>()
+      })
+    return {
+      ...state,
+      stacks: state.stacks.map((stack) => {
+        const changedBy = found.get(inRepository(stack.path))
+        return changedBy ? { ...stack, changedBy } : stack
+      }),
+    }
+  }
 
   async function readDesiredState(
     commit: string,
@@ -100,6 +152,7 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
   async function fetchAndRead(
     resolved: ResolvedRevision,
     previous: Pick<Snapshot, 'deployTreeOid' | 'stacks' | 'revision'>,
+    stamped: ReadonlyMap<string, string>,
     steps: RefreshStep[],
     signal?: AbortSignal,
   ) {
@@ -113,25 +166,48 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
     if (pruned) steps.push('prune-mirror')
     steps.push('fetch')
     const commit = await git.fetchRevision(resolved, signal)
-    return { ...(await readDesiredState(commit, resolved, previous, steps, signal)), warnings }
+    const read = await readDesiredState(commit, resolved, previous, steps, signal)
+    const state = await findStackCommits(
+      read.state,
+      resolved,
+      previous,
+      stamped,
+      steps,
+      warnings,
+      signal,
+    )
+    return { ...read, state, warnings }
   }
 
   /** Runs the steps against the previous snapshot; throws a GitError when a step fails. */
-  return async function runSteps(previous: Snapshot, signal?: AbortSignal): Promise<StepsResult> {
+  /** `stamped`: each stack path's tree remembered from before a restart (stack-history.ts). */
+  return async function runSteps(
+    previous: Snapshot,
+    signal?: AbortSignal,
+    stamped: ReadonlyMap<string, string> = new Map(),
+  ): Promise<StepsResult> {
     const steps: RefreshStep[] = ['resolve']
     const resolved = await git.resolveRevision(signal)
     if (resolved.sha === previous.revision) {
       return { kind: 'unchanged', revision: resolved.sha, steps }
     }
     try {
-      return { kind: 'read', steps, ...(await fetchAndRead(resolved, previous, steps, signal)) }
+      return {
+        kind: 'read',
+        steps,
+        ...(await fetchAndRead(resolved, previous, stamped, steps, signal)),
+      }
     } catch (error) {
       if (!(error instanceof GitError && error.code === 'corrupt_mirror')) throw error
       // A broken mirror is only a cache: the reader rebuilds it on the next
       // fetch. Try once more, trusting nothing the old mirror produced.
       steps.push('rebuild-mirror')
       const empty = { deployTreeOid: null, stacks: [], revision: null }
-      return { kind: 'read', steps, ...(await fetchAndRead(resolved, empty, steps, signal)) }
+      return {
+        kind: 'read',
+        steps,
+        ...(await fetchAndRead(resolved, empty, stamped, steps, signal)),
+      }
     }
   }
 }

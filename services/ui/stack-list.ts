@@ -36,7 +36,7 @@ export function renderStackList(
       return `<tr data-path="${escapeHtml(stack.path)}" data-status="${escapeHtml(stack.status)}">
 <td><a href="/ui/stacks/${encodeURIComponent(stack.path)}">${escapeHtml(stack.path)}</a></td>
 <td class="status">${badge(stack.status)}</td><td class="health">${badge(stack.health)}</td>
-<td class="wide"><code title="tree ${stack.treeOid}">${stack.changedRevision.slice(0, 7)}</code>${subject(stack.changedRevision)}${stack.firstLook ? ' <span class="meta" title="the tree was already so at docker-cd’s first look: the commit that changed it may be older">(first look)</span>' : ''}</td>
+<td class="wide"><code title="tree ${stack.treeOid}">${stack.changedRevision.slice(0, 7)}</code>${subject(stack.changedRevision)}${stack.firstLook ? ' <span class="meta" title="the tree was already so at docker-cd’s first look, and no commit among the last 50 changed it: the commit that did is older">(first look)</span>' : ''}</td>
 <td class="wide deployed">${deployedCell(stack)}</td>
 <td class="wide"><time datetime="${stack.changedAt}">${stack.changedAt.replace('T', ' ').slice(0, 19)}</time></td>
 <td class="reason">${escapeHtml(reason)}</td></tr>`

@@ -116,7 +116,7 @@ export function renderStackPage(config: Config, input: StackPageInput): string {
 <tr><th>desired (Git)</th>${revisionCell(stack.changedRevision, stack.treeOid)}</tr>
 <tr><th>deployed</th>${revisionCell(record?.deployedRevision, record?.deployedTreeHash)}</tr>
 ${rolledBack ? `<tr id="running-now"><th>running now</th><td>the rolled-back tree <code>${short(rolledBack.treeHash)}</code> (revision <code>${short(rolledBack.revision)}</code>${rolledBack.images?.length ? `; ${escapeHtml(restoredWords(rolledBack.images))}` : ''}): the deploy of <code>${short(record?.failedTreeHash ?? stack.treeOid)}</code> failed and was rolled back</td></tr>` : ''}
-<tr><th>changed</th><td>${shownTime(stack.changedAt)} in <code>${short(stack.changedRevision)}</code>${stack.firstLook ? ' <span class="meta">(already so at docker-cd’s first look: the commit that changed it may be older)</span>' : ''}</td></tr>
+<tr><th>change seen</th><td>${shownTime(stack.changedAt)}: <code>${short(stack.changedRevision)}</code>${stack.firstLook ? ' <span class="meta">(already so at docker-cd’s first look, and no commit among the last 50 changed it: the commit that did is older)</span>' : ''}</td></tr>
 ${check?.project ? `<tr><th>project</th><td><code>${escapeHtml(check.project)}</code></td></tr>` : ''}
 </tbody></table>
 <section><h3>Sync</h3>${sync}</section>
