@@ -72,5 +72,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # gracefully (main.js). `-s` keeps it a reaper under `docker run --init` /
 # compose `init: true` too, where Docker's own init is PID 1.
 ENTRYPOINT ["/usr/bin/tini", "-s", "--"]
-# A 1 MiB young generation: see README, "Memory".
+# A 1 MiB young generation: see docs/design-decisions.md, "Memory".
 CMD ["node", "--max-semi-space-size=1", "server.js"]

@@ -28,7 +28,7 @@ export type StreamLimitOptions = {
   archiveIdleMs?: number
 }
 
-// Defaults (README, "Access control and limits"): an archive download holds
+// Defaults (docs/api.md, "Access control and limits"): an archive download holds
 // a git process and a gzip stream, so few per client; an event subscriber
 // holds a socket and a bounded buffer, so more.
 export const STREAM_LIMIT_DEFAULTS = {

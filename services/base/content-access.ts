@@ -7,7 +7,7 @@
 // only a client on this host gets them: an operator at the machine
 // (`curl localhost:8080/...`, the demo) still sees files, the network does
 // not. No secret is generated behind the operator's back, and nothing is
-// printed to a log that outlives the terminal (README, "Security").
+// printed to a log that outlives the terminal (docs/security.md).
 
 export const CONTENT_REFUSED =
   'repository contents are served only with API_TOKEN configured, or to a client on this host (loopback)'
