@@ -14,7 +14,7 @@ import type { ResolvedRevision } from './remote.js'
 //    changed; nothing is asked of the server;
 //  - several commits in one fetch, or a first look (start on an empty
 //    cache): the last HISTORY_DEPTH commits' history is fetched into a
-//    second bare repository beside the mirror (`<mirror>.history.git`;
+//    second bare repository beside the mirror (`<mirror>.history`;
 //    commits and trees only where the server allows a blob filter), and
 //    `git log` names, per stack directory, the newest commit that touched
 //    it. The mirror itself stays shallow: its pruning and size rules hold.
@@ -64,7 +64,7 @@ export function createStackCommits(
   mirror: Pick<Mirror, 'git' | 'options' | 'dir'>,
   readCommit: (revision: string, signal?: AbortSignal) => Promise<Buffer | undefined>,
 ) {
-  const historyDir = mirror.dir.replace(/\.git$/, '.history.git')
+  const historyDir = mirror.dir.replace(/\.git$/, '.history')
 
   /** The history repository: created when missing or another repository's. */
   async function ensureHistory(signal?: AbortSignal) {
