@@ -35,14 +35,23 @@ t.test(
     const registry = await startRegistry()
     t.teardown(() => registry.close())
     const reference = `${registry.host}/bn-web-${pid}:stable`
+    /** The images pushed from this engine (the first one is left untagged by the second). */
+    const pushed: string[] = []
+    const push = async (variant: string) => {
+      const digest = await pushImage(reference, variant)
+      pushed.push(docker('image', 'inspect', '--format', '{{.Id}}', reference))
+      return digest
+    }
+    // Without -f: an image another test tagged as well (a build of the same lines) stays.
     t.teardown(() => {
-      try {
-        docker('image', 'rm', '-f', reference)
-      } catch {
-        // gone already
-      }
+      for (const image of [reference, ...pushed])
+        try {
+          docker('image', 'rm', image)
+        } catch {
+          // gone already, or another tag names it
+        }
     })
-    const first = await pushImage(reference, 'one')
+    const first = await push('one')
     const swarm = await startSwarm()
     t.teardown(() => swarm.close())
     const server = await startGitServer({ token: `tok-swarm-images-${pid}` })
@@ -83,7 +92,7 @@ t.test(
       )
     t.equal(pinned(), `${reference}@${first}`, 'the deploy pinned the tag’s digest')
 
-    const second = await pushImage(reference, 'two')
+    const second = await push('two')
     t.not(second, first)
     const checked = await app.inject({ method: 'POST', url: '/api/images/check', headers })
     t.same(checked.json(), {
