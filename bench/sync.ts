@@ -36,6 +36,15 @@
 //     at the same widths, docker-cd's Compose calls run by this file (an
 //     emulation without docker-cd: today's set, a trimmed set, the trimmed
 //     set without `--wait`), to price each cut before it is made;
+//  swarm (opt-in): a one-service stack of 2 replicas on a real two-node
+//     swarm (two private engines, test/helpers/swarm.ts; never the
+//     machine's own engine), its `environment` changed each round: a bare
+//     `docker stack deploy` followed by `docker service ps` polled (no
+//     pause between polls) until both slots run new tasks, beside
+//     docker-cd's manual sync (SYNC_TARGET=swarm: stack config check,
+//     `docker stack deploy`, the rollout watched through the Engine API,
+//     read-back), rounds interleaved so both sides share the load. Opt-in:
+//     it starts two dockerd of its own (root, a docker CLI 23+);
 //  steps (opt-in): where docker-cd's time goes in a cold deploy of
 //     BENCH_STEPS_STACKS (1) stacks, BENCH_STEPS_ROUNDS (5) times, with
 //     SYNC_CONCURRENCY=BENCH_STEPS_CONCURRENCY (unset by default): every
@@ -49,9 +58,11 @@
 //   BENCH_STACKS=50 BENCH_ROUNDS=5 npm run bench:sync
 //   BENCH_CASES=cold npm run bench:sync
 //   BENCH_CASES=bare-parallel,steps npm run bench:sync
+//   BENCH_CASES=swarm BENCH_ROUNDS=10 npm run bench:sync
 //
 // Every project this file creates is named bench-sync-… (overhead,
-// changed) or bench-cold-… (the others), and removed at the end.
+// changed), bench-cold-… (the others) or bn-swarm-… (swarm, on its own
+// engines), and removed at the end.
 import { execFile, execFileSync } from 'node:child_process'
 import {
   accessSync,
@@ -71,6 +82,7 @@ import { docker, ensureTestImage, hostUnavailable, removeProject } from '../test
 import { createFixtureRepo } from '../test/helpers/git-fixture.js'
 import { type GitServer, startGitServer } from '../test/helpers/git-server.js'
 import { sendPush } from '../test/helpers/github.js'
+import { HOST_NETWORK, startSwarm, swarmUnavailable } from '../test/helpers/swarm.js'
 import { tempDir } from '../test/helpers/temp-dir.js'
 import { startBuiltService } from './built-service.js'
 
@@ -78,7 +90,16 @@ const run = promisify(execFile)
 const TOKEN = 'bench-token-sync'
 const API_TOKEN = 'bench-api-token-sync-0123'
 const SECRET = 'bench-webhook-secret'
-const KNOWN_CASES = ['overhead', 'mounted', 'changed', 'cold', 'bare-parallel', 'steps', 'secrets']
+const KNOWN_CASES = [
+  'overhead',
+  'mounted',
+  'changed',
+  'cold',
+  'bare-parallel',
+  'steps',
+  'secrets',
+  'swarm',
+]
 const cases = new Set(
   (process.env.BENCH_CASES ?? 'overhead,mounted,changed,cold')
     .split(',')
@@ -105,6 +126,11 @@ const stepsRounds = Number(process.env.BENCH_STEPS_ROUNDS ?? 5)
 const unavailable = hostUnavailable()
 if (unavailable) {
   process.stderr.write(`bench:sync needs the host: ${unavailable}\n`)
+  process.exit(1)
+}
+const noSwarm = cases.has('swarm') ? swarmUnavailable() : undefined
+if (noSwarm) {
+  process.stderr.write(`BENCH_CASES=swarm needs a docker CLI that deploys stacks: ${noSwarm}\n`)
   process.exit(1)
 }
 if ((cases.has('cold') || cases.has('bare-parallel')) && coldCount < 20)
@@ -166,6 +192,29 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 const server = await startGitServer({ token: TOKEN })
 const report: string[] = []
+
+/** What a sync case asks of a started service about one stack. */
+function stackCalls(base: string, stack: string) {
+  const post = (path: string) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: auth }).then((r) => r.json())
+  return {
+    post,
+    /** The stack's status now. */
+    status: async () =>
+      (
+        (await (await fetch(`${base}/api/stacks/${stack}`, { headers: auth })).json()) as {
+          status: string
+        }
+      ).status,
+    /** A manual sync, waited for: its duration in ms (a failed one throws). */
+    async sync() {
+      const started = performance.now()
+      const answer = (await post(`/api/stacks/${stack}/sync?wait=true`)) as { status: string }
+      if (answer.status !== 'completed') throw new Error(`sync failed: ${JSON.stringify(answer)}`)
+      return performance.now() - started
+    },
+  }
+}
 
 // overhead and mounted: docker-cd beside a bare `docker compose up`.
 async function overheadCase(server: GitServer, kind: 'overhead' | 'mounted') {
@@ -271,24 +320,14 @@ async function secretsCase(server: GitServer) {
         ...(encrypted ? { SOPS_AGE_KEY: identity, SECRETS_DIR: secretsDir } : {}),
       },
     })
-    const post = (path: string) =>
-      fetch(`${service.base}${path}`, { method: 'POST', headers: auth }).then((r) => r.json())
-    const status = async () =>
-      (
-        (await (await fetch(`${service.base}/api/stacks/${name}`, { headers: auth })).json()) as {
-          status: string
-        }
-      ).status
-    await post(`/api/stacks/${name}/sync?wait=true`)
+    const { post, status, sync } = stackCalls(service.base, name)
+    await sync()
     const times: number[] = []
     for (let round = 1; round <= rounds; round++) {
       await commit(round, `round ${round}`)
       await post('/api/refresh?wait=true')
       while ((await status()) !== 'out_of_sync') await sleep(20)
-      const started = performance.now()
-      const answer = (await post(`/api/stacks/${name}/sync?wait=true`)) as { status: string }
-      if (answer.status !== 'completed') throw new Error(`sync failed: ${JSON.stringify(answer)}`)
-      times.push(performance.now() - started)
+      times.push(await sync())
     }
     await service.stop()
     medians.push(median(times))
@@ -850,6 +889,168 @@ async function stepsCase(server: GitServer) {
   }
 }
 
+// swarm: a 2-replica stack update on a two-node swarm, docker-cd beside bare deploys.
+async function swarmCase(server: GitServer) {
+  const swarm = await startSwarm()
+  try {
+    const stack = 'bn-swarm-dcd'
+    /** BENCH_SWARM_MONITOR: the stack's `deploy.update_config.monitor` (Swarm's default: 5s). */
+    const monitor = process.env.BENCH_SWARM_MONITOR
+    // The shell exits at once on SIGTERM: a replaced task is gone in
+    // milliseconds, so the rollout is the engines' own work and any time
+    // docker-cd adds shows.
+    const swarmFile = (round: number) =>
+      `services:\n  app:\n    image: ${image}\n    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 86400 & wait"]\n    stop_grace_period: 1s\n    environment:\n      ROUND: "${round}"\n    networks: [hostnet]\n    deploy:\n      replicas: 2\n${monitor ? `      update_config:\n        monitor: ${monitor}\n` : ''}${HOST_NETWORK}`
+    const managerEnv = { ...process.env, DOCKER_HOST: `unix://${swarm.manager.socket}` }
+    const cliMajor = Number(
+      execFileSync('docker', ['version', '--format', '{{.Client.Version}}'], { encoding: 'utf8' })
+        .trim()
+        .split('.')[0],
+    )
+    /** The tasks Swarm wants running for a stack's service: id and whether it runs. */
+    const tasksOf = async (bareStack: string) =>
+      (
+        await run(
+          'docker',
+          [
+            'service',
+            'ps',
+            `${bareStack}_app`,
+            '--filter',
+            'desired-state=running',
+            '--format',
+            '{{.ID}} {{.CurrentState}}',
+          ],
+          { env: managerEnv },
+        )
+      ).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => ({ id: line.split(' ')[0] as string, running: / Running /.test(line) }))
+    type Bare = {
+      stack: string
+      dir: string
+      /** `poll`: detached deploy, `docker service ps` polled (no pause) until both slots run new tasks; `cli`: the CLI's own wait (`--detach=false`, 26+). */
+      wait: 'poll' | 'cli'
+      times: number[]
+    }
+    const bares: Bare[] = [
+      { stack: 'bn-swarm-bare', dir: tempDir('docker-cd-bench-swarm-'), wait: 'poll', times: [] },
+      ...(cliMajor >= 26
+        ? [
+            {
+              stack: 'bn-swarm-cli',
+              dir: tempDir('docker-cd-bench-swarm-'),
+              wait: 'cli' as const,
+              times: [],
+            },
+          ]
+        : []),
+    ]
+    const bareRound = async (bare: Bare, round: number) => {
+      writeFileSync(join(bare.dir, 'compose.yaml'), swarmFile(round))
+      const before = new Set(round === 0 ? [] : (await tasksOf(bare.stack)).map((task) => task.id))
+      const started = performance.now()
+      await run(
+        'docker',
+        [
+          'stack',
+          'deploy',
+          '--compose-file',
+          'compose.yaml',
+          '--prune',
+          '--resolve-image',
+          'never',
+          ...(bare.wait === 'cli' ? ['--detach=false', '--quiet'] : []),
+          bare.stack,
+        ],
+        { cwd: bare.dir, env: managerEnv },
+      )
+      if (bare.wait === 'poll')
+        for (;;) {
+          const tasks = await tasksOf(bare.stack)
+          if (tasks.length === 2 && tasks.every((task) => task.running && !before.has(task.id)))
+            break
+        }
+      const ms = performance.now() - started
+      if (round > 0) bare.times.push(ms)
+      return ms
+    }
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    const commit = (round: number, message: string) =>
+      repo.writeFile(`${stack}/compose.yaml`, swarmFile(round)).commitAndPush(message)
+    commit(0, 'a swarm stack')
+    const logFile = process.env.BENCH_SWARM_LOG
+    const service = await startBuiltService({
+      server,
+      repoUrl: repo.url,
+      token: TOKEN,
+      env: {
+        SYNC_MODE: 'detect',
+        SYNC_TARGET: 'swarm',
+        // The test image is on both nodes and in no registry (the bare side: the same flag).
+        SWARM_RESOLVE_IMAGE: 'never',
+        SYNC_TIMEOUT: '120s',
+        DOCKER_HOST: `unix://${swarm.manager.socket}`,
+        DOCKER_SOCKET: swarm.manager.socket,
+        API_TOKEN,
+        STACKS_DIR: join(tempDir('docker-cd-bench-stacks-'), 's'),
+        ...(logFile ? { LOG_LEVEL: 'info' } : {}),
+      },
+      ...(logFile ? { logFile } : {}),
+    })
+    const calls = stackCalls(service.base, stack)
+    const { post, status } = calls
+    const syncTimes: number[] = []
+    const sync = async (round: number) => {
+      const ms = await calls.sync()
+      if (round > 0) syncTimes.push(ms)
+      return ms
+    }
+    // Round 0 creates the stacks; the rounds after it update them.
+    for (let round = 0; round <= rounds; round++) {
+      if (round > 0) {
+        commit(round, `round ${round}`)
+        await post('/api/refresh?wait=true')
+        while ((await status()) !== 'out_of_sync') await sleep(20)
+      }
+      // Interleaved, the order turning each round: load from elsewhere falls on every side.
+      const sides: [string, () => Promise<number>][] = [
+        ...bares.map((bare): [string, () => Promise<number>] => [
+          `bare ${bare.wait}`,
+          () => bareRound(bare, round),
+        ]),
+        ['docker-cd', () => sync(round)],
+      ]
+      const took: string[] = []
+      for (let i = 0; i < sides.length; i++) {
+        const [name, side] = sides[(i + round) % sides.length] as (typeof sides)[number]
+        took.push(`${name} ${(await side()).toFixed(0)} ms`)
+      }
+      process.stderr.write(`swarm, round ${round}: ${took.join(', ')}\n`)
+    }
+    await service.stop()
+    // Reported before the swarm goes: its engines' teardown is not part of the measure.
+    const syncMedian = median(syncTimes)
+    const range = (times: number[]) =>
+      `${Math.min(...times).toFixed(0)}–${Math.max(...times).toFixed(0)}`
+    report.push(
+      `swarm: one service of 2 replicas on 2 nodes, its environment changed (update_config.monitor ${monitor ?? 'unset: Swarm waits 5s'}), medians (min–max):`,
+      ...bares.map(
+        (bare) =>
+          `  bare docker stack deploy ${bare.wait === 'poll' ? '+ docker service ps polled until both slots run new tasks' : '--detach=false (the CLI waits for convergence and the monitor period)'}: ${median(bare.times).toFixed(0)} ms (${range(bare.times)}); docker-cd ÷ this: ${(syncMedian / median(bare.times)).toFixed(2)}×`,
+      ),
+      `  docker-cd manual sync (stack config check + stack deploy + rollout watched to Swarm's verdict + read-back): ${syncMedian.toFixed(0)} ms (${range(syncTimes)})`,
+    )
+  } finally {
+    await swarm
+      .close()
+      .catch((error: Error) =>
+        process.stderr.write(`swarm: teardown: ${error.message.split('\n')[0]}\n`),
+      )
+  }
+}
+
 let bareMedian: number | undefined
 if (cases.has('overhead')) bareMedian = await overheadCase(server, 'overhead')
 if (cases.has('mounted')) await overheadCase(server, 'mounted')
@@ -858,6 +1059,7 @@ if (cases.has('changed')) await changedCase(server, bareMedian)
 if (cases.has('cold')) await coldCase(server)
 if (cases.has('bare-parallel')) await bareParallelCase()
 if (cases.has('steps')) await stepsCase(server)
+if (cases.has('swarm')) await swarmCase(server)
 server.close()
 
 const engine = execFileSync('docker', ['version', '--format', '{{.Server.Version}}'], {

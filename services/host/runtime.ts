@@ -39,6 +39,13 @@ export type DeployedFrom =
 export type StackRuntime = {
   /** What the runtime is, for logs and messages (`compose`). */
   readonly name: string
+  /**
+   * Why this runtime never deploys a moved image tag by itself
+   * (`image_updates: apply` acts as `detect`), in words for the stack's
+   * reason; undefined: it applies them (pull, deploy, the old image put
+   * back by id on a failure).
+   */
+  readonly imageApplyRefused?: string
   /** The stack's model as the runtime reads it: project name, services, `x-docker-cd`. */
   model(dir: string): Promise<ComposeModel>
   /** Status, health, plan and reason of the stack whose work tree is `input.dir` (drift). */

@@ -67,6 +67,8 @@ export function decide(input: {
   adopt: boolean
   /** The moved image tags a run would take now (image-updates.ts: `apply` services, not failed before). */
   imageUpdates?: readonly ImageUpdate[]
+  /** Why the runtime applies no moved tag (StackRuntime.imageApplyRefused: Swarm). */
+  imageApplyRefused?: string | undefined
 }): Decision {
   const { tree, check, record, owner } = input
   if (!check) return { action: 'wait', why: 'not checked yet' }
@@ -127,7 +129,9 @@ export function decide(input: {
       why:
         failed.length > 0
           ? `${failed.map((f) => `image of service ${f.service} at ${shortDigest(f.current)} failed to deploy`).join('; ')}: tried again when the tag moves or on a manual sync`
-          : `image updates are reported, not applied (image_updates: detect; a manual sync pulls and deploys them): ${check.reason}`,
+          : input.imageApplyRefused
+            ? `image updates are reported, not applied (${input.imageApplyRefused}): ${check.reason}`
+            : `image updates are reported, not applied (image_updates: detect; a manual sync pulls and deploys them): ${check.reason}`,
     }
   }
   return input.selfHeal

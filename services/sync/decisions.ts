@@ -25,7 +25,7 @@ export function createSyncDecisions(options: {
   stacksDir: string
   current: () => Snapshot
   monitor: Pick<HostMonitor, 'state'>
-  runtime: Pick<StackRuntime, 'deployedFrom'>
+  runtime: Pick<StackRuntime, 'deployedFrom' | 'imageApplyRefused'>
   records: DeployRecords
   git: Pick<GitReader, 'keepTree'>
   status: SyncStatus
@@ -72,7 +72,9 @@ export function createSyncDecisions(options: {
         failed: record?.failedImages,
         defaultPolicy: options.imagePolicy,
         trigger: 'image',
+        refused: options.runtime.imageApplyRefused,
       }),
+      imageApplyRefused: options.runtime.imageApplyRefused,
     })
     if (decision.action === 'wait') {
       if (options.mode === 'apply') status.wait(path, decision.why)

@@ -89,6 +89,7 @@ export async function createHostSync(options: HostSyncOptions) {
         compose,
         engine: options.engine,
         resolveImage: config.swarmResolveImage,
+        imagePolicy: config.imageUpdates,
       }),
   })
   log.info(
@@ -97,6 +98,11 @@ export async function createHostSync(options: HostSyncOptions) {
       ? `SYNC_TARGET=${config.syncTarget}: stacks are deployed with ${decided === 'swarm' ? 'docker stack deploy (Swarm)' : 'Compose'}`
       : `SYNC_TARGET=${config.syncTarget}: the engine does not answer yet; the target is decided once it does`,
   )
+  if (runtime.imageApplyRefused && config.imageUpdates === 'apply')
+    log.warn(
+      {},
+      `IMAGE_UPDATES=apply: moved image tags are reported, not deployed (${runtime.imageApplyRefused})`,
+    )
   const workTrees = withSecrets(
     createWorkTrees({ git: options.git, stacksDir: config.stacksDir }),
     {

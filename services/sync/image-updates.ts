@@ -54,10 +54,12 @@ export function imageUpdatesFor(input: {
   failed: readonly FailedImage[] | undefined
   defaultPolicy: ImagePolicy
   trigger: SyncTrigger
+  /** The runtime's reason for applying none (StackRuntime.imageApplyRefused: Swarm): none is taken. */
+  refused?: string | undefined
 }): ImageUpdate[] {
   const { check } = input
   const moved = movedImagesOf(check)
-  if (!check || moved.length === 0) return []
+  if (!check || moved.length === 0 || input.refused) return []
   const taken = new Set(
     moved
       .filter(

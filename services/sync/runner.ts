@@ -104,6 +104,7 @@ export function createSyncRunner(options: {
       failed: before?.failedImages,
       defaultPolicy: options.imagePolicy,
       trigger,
+      refused: options.steps.runtime.imageApplyRefused,
     })
     // An interrupted image update is finished as one: its pull may have moved
     // the host's tag already (the check then says "recreate", not "update").

@@ -127,6 +127,7 @@ export type StepsRuntime = Pick<
   | 'takeDown'
   | 'restoreImages'
   | 'removeImages'
+  | 'imageApplyRefused'
 >
 
 /** The files that differ between two trees of a stack (Git; relative to the stack directory). */

@@ -3,12 +3,13 @@ import { composeDeployedFrom } from '../compose-runtime.js'
 import { type Engine, EngineUnavailable, type InspectedContainer } from '../docker-engine.js'
 import { modelOf, type StackHostState, unreadModel } from '../drift.js'
 import type { StackRuntime } from '../runtime.js'
-import { readStackSettings, withServiceNames } from '../stack-settings.js'
+import { type ImagePolicy, readStackSettings, withServiceNames } from '../stack-settings.js'
 import { WorkTreeError } from '../work-tree-safety.js'
 import { watchRollout } from './rollout.js'
 import { type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
 import { createSwarmApi, currentTasks, type SwarmApi } from './swarm-api.js'
 import { swarmStackState } from './swarm-drift.js'
+import { SWARM_IMAGE_APPLY_REFUSED, withSwarmImages } from './swarm-images.js'
 
 // The Swarm runtime: the second implementation of the runtime seam
 // (runtime.ts). A stack is a Swarm stack named as Compose names the
@@ -18,8 +19,8 @@ import { swarmStackState } from './swarm-drift.js'
 // deployed services' specs with the tree (swarm-drift.ts). Swarm's own
 // rules (scheduling, update order, restarts) are never re-implemented.
 //
-// Not (yet) for Swarm: builds (refused), image-update bookkeeping by image
-// id (each node pulls by itself), content-hashed configs and secrets.
+// Not (yet) for Swarm: builds (refused), applying image updates (detected
+// only: swarm-images.ts), content-hashed configs and secrets.
 
 /** `docker stack deploy --resolve-image`: whether the CLI asks the registry for each image's digest. */
 export type ResolveImage = 'always' | 'changed' | 'never'
@@ -31,6 +32,8 @@ export function createSwarmRuntime(options: {
   compose: Pick<Compose, 'model' | 'rendered' | 'docker' | 'close'>
   engine: Pick<Engine, 'read' | 'ping'>
   resolveImage: ResolveImage
+  /** IMAGE_UPDATES: the image policy of a stack and service that name none (notes). */
+  imagePolicy?: ImagePolicy
 }): StackRuntime {
   const { compose, engine } = options
   const api: SwarmApi = createSwarmApi(engine)
@@ -89,7 +92,16 @@ export function createSwarmRuntime(options: {
         tasks,
         nodeName: await nodeNames(),
       })
-      return { ...state, ...(settings ? { settings } : {}) }
+      // Image updates: detected as on Compose, never applied (swarm-images.ts).
+      return withSwarmImages(
+        { ...state, ...(settings ? { settings } : {}) },
+        {
+          tree: rendered,
+          findings: input.imageFindings,
+          defaultPolicy: options.imagePolicy ?? 'off',
+          resolveImage: options.resolveImage,
+        },
+      )
     } catch (error) {
       if (error instanceof EngineUnavailable)
         return {
@@ -160,6 +172,7 @@ export function createSwarmRuntime(options: {
 
   return {
     name: 'swarm',
+    imageApplyRefused: SWARM_IMAGE_APPLY_REFUSED,
     model: (dir) => compose.model(dir),
     check,
     async validate(dir) {

@@ -82,6 +82,9 @@ function deferredRuntime(
     get name() {
       return known()?.name ?? 'undecided'
     },
+    get imageApplyRefused() {
+      return known()?.imageApplyRefused
+    },
     model: later('model'),
     async check(input) {
       try {
