@@ -89,6 +89,7 @@ export async function createHostSync(options: HostSyncOptions) {
         compose,
         engine: options.engine,
         resolveImage: config.swarmResolveImage,
+        log,
       }),
   })
   log.info(

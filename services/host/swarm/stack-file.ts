@@ -1,3 +1,4 @@
+import type { ServiceReads } from '../service-reads.js'
 import { WorkTreeError } from '../work-tree-safety.js'
 import { WORK_TREE_LABEL } from './swarm-api.js'
 
@@ -56,6 +57,24 @@ export function refuseUnsupported(stack: RenderedStack): void {
   const problems = swarmProblems(stack)
   if (problems.length > 0)
     throw new WorkTreeError('tree', `Swarm cannot run this stack: ${problems.join('; ')}`)
+}
+
+/**
+ * Bind mounts from the stack's work tree, one note each: a bind mount is
+ * set up on the node a task runs on, and only the manager docker-cd talks
+ * to has the work tree — on another node the path is missing (or is that
+ * node's own). Swarm runs them all the same, so this is a warning, not a
+ * refusal (a stack pinned to the manager by a placement constraint works).
+ */
+export function nodeLocalMounts(reads: ServiceReads | undefined): string[] {
+  return Object.entries(reads?.inside ?? {}).flatMap(([service, list]) =>
+    list
+      .filter((read) => read.kind === 'bind')
+      .map(
+        (read) =>
+          `service ${service} bind-mounts ./${read.path} from the stack's work tree: in Swarm a bind mount is node-local (a task on another node finds no such path, or that node's own); use configs: or secrets: for files, a volume for data`,
+      ),
+  )
 }
 
 /**
