@@ -18,7 +18,9 @@ import { tempDir } from '../helpers/temp-dir.js'
 // once the deploy passed. A service pointed at another version by hand is
 // drift, in words. A failing change (a new config with a failing health
 // check) removes nothing: the good config object stays, and the stack runs
-// it again after docker-cd's rollback.
+// it again after docker-cd's rollback. The next passing change removes the
+// old versions, the failed one too, and keeps (and says) one that a
+// service outside the stack still uses.
 
 const unavailable = hostUnavailable() ?? swarmUnavailable()
 // Two private engines forming a swarm take seconds alone and much longer
@@ -163,12 +165,26 @@ ${HOST_NETWORK}`
       'web’s tasks were all replaced',
     )
 
-    // An older version put back by hand (its own object, not the stack's: never removed by
-    // docker-cd) is drift, said with both versions.
+    // An older version put back by hand (labelled as the stack's, as an operator restoring
+    // one would) is drift, said with both versions. A service outside the stack uses it too.
     const byHand = `${stack}_app_conf_0badc0de`
     const byHandFile = join(tempDir('docker-cd-cfg-'), 'app.conf')
     writeFileSync(byHandFile, 'level=by-hand\n')
-    docker('config', 'create', byHand, byHandFile)
+    docker('config', 'create', '--label', `com.docker.stack.namespace=${stack}`, byHand, byHandFile)
+    docker(
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      `${stack}-cfg-pin`,
+      '--network',
+      'host',
+      '--config',
+      `source=${byHand},target=/etc/app.conf`,
+      image,
+      'sleep',
+      '3600',
+    )
     docker(
       'service',
       'update',
@@ -210,7 +226,8 @@ ${HOST_NETWORK}`
     t.equal(failed.history?.[0]?.result, 'failed')
     t.match(failed.sync?.error ?? '', /unhealthy container/, 'the tasks’ reason')
     t.match(failed.sync, { deployedTreeHash: goodTree, rolledBackTo: { treeHash: goodTree } })
-    t.ok(objects('config').includes(v2), 'the good config object is still there')
+    const v3 = `${stack}_app_conf_${hash8('level=broken\n')}`
+    t.same(objects('config'), [byHand, v2, v3].sort(), 'nothing removed: the good config is there')
     t.equal(configOf('web'), v2, 'web runs the good config again')
     t.equal(
       docker(
@@ -225,5 +242,25 @@ ${HOST_NETWORK}`
     )
     await waitFor(() => tasks('web').length === 2, 'web’s two tasks running again', 60_000)
     t.same(tasks('other'), before.other, 'other still runs its first tasks')
+
+    // The next change passes: the old versions go, the one a service still uses is kept, said.
+    repo.writeFile(`${stack}/app.conf`, 'level=warn\n')
+    repo.writeFile(`${stack}/compose.yaml`, compose())
+    repo.commitAndPush('a config change that passes')
+    await app.desiredState.refresh('manual').done
+    const passed = (await finishedRun(detail, 'the passing change')) as Detail
+    const v4 = `${stack}_app_conf_${hash8('level=warn\n')}`
+    const reason = passed.history?.[0]?.reason ?? ''
+    t.equal(passed.history?.[0]?.result, 'completed', reason)
+    t.same(objects('config'), [byHand, v4].sort(), 'v2 and the failed v3 removed')
+    t.match(reason, `removed the old config app_conf version ${hash8('level=info\n')}`)
+    t.match(reason, `removed the old config app_conf version ${hash8('level=broken\n')}`)
+    t.match(
+      reason,
+      /kept the old config app_conf version 0badc0de \(.*\): config '.*' is in use by the following service: .*-cfg-pin/,
+      'the one a service still uses is kept, with the engine’s reason',
+    )
+    t.equal(configOf('web'), v4)
+    t.same(tasks('other'), before.other, 'other never rolled')
   },
 )

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { lstat, readFile } from 'node:fs/promises'
 import { describeFsError } from '../../base/index.js'
 import { WorkTreeError } from '../work-tree-safety.js'
-import type { RenderedStack } from './stack-file.js'
+import { labelMap, type RenderedStack } from './stack-file.js'
 
 // Swarm configs and secrets are immutable: the engine refuses new data
 // under a name it has (`docker stack deploy` fails with "only updates to
@@ -99,17 +99,6 @@ export async function withContentNames(
     out[`${kind}s`] = Object.fromEntries(entries)
   }
   return { rendered: out, named }
-}
-
-/** Compose writes labels as a map; a list (`a=b`) is read as one too. */
-function labelMap(labels: RenderedObject['labels']): Record<string, string> {
-  if (!Array.isArray(labels)) return labels ?? {}
-  return Object.fromEntries(
-    labels.map((label) => {
-      const at = label.indexOf('=')
-      return at < 0 ? [label, ''] : [label.slice(0, at), label.slice(at + 1)]
-    }),
-  )
 }
 
 /**

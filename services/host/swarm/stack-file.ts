@@ -111,15 +111,7 @@ export function stackFile(stack: RenderedStack, workTree: string): string {
       const service = Object.fromEntries(
         Object.entries(full).filter(([, value]) => value !== null),
       ) as RenderedService
-      const labels = service.deploy?.labels
-      const asMap = Array.isArray(labels)
-        ? Object.fromEntries(
-            labels.map((label) => {
-              const at = label.indexOf('=')
-              return at < 0 ? [label, ''] : [label.slice(0, at), label.slice(at + 1)]
-            }),
-          )
-        : (labels ?? {})
+      const asMap = labelMap(service.deploy?.labels)
       return [
         name,
         {
@@ -130,4 +122,15 @@ export function stackFile(stack: RenderedStack, workTree: string): string {
     }),
   )
   return JSON.stringify({ ...rest, services })
+}
+
+/** Labels as a map: Compose writes a map, a list (`a=b`) is read as one too. */
+export function labelMap(labels: Record<string, string> | string[] | undefined) {
+  if (!Array.isArray(labels)) return labels ?? {}
+  return Object.fromEntries(
+    labels.map((label) => {
+      const at = label.indexOf('=')
+      return at < 0 ? [label, ''] : [label.slice(0, at), label.slice(at + 1)]
+    }),
+  )
 }

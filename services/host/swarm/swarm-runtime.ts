@@ -175,7 +175,10 @@ export function createSwarmRuntime(options: {
         options.log?.info({ stack, [object.kind]: object.name }, `removed the old ${what}`)
         words.push(`removed the old ${what}`)
       } catch (error) {
+        // The engine's own words, without the transport's wrapping.
         const message = (error as Error).message
+          .replace(/^Error response from daemon:\s*/, '')
+          .replace(/^rpc error: code = \w+ desc = /, '')
         options.log?.warn(
           { stack, [object.kind]: object.name, reason: message },
           `kept the old ${what}: the engine refuses to remove it`,
