@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { generateX25519Identity, identityToRecipient } from 'age-encryption'
 import t from 'tap'
 import { deployedApp, finishedRun, waitFor } from '../helpers/build.js'
 import { ensureTestImage, hostUnavailable } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
+import { encryptSops } from '../helpers/sops-encrypt.js'
 import { HOST_NETWORK, startSwarm, swarmUnavailable } from '../helpers/swarm.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -83,7 +85,15 @@ ${HOST_NETWORK}`
     const repo = createFixtureRepo(server, { stacks: 0 })
     repo.writeFile(`${stack}/compose.yaml`, compose())
     repo.writeFile(`${stack}/app.conf`, 'level=debug\n')
-    repo.writeFile(`${stack}/token.txt`, 's3cret\n')
+    // The secret is SOPS-encrypted in Git: its plaintext (in SECRETS_DIR) is hashed and shipped.
+    const identity = await generateX25519Identity()
+    const recipients = [await identityToRecipient(identity)]
+    repo.writeFile(
+      `${stack}/token.txt`,
+      (await encryptSops('s3cret\n', 'binary', { recipients })).text,
+    )
+    const secretsDir = mkdtempSync('/dev/shm/docker-cd-cfg-secrets-')
+    t.teardown(() => rmSync(secretsDir, { recursive: true, force: true }))
     repo.writeFile(`${stack}/static/index.html`, 'hello\n')
     repo.commitAndPush('a stack with a config and a secret')
 
@@ -91,6 +101,8 @@ ${HOST_NETWORK}`
       SYNC_TARGET: 'swarm',
       SYNC_TIMEOUT: '60s',
       SWARM_RESOLVE_IMAGE: 'never',
+      SOPS_AGE_KEY: identity,
+      SECRETS_DIR: secretsDir,
       DOCKER_HOST: `unix://${swarm.manager.socket}`,
       DOCKER_SOCKET: swarm.manager.socket,
     })
@@ -125,7 +137,7 @@ ${HOST_NETWORK}`
 
     t.equal(deployed.status, 'synced', (deployed as Detail).history?.[0]?.reason ?? 'no run')
     t.same(objects('config'), [v1], 'the config, named by its content')
-    t.same(objects('secret'), [token], 'the secret, named by its content')
+    t.same(objects('secret'), [token], 'the secret, named by the content of its plaintext')
     t.equal(configOf('web'), v1)
     t.match(
       (deployed as Detail).sync?.notes ?? [],
@@ -139,6 +151,28 @@ ${HOST_NETWORK}`
       'four tasks',
     )
     const before = { web: tasks('web'), other: tasks('other') }
+    // A task of web (on whichever node) reads the plaintext docker-cd decrypted.
+    const webContainer = [swarm.manager, swarm.worker]
+      .map((engine) => ({
+        engine,
+        id: engine.docker(
+          'ps',
+          '-q',
+          '--filter',
+          `label=com.docker.swarm.service.name=${stack}_web`,
+        ),
+      }))
+      .find((found) => found.id !== '')
+    t.equal(
+      webContainer?.engine.docker(
+        'exec',
+        webContainer.id.split('\n')[0] as string,
+        'cat',
+        '/run/secrets/token',
+      ),
+      's3cret',
+      'the secret is the plaintext',
+    )
 
     // The config file changes in Git: web rolls, other keeps its tasks, the old config goes.
     repo.writeFile(`${stack}/app.conf`, 'level=info\n')
