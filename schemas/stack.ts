@@ -110,7 +110,7 @@ const hostSyncSchema = deploySchema.extend({
     }),
   notes: z.array(z.string()).optional().meta({
     description:
-      'What docker-cd does not track, in words: files services mount from outside the stack directory; on Swarm, image updates it reports and does not apply',
+      'What docker-cd does not track, in words: files services mount from outside the stack directory; with Swarm, bind mounts from the work tree (node-local) and image updates it reports and does not apply',
   }),
   checkedAt: z.string().meta({ description: 'When the host was last asked about this stack' }),
 })

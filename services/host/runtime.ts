@@ -1,6 +1,7 @@
 import type { ComposeModel } from './compose.js'
 import type { InspectedContainer } from './docker-engine.js'
 import type { ImageFindings, Remembered, StackHostState } from './drift.js'
+import type { ReadKind } from './service-reads.js'
 
 // The seam between docker-cd and what runs the stacks: everything the host
 // monitor and the sync steps need from a deploy target, and nothing more.
@@ -85,6 +86,18 @@ export type StackRuntime = {
   restoreImages(images: readonly { reference: string; imageId: string }[]): Promise<void>
   /** Removes images no tag names and no workload uses (what an image update replaced); best effort. */
   removeImages(imageIds: readonly string[]): Promise<void>
+  /**
+   * The files whose content names what the workloads use (Swarm: configs
+   * and secrets are objects named by their content hash): a changed one
+   * changes the spec, so `apply` replaces the services reading it, and
+   * `renew` is never asked for them. None when absent (Compose).
+   */
+  readonly contentNamed?: readonly ReadKind[]
+  /**
+   * After a deploy of `dir` passed its gate: removes the versions of such
+   * objects its tree no longer names; best effort, what was done in words.
+   */
+  removeOldVersions?(dir: string, signal: AbortSignal): Promise<string[]>
   /** What the project runs, workload by workload (the read-back after `apply`). */
   inspect(project: string): Promise<InspectedContainer[]>
   /** Takes a project down (its stack left Git), its volumes kept. */

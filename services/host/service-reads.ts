@@ -111,3 +111,12 @@ export function servicesReading(reads: ServiceReads, changedFile: string): strin
     .map(([service]) => service)
     .sort()
 }
+
+/** The reads without those of `kinds` (a runtime that names them by content rolls their services itself). */
+export function readsExcept(reads: ServiceReads, kinds: readonly ReadKind[]): ServiceReads {
+  if (kinds.length === 0) return reads
+  const inside: Record<string, readonly ServiceRead[]> = Object.create(null)
+  for (const [service, list] of Object.entries(reads.inside))
+    inside[service] = list.filter((read) => !kinds.includes(read.kind))
+  return { inside, outside: reads.outside }
+}

@@ -90,6 +90,7 @@ export async function createHostSync(options: HostSyncOptions) {
         engine: options.engine,
         resolveImage: config.swarmResolveImage,
         imagePolicy: config.imageUpdates,
+        log,
       }),
   })
   log.info(

@@ -10,6 +10,7 @@ import {
   type InspectedContainer,
   modelOf,
   readStackSettings,
+  readsExcept,
   type StackRuntime,
   WorkTreeError,
   type WorkTrees,
@@ -128,6 +129,8 @@ export type StepsRuntime = Pick<
   | 'restoreImages'
   | 'removeImages'
   | 'imageApplyRefused'
+  | 'contentNamed'
+  | 'removeOldVersions'
 >
 
 /** The files that differ between two trees of a stack (Git; relative to the stack directory). */
@@ -349,6 +352,7 @@ export function createSyncSteps(options: {
       const filesDone = changes.map(fileChangeDone)
       const images = runningImagesOf(running, services, (service) => model.services[service]?.image)
       await removeReplaced(previousImages, images)
+      const versionsDone = await removeOldVersions(dir)
       // A moved tag whose pull brought the image the service runs already (the
       // registry's HEAD and its pull disagree): not taken, and not again.
       const unchanged = updates.filter((update) => {
@@ -367,7 +371,7 @@ export function createSyncSteps(options: {
       const { imageUpdates: _all, ...otherChanges } = withChanges
       return {
         result: 'completed',
-        reason: `deployed tree ${short(tree)}: ${changed.length ? `changed ${changed.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}${taken.length ? `; image tag moved: ${imageUpdateWords(taken)}` : ''}${unchanged.length ? `; ${unchangedWords(unchanged)}: not pulled again until the tag names another digest or on a manual sync` : ''}`,
+        reason: `deployed tree ${short(tree)}: ${changed.length ? `changed ${changed.join(', ')}` : 'nothing to change'}${filesDone.length ? `; ${filesDone.join('; ')}` : ''}${taken.length ? `; image tag moved: ${imageUpdateWords(taken)}` : ''}${unchanged.length ? `; ${unchangedWords(unchanged)}: not pulled again until the tag names another digest or on a manual sync` : ''}${versionsDone.length ? `; ${versionsDone.join('; ')}` : ''}`,
         servicesChanged: changed,
         project,
         ...otherChanges,
@@ -442,6 +446,20 @@ export function createSyncSteps(options: {
   }
 
   /**
+   * After a deploy passed its gate (never after a failed one, nor its
+   * rollback): the runtime's old versions of content-named objects go
+   * (Swarm's configs and secrets). Best effort: what is left over is
+   * said, and the deploy stays a success.
+   */
+  async function removeOldVersions(dir: string): Promise<string[]> {
+    try {
+      return (await runtime.removeOldVersions?.(dir, signal)) ?? []
+    } catch (error) {
+      return [`old versions of configs and secrets not removed: ${(error as Error).message}`]
+    }
+  }
+
+  /**
    * The services of `model` reading a file that differs between the tree
    * their containers were created from and `tree`, each with its action.
    * Without a tree to compare with (a first deploy) there is nothing to
@@ -457,7 +475,10 @@ export function createSyncSteps(options: {
   ): Promise<FileChange[]> {
     if (!from || from === tree || !model.reads) return []
     const changed = await options.changedFiles(path, from, tree)
-    return fileChangesOf(model.reads, changed, readStackSettings(model.settings).onFileChange)
+    // Files whose content names their objects (Swarm's configs and secrets):
+    // a change is a new spec, which `up` rolls out; renewing would roll twice.
+    const reads = readsExcept(model.reads, runtime.contentNamed ?? [])
+    return fileChangesOf(reads, changed, readStackSettings(model.settings).onFileChange)
   }
 
   /**

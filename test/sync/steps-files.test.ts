@@ -59,6 +59,8 @@ function harness(
     renew?: (host: Host, services: readonly string[], how: string, nth: number) => Promise<void>
     changedFiles?: () => Promise<readonly string[]>
     ping?: () => Promise<void>
+    /** Swarm's: configs and secrets named by content, their old versions removed after a success. */
+    contentNamed?: Pick<Runtime, 'contentNamed' | 'removeOldVersions'>
   } = {},
 ) {
   const calls: string[] = []
@@ -110,6 +112,7 @@ function harness(
     takeDown: async () => {},
     restoreImages: async () => {},
     removeImages: async () => {},
+    ...options.contentNamed,
   } satisfies Pick<StackRuntime, keyof Runtime>
   const steps = createSyncSteps({
     workTrees: {
@@ -351,4 +354,48 @@ t.test('a rollback with no changed file read by a service builds and renews noth
     ['apply', 'apply'],
     'no build of an empty list (`docker compose build` without services builds them all)',
   )
+})
+
+t.test('Swarm: a changed config file is rolled by up alone, never renewed too', async (t) => {
+  const removed: string[] = []
+  const swarm = {
+    contentNamed: ['config', 'secret'] as const,
+    async removeOldVersions(dir: string) {
+      removed.push(dir)
+      return ['removed the old config b version 1a2b3c4d (proj_b_1a2b3c4d)']
+    },
+  }
+  // B's config has a new name: its spec changed, up replaced it (but say it did not: no renewal either way).
+  const h = harness({
+    contentNamed: swarm,
+    apply: async (host) => void host.set('C', h.replace('C')),
+  })
+  const outcome = await h.run()
+  t.same(h.changes(), ['build C', 'apply', 'renew recreate A'], 'A’s bind mount only')
+  t.same(
+    outcome.fileChanges?.map((change) => change.service),
+    ['A', 'C'],
+    'B’s config is not a changed mounted file: its new name changed the spec',
+  )
+  t.same(removed, ['/stacks/web'], 'old versions removed once the deploy passed')
+  t.match(outcome.reason, /; removed the old config b version 1a2b3c4d \(proj_b_1a2b3c4d\)$/)
+
+  removed.length = 0
+  const failing = harness({
+    contentNamed: swarm,
+    apply: async (host, nth, onWaiting) => {
+      if (nth > 0) return void host.set('B', failing.replace('B')) // the good config again
+      host.set('B', { ...failing.replace('B'), state: 'exited', exitCode: 1 })
+      onWaiting?.()
+      throw new ComposeError('service B: Swarm paused the update')
+    },
+  })
+  const failed = await failing.run()
+  t.match(failed, { result: 'failed', failure: 'tree', rolledBackTo: GOOD })
+  t.same(
+    failing.changes(),
+    ['build C', 'apply', 'build C', 'apply'],
+    'the rollback’s up rolls B back to the good config: no renewal of the failed spec first',
+  )
+  t.same(removed, [], 'nothing removed after a failed deploy')
 })

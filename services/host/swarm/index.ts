@@ -1,5 +1,7 @@
 // Docker Swarm as a deploy target (SYNC_TARGET): the second runtime of the
 // seam (services/host/runtime.ts) and the choice between the two.
+export * from './content-names.js'
+export * from './old-versions.js'
 export * from './rollout.js'
 export * from './stack-file.js'
 export * from './swarm-api.js'

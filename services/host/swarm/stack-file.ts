@@ -1,3 +1,4 @@
+import type { ServiceReads } from '../service-reads.js'
 import { WorkTreeError } from '../work-tree-safety.js'
 import { WORK_TREE_LABEL } from './swarm-api.js'
 
@@ -59,6 +60,24 @@ export function refuseUnsupported(stack: RenderedStack): void {
 }
 
 /**
+ * Bind mounts from the stack's work tree, one note each: a bind mount is
+ * set up on the node a task runs on, and only the manager docker-cd talks
+ * to has the work tree — on another node the path is missing (or is that
+ * node's own). Swarm runs them all the same, so this is a warning, not a
+ * refusal (a stack pinned to the manager by a placement constraint works).
+ */
+export function nodeLocalMounts(reads: ServiceReads | undefined): string[] {
+  return Object.entries(reads?.inside ?? {}).flatMap(([service, list]) =>
+    list
+      .filter((read) => read.kind === 'bind')
+      .map(
+        (read) =>
+          `service ${service} bind-mounts ./${read.path} from the stack's work tree: in Swarm a bind mount is node-local (a task on another node finds no such path, or that node's own); use configs: or secrets: for files, a volume for data`,
+      ),
+  )
+}
+
+/**
  * The file `docker stack deploy` reads (on stdin): Compose's rendering
  * without the top-level `name:` (the stack name is the deploy's argument,
  * and the stack loader refuses the key), each service labelled with the
@@ -92,15 +111,7 @@ export function stackFile(stack: RenderedStack, workTree: string): string {
       const service = Object.fromEntries(
         Object.entries(full).filter(([, value]) => value !== null),
       ) as RenderedService
-      const labels = service.deploy?.labels
-      const asMap = Array.isArray(labels)
-        ? Object.fromEntries(
-            labels.map((label) => {
-              const at = label.indexOf('=')
-              return at < 0 ? [label, ''] : [label.slice(0, at), label.slice(at + 1)]
-            }),
-          )
-        : (labels ?? {})
+      const asMap = labelMap(service.deploy?.labels)
       return [
         name,
         {
@@ -111,4 +122,15 @@ export function stackFile(stack: RenderedStack, workTree: string): string {
     }),
   )
   return JSON.stringify({ ...rest, services })
+}
+
+/** Labels as a map: Compose writes a map, a list (`a=b`) is read as one too. */
+export function labelMap(labels: Record<string, string> | string[] | undefined) {
+  if (!Array.isArray(labels)) return labels ?? {}
+  return Object.fromEntries(
+    labels.map((label) => {
+      const at = label.indexOf('=')
+      return at < 0 ? [label, ''] : [label.slice(0, at), label.slice(at + 1)]
+    }),
+  )
 }

@@ -36,6 +36,9 @@ export type SwarmService = {
   replicas?: number
   env: string[]
   labels: Record<string, string>
+  /** The configs and secrets its containers get, by object name (content-names.ts). */
+  configs?: string[]
+  secrets?: string[]
   updateStatus?: UpdateState
   /** The container spec as JSON with sorted keys: a task runs the current spec when its own is equal. */
   specKey: string
@@ -103,7 +106,14 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
           Spec?: {
             Name?: string
             Labels?: Record<string, string>
-            TaskTemplate?: RawSpec & { ContainerSpec?: { Image?: string; Env?: string[] } }
+            TaskTemplate?: RawSpec & {
+              ContainerSpec?: {
+                Image?: string
+                Env?: string[]
+                Configs?: { ConfigName?: string }[]
+                Secrets?: { SecretName?: string }[]
+              }
+            }
             Mode?: { Replicated?: { Replicas?: number }; Global?: object }
           }
           UpdateStatus?: { State?: string; Message?: string; StartedAt?: string }
@@ -123,6 +133,8 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
             ...(replicas !== undefined ? { replicas } : {}),
             env: container.Env ?? [],
             labels: spec.Labels ?? {},
+            configs: (container.Configs ?? []).flatMap((c) => (c.ConfigName ? [c.ConfigName] : [])),
+            secrets: (container.Secrets ?? []).flatMap((s) => (s.SecretName ? [s.SecretName] : [])),
             ...(service.UpdateStatus?.State
               ? {
                   updateStatus: {

@@ -2,7 +2,8 @@ import type { StackHealth } from '../../../schemas/stack.js'
 import type { PlanEntry } from '../compose.js'
 import type { EngineContainer } from '../docker-engine.js'
 import type { StackHostState } from '../drift.js'
-import type { RenderedStack } from './stack-file.js'
+import { CONTENT_LABEL, OBJECT_KINDS, versionOf } from './content-names.js'
+import type { RenderedService, RenderedStack } from './stack-file.js'
 import {
   currentTasks,
   lastFailure,
@@ -84,10 +85,63 @@ export function specDifferences(
         field: 'environment',
         words: `environment differs from Git (${changed.join(', ')})`,
       })
+    differences.push(...objectDifferences(tree, name, spec, service))
   }
   for (const service of deployed)
     if (!(service.name in treeServices))
       differences.push({ service: service.name, field: 'service', words: 'is not in Git any more' })
+  return differences
+}
+
+/**
+ * The configs and secrets a deployed service names, against the tree's: a
+ * content-named object (content-names.ts) in another version is said with
+ * both versions (`uses config app_conf version 1a2b3c4d, Git says 5e6f7a8b`).
+ */
+export function objectDifferences(
+  tree: RenderedStack,
+  name: string,
+  spec: RenderedService,
+  service: SwarmService,
+): SpecDifference[] {
+  const differences: SpecDifference[] = []
+  for (const kind of OBJECT_KINDS) {
+    const deployed = service[`${kind}s`]
+    if (!deployed) continue
+    const section = (tree[`${kind}s`] ?? {}) as Record<
+      string,
+      { name?: string; labels?: Record<string, string> } | undefined
+    >
+    const refs = (spec[`${kind}s`] ?? []) as ({ source?: string } | string)[]
+    const matched = new Set<string>()
+    for (const ref of refs) {
+      const key = typeof ref === 'string' ? ref : (ref.source ?? '')
+      const wanted = section[key]?.name ?? key
+      const hash = section[key]?.labels?.[CONTENT_LABEL]
+      // The name without its hash: what every version of this object's name starts with.
+      const base = hash ? wanted.slice(0, -(hash.length + 1)) : wanted
+      const running = deployed.find(
+        (object) => object === wanted || object === base || versionOf(object, base) !== undefined,
+      )
+      if (running) matched.add(running)
+      if (running === wanted) continue
+      const version = running && versionOf(running, base)
+      differences.push({
+        service: name,
+        field: `${kind}s`,
+        words: running
+          ? `uses ${kind} ${key} ${version ? `version ${version}` : `as ${running}`}, Git says ${hash ?? wanted}`
+          : `does not use ${kind} ${key}, Git says it does`,
+      })
+    }
+    for (const object of deployed)
+      if (!matched.has(object))
+        differences.push({
+          service: name,
+          field: `${kind}s`,
+          words: `uses ${kind} ${object}, which Git does not name`,
+        })
+  }
   return differences
 }
 

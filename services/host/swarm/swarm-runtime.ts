@@ -2,11 +2,14 @@ import { type Compose, ComposeUnavailable } from '../compose.js'
 import { composeDeployedFrom } from '../compose-runtime.js'
 import { type Engine, EngineUnavailable, type InspectedContainer } from '../docker-engine.js'
 import { modelOf, type StackHostState, unreadModel } from '../drift.js'
+import { untrackedReads } from '../file-changes.js'
 import type { StackRuntime } from '../runtime.js'
 import { type ImagePolicy, readStackSettings, withServiceNames } from '../stack-settings.js'
 import { WorkTreeError } from '../work-tree-safety.js'
+import { type NamedObject, readObjectFile, withContentNames } from './content-names.js'
+import { objectWords, oldVersions, stackObjects } from './old-versions.js'
 import { watchRollout } from './rollout.js'
-import { type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
+import { nodeLocalMounts, type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
 import { createSwarmApi, currentTasks, type SwarmApi } from './swarm-api.js'
 import { swarmStackState } from './swarm-drift.js'
 import { SWARM_IMAGE_APPLY_REFUSED, withSwarmImages } from './swarm-images.js'
@@ -19,8 +22,13 @@ import { SWARM_IMAGE_APPLY_REFUSED, withSwarmImages } from './swarm-images.js'
 // deployed services' specs with the tree (swarm-drift.ts). Swarm's own
 // rules (scheduling, update order, restarts) are never re-implemented.
 //
+// Configs and secrets are named by their content (content-names.ts): a
+// changed file is a new object and a new spec, so the deploy rolls the
+// services reading it and `renew` is not asked for them; the old versions
+// go once a deploy passed its gate (old-versions.ts).
+//
 // Not (yet) for Swarm: builds (refused), applying image updates (detected
-// only: swarm-images.ts), content-hashed configs and secrets.
+// only: swarm-images.ts).
 
 /** `docker stack deploy --resolve-image`: whether the CLI asks the registry for each image's digest. */
 export type ResolveImage = 'always' | 'changed' | 'never'
@@ -34,6 +42,11 @@ export function createSwarmRuntime(options: {
   resolveImage: ResolveImage
   /** IMAGE_UPDATES: the image policy of a stack and service that name none (notes). */
   imagePolicy?: ImagePolicy
+  /** Where an old config or secret the engine refuses to remove is said. */
+  log?: {
+    info(details: object, message: string): void
+    warn(details: object, message: string): void
+  }
 }): StackRuntime {
   const { compose, engine } = options
   const api: SwarmApi = createSwarmApi(engine)
@@ -47,17 +60,21 @@ export function createSwarmRuntime(options: {
     }
   }
 
-  /** The tree as Swarm is given it, refused when Swarm cannot run it. */
-  async function renderedFor(dir: string): Promise<RenderedStack> {
+  /** The tree as Swarm is given it (configs and secrets named by content), refused when Swarm cannot run it. */
+  async function renderedFor(
+    dir: string,
+  ): Promise<{ rendered: RenderedStack; named: NamedObject[] }> {
     const rendered = (await compose.rendered(dir)) as RenderedStack
     refuseUnsupported(rendered)
-    return rendered
+    const stack = rendered.name ?? (await compose.model(dir)).name
+    return withContentNames(stack, rendered, readObjectFile)
   }
 
   async function check(input: Parameters<StackRuntime['check']>[0]): Promise<StackHostState> {
     let rendered: RenderedStack
     let stack: string
     let settings: StackHostState['settings']
+    let notes: string[]
     try {
       const model = await modelOf({ ...input, compose })
       stack = model.name
@@ -65,7 +82,8 @@ export function createSwarmRuntime(options: {
         readStackSettings(model.settings),
         Object.keys(model.services ?? {}),
       )
-      rendered = await renderedFor(input.dir)
+      notes = [...untrackedReads(model.reads), ...nodeLocalMounts(model.reads)]
+      ;({ rendered } = await renderedFor(input.dir))
     } catch (error) {
       input.claim?.(undefined)
       // Refused for Swarm: failed until Git changes the tree (as a refused tree is).
@@ -94,7 +112,11 @@ export function createSwarmRuntime(options: {
       })
       // Image updates: detected as on Compose, never applied (swarm-images.ts).
       return withSwarmImages(
-        { ...state, ...(settings ? { settings } : {}) },
+        {
+          ...state,
+          ...(settings ? { settings } : {}),
+          ...(notes.length > 0 ? { notes } : {}),
+        },
         {
           tree: rendered,
           findings: input.imageFindings,
@@ -119,7 +141,7 @@ export function createSwarmRuntime(options: {
     dir: string,
     run: { waitSeconds: number; signal: AbortSignal; onWaiting?: () => void },
   ) {
-    const rendered = await renderedFor(dir)
+    const { rendered } = await renderedFor(dir)
     const { name } = await compose.model(dir)
     const since = await api.now()
     await compose.docker(
@@ -146,6 +168,37 @@ export function createSwarmRuntime(options: {
       signal: run.signal,
       since,
     })
+  }
+
+  /**
+   * The old versions of the stack's configs and secrets (old-versions.ts),
+   * removed one by one with the docker CLI; one the engine refuses (a
+   * service names it still) is kept and said. What was done, in words.
+   */
+  async function removeOldVersions(dir: string, signal: AbortSignal): Promise<string[]> {
+    const { named } = await renderedFor(dir)
+    const { name: stack } = await compose.model(dir)
+    const old = oldVersions(await stackObjects(engine, stack), named)
+    const words: string[] = []
+    for (const object of old) {
+      const what = objectWords(object, named)
+      try {
+        await compose.docker(dir, [object.kind, 'rm', object.id], { signal, timeoutMs: 60_000 })
+        options.log?.info({ stack, [object.kind]: object.name }, `removed the old ${what}`)
+        words.push(`removed the old ${what}`)
+      } catch (error) {
+        // The engine's own words, without the transport's wrapping.
+        const message = (error as Error).message
+          .replace(/^Error response from daemon:\s*/, '')
+          .replace(/^rpc error: code = \w+ desc = /, '')
+        options.log?.warn(
+          { stack, [object.kind]: object.name, reason: message },
+          `kept the old ${what}: the engine refuses to remove it`,
+        )
+        words.push(`kept the old ${what}: ${message}`)
+      }
+    }
+    return words
   }
 
   /** The stack's current tasks as the read-back sees containers (a task is replaced, never restarted). */
@@ -176,7 +229,7 @@ export function createSwarmRuntime(options: {
     model: (dir) => compose.model(dir),
     check,
     async validate(dir) {
-      const rendered = await renderedFor(dir)
+      const { rendered } = await renderedFor(dir)
       // The docker CLI's own stack loader, where it has `stack config` (23+): its verdict before anything is touched.
       await compose
         .docker(dir, ['stack', 'config', '--compose-file', '-'], {
@@ -212,6 +265,8 @@ export function createSwarmRuntime(options: {
     },
     restoreImages: async () => {},
     removeImages: async () => {},
+    contentNamed: ['config', 'secret'],
+    removeOldVersions,
     inspect,
     takeDown: async (dir, stack, signal) => {
       await compose.docker(dir, ['stack', 'rm', stack], { signal, timeoutMs: 5 * 60_000 })

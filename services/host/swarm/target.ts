@@ -109,6 +109,12 @@ function deferredRuntime(
     renew: later('renew'),
     restoreImages: later('restoreImages'),
     removeImages: later('removeImages'),
+    get contentNamed() {
+      return known()?.contentNamed
+    },
+    async removeOldVersions(dir: string, signal: AbortSignal) {
+      return (await (await decide()).removeOldVersions?.(dir, signal)) ?? []
+    },
     inspect: later('inspect'),
     takeDown: later('takeDown'),
     deployedFrom: (check, workTree) =>
