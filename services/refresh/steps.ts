@@ -69,9 +69,13 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
         .filter((stack) => !stack.lookupPending)
         .map((stack) => `${stack.path}\0${stack.treeOid}`),
     )
+    // A remembered stamp stands only for a path the previous snapshot lacks
+    // (as in refreshApplied): a stack back to its startup tree is new again.
+    const previousPaths = new Set(previous.stacks.map((stack) => stack.path))
     const fresh = state.stacks.filter(
       (stack) =>
-        !known.has(`${stack.path}\0${stack.treeOid}`) && stamped.get(stack.path) !== stack.treeOid,
+        !known.has(`${stack.path}\0${stack.treeOid}`) &&
+        (previousPaths.has(stack.path) || stamped.get(stack.path) !== stack.treeOid),
     )
     if (fresh.length === 0) return state
     const retried = new Set(

@@ -356,3 +356,36 @@ t.test('another repository on the same cache dir: histories never mix', async (t
   await startApp(app)
   t.match(await detailOf(app)('alpha'), { changedRevision: inTwo, changedSubject: 'alpha in two' })
 })
+
+t.test(
+  'a stack back to the tree it had at startup, in several commits: its own commit',
+  async (t) => {
+    const repo = createFixtureRepo(server, { stacks: 0 })
+    repo.writeStack('alpha', compose('1'))
+    repo.commitAndPush('add alpha')
+    const config = configFor(server, repo.url)
+    let app = await build(t, config)
+    await startApp(app)
+    await app.close()
+    // A restart: alpha's stamp (tree 1) is remembered from the stack history file.
+    app = await build(t, config)
+    await startApp(app)
+    repo.writeStack('alpha', compose('2'))
+    repo.commitAndPush('alpha to 2')
+    await app.desiredState.refresh('manual').done
+    repo.writeStack('alpha', compose('1'))
+    const back = repo.commit('alpha back to 1')
+    repo.writeFile('README.md', 'docs\n')
+    const head = repo.commitAndPush('docs')
+    const outcome = await app.desiredState.refresh('manual').done
+    t.ok(
+      outcome.steps.includes('find-stack-commits'),
+      'a tree new since the last refresh: looked up',
+    )
+    t.match(await detailOf(app)('alpha'), {
+      changedRevision: back,
+      changedSubject: 'alpha back to 1',
+    })
+    t.not(back, head)
+  },
+)
