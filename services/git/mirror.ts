@@ -66,7 +66,8 @@ export function createMirror(options: MirrorOptions) {
         scrub,
       })
     } catch (error) {
-      throw await explain(error)
+      // Only the mirror's own failures mark it broken (not another repository's, e.g. the history's).
+      throw await explain(error, cwd === dir)
     }
   }
 
@@ -122,9 +123,9 @@ export function createMirror(options: MirrorOptions) {
       : `the Git server answered that there is no repository ${repositoryAt} (HTTP 404): check the path in GIT_REPO_URL; a private repository also needs GIT_ACCESS_TOKEN (or GIT_ACCESS_TOKEN_FILE)`
 
   /** Adds what an operator can do about a failure; remembers a broken mirror. */
-  async function explain(error: unknown): Promise<unknown> {
+  async function explain(error: unknown, ownRepository = true): Promise<unknown> {
     if (!(error instanceof GitError)) return error
-    if (error.code === 'corrupt_mirror') broken = true
+    if (error.code === 'corrupt_mirror' && ownRepository) broken = true
     if (error.code === 'unreachable' && /returned error: 30[1278]\b/.test(error.detail)) {
       const location = await findRedirect(options.repoUrl, {
         caFile: options.sslCaInfo,

@@ -1,5 +1,6 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { GitError } from './command.js'
 import type { Mirror } from './mirror.js'
 import { commitSubject } from './objects.js'
 import type { ResolvedRevision } from './remote.js'
@@ -18,6 +19,10 @@ import type { ResolvedRevision } from './remote.js'
 //    commits and trees only where the server allows a blob filter), and
 //    `git log` names, per stack directory, the newest commit that touched
 //    it. The mirror itself stays shallow: its pruning and size rules hold.
+//    One commit more than that is fetched, and the shallow boundary (a
+//    commit whose parents were not fetched, so `git log` lists every file
+//    as added by it) never counts as having changed a stack. A history
+//    repository git calls broken is rebuilt and the lookup tried once more.
 //
 // A stack not touched within those commits keeps the head's revision and
 // the caller's first-look flag; a failure here never fails a refresh.
@@ -45,17 +50,27 @@ export function parentsOf(commit: Buffer | string): string[] {
 export function newestTouching(
   log: string,
   directories: readonly string[],
+  boundary: ReadonlySet<string> = new Set(),
 ): Map<string, StackCommit> {
   const found = new Map<string, StackCommit>()
+  // By name, not directory × file: a first look at 10,000 stacks lists 40,000 files.
+  const wanted = new Set(directories)
   for (const entry of log.split('\x1e')) {
     if (found.size === directories.length) break
     const [head, ...files] = entry.split('\0')
     const [revision, subject] = (head ?? '').replace(/^\n+/, '').split('\x1f')
     if (!revision || !/^[0-9a-f]{40}$/.test(revision)) continue
-    const names = files.map((file) => file.replace(/^\n+/, '')).filter(Boolean)
-    for (const directory of directories)
-      if (!found.has(directory) && names.some((name) => name.startsWith(`${directory}/`)))
-        found.set(directory, { revision, ...(subject ? { subject } : {}) })
+    // A shallow boundary's parents are absent: its file list is the whole tree, not a change.
+    if (boundary.has(revision)) continue
+    const commit = { revision, ...(subject ? { subject } : {}) }
+    for (const file of files) {
+      const name = file.replace(/^\n+/, '')
+      // Every directory the file is under (a stack directory may hold a `/` deeper in GIT_DEPLOY_DIR).
+      for (let slash = name.indexOf('/'); slash !== -1; slash = name.indexOf('/', slash + 1)) {
+        const directory = name.slice(0, slash)
+        if (wanted.has(directory) && !found.has(directory)) found.set(directory, commit)
+      }
+    }
   }
   return found
 }
@@ -67,9 +82,13 @@ export function createStackCommits(
   const historyDir = mirror.dir.replace(/\.git$/, '.history')
 
   /** The history repository: created when missing or another repository's. */
-  async function ensureHistory(signal?: AbortSignal) {
+  async function ensureHistory(signal?: AbortSignal, rebuild = false) {
     const marker = join(historyDir, 'docker-cd-url')
-    if ((await readFile(marker, 'utf8').catch(() => undefined)) === mirror.options.repoUrl) return
+    if (
+      !rebuild &&
+      (await readFile(marker, 'utf8').catch(() => undefined)) === mirror.options.repoUrl
+    )
+      return
     await rm(historyDir, { recursive: true, force: true })
     await mkdir(historyDir, { recursive: true })
     await mirror.git(['init', '--bare', '--quiet'], signal, undefined, historyDir)
@@ -104,13 +123,35 @@ export function createStackCommits(
       const one = { revision, ...(subject ? { subject } : {}) }
       return new Map(directories.map((directory) => [directory, one]))
     }
+    try {
+      return await lookup(input, signal)
+    } catch (error) {
+      // A damaged history repository (not a network failure): rebuilt, tried once more.
+      if (!(error instanceof GitError && ['corrupt_mirror', 'git_error'].includes(error.code)))
+        throw error
+      await ensureHistory(signal, true)
+      return await lookup(input, signal)
+    }
+  }
+
+  /** Fetches the last HISTORY_DEPTH commits into the history repository and reads them. */
+  async function lookup(
+    input: {
+      revision: string
+      resolved: Pick<ResolvedRevision, 'fetchTarget'>
+      directories: readonly string[]
+    },
+    signal?: AbortSignal,
+  ): Promise<Map<string, StackCommit>> {
+    const { revision, directories } = input
     await ensureHistory(signal)
     const ref = 'refs/docker-cd/history'
     await mirror.git(
       [
         'fetch',
         '--quiet',
-        `--depth=${HISTORY_DEPTH}`,
+        // One more than is read: the newest HISTORY_DEPTH commits all have their parent.
+        `--depth=${HISTORY_DEPTH + 1}`,
         '--filter=blob:none',
         '--no-tags',
         '--no-write-fetch-head',
@@ -140,7 +181,9 @@ export function createStackCommits(
       undefined,
       historyDir,
     )
-    return newestTouching(stdout.toString('utf8'), directories)
+    const shallow = await readFile(join(historyDir, 'shallow'), 'utf8').catch(() => '')
+    const boundary = new Set(shallow.split('\n').filter(Boolean))
+    return newestTouching(stdout.toString('utf8'), directories, boundary)
   }
 
   return { find }

@@ -77,7 +77,12 @@ export function createRefreshController(options: RefreshControllerOptions) {
     let outcome: RefreshOutcome
     try {
       remembered ??= options.history?.load() ?? new Map()
-      const stamped = new Map([...remembered].map(([path, stamp]) => [path, stamp.treeOid]))
+      // A stamp whose lookup failed is looked up again: not counted as stamped.
+      const stamped = new Map(
+        [...remembered]
+          .filter(([, stamp]) => !stamp.lookupPending)
+          .map(([path, stamp]) => [path, stamp.treeOid]),
+      )
       const result = await options.runSteps(before, signal, stamped)
       const finished = now()
       if (result.kind === 'unchanged') {

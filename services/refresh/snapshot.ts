@@ -32,6 +32,11 @@ export type Stack = Readonly<{
   firstLook?: true
   /** The first line of `changedRevision`'s message, kept with the stamp (the shallow mirror forgets old commits). */
   changedSubject?: string
+  /**
+   * The lookup of the commit that changed the tree failed (`firstLook` is
+   * then set too): the next refresh of a new revision looks again.
+   */
+  lookupPending?: true
 }>
 
 /** When a stack's tree last changed, as remembered across restarts. */
@@ -41,15 +46,25 @@ export type StackStamp = Readonly<{
   changedRevision: string
   firstLook?: true
   changedSubject?: string
+  lookupPending?: true
 }>
 
 /** A stack as Git describes it; status, health, reason and change stamps are the cache's own. */
 export type DesiredStack = Omit<
   Stack,
-  'status' | 'health' | 'reason' | 'changedAt' | 'changedRevision' | 'firstLook' | 'changedSubject'
+  | 'status'
+  | 'health'
+  | 'reason'
+  | 'changedAt'
+  | 'changedRevision'
+  | 'firstLook'
+  | 'changedSubject'
+  | 'lookupPending'
 > & {
   /** For a tree new to this service: the commit that last changed it (refresh steps), when found. */
   changedBy?: Readonly<{ revision: string; subject?: string }>
+  /** The refresh steps looked for that commit and failed (a warning). */
+  lookupFailed?: true
 }
 
 /** Stack paths that appeared, whose directory tree changed, or that left Git. */
@@ -121,28 +136,39 @@ export function refreshApplied(
   const previous = new Map(snapshot.stacks.map((stack) => [stack.path, stack]))
   const stamp = (stack: DesiredStack) => {
     const known = previous.get(stack.path) ?? remembered.get(stack.path)
-    if (known && known.treeOid === stack.treeOid)
+    const changedBy = stack.changedBy
+    if (known && known.treeOid === stack.treeOid) {
+      // A stamp whose lookup failed: this refresh's lookup, when it found the commit, names it.
+      if (known.lookupPending && changedBy)
+        return {
+          changedAt: known.changedAt,
+          changedRevision: changedBy.revision,
+          ...(changedBy.subject ? { changedSubject: changedBy.subject } : {}),
+        }
       return {
         changedAt: known.changedAt,
         changedRevision: known.changedRevision,
         ...(known.firstLook ? { firstLook: true as const } : {}),
         ...(known.changedSubject ? { changedSubject: known.changedSubject } : {}),
+        ...(known.lookupPending && stack.lookupFailed ? { lookupPending: true as const } : {}),
       }
+    }
     // The commit that last changed the tree, when the steps found it; else
     // the fetched one — and never seen before by this cache dir, the tree was
-    // already there at the first look (that commit may be older).
-    const changedBy = stack.changedBy
-    const firstLook = snapshot.revision === null && !known && !changedBy
+    // already there at the first look (that commit may be older), or the
+    // lookup failed (the commit may be older too; looked up again later).
+    const firstLook = (snapshot.revision === null && !known && !changedBy) || stack.lookupFailed
     return {
       changedAt: at.toISOString(),
       changedRevision: changedBy?.revision ?? state.revision,
       ...(firstLook ? { firstLook: true as const } : {}),
       ...(changedBy?.subject ? { changedSubject: changedBy.subject } : {}),
+      ...(stack.lookupFailed ? { lookupPending: true as const } : {}),
     }
   }
   const stacks = state.stacks
     .map((desired) => {
-      const { changedBy: _stamped, ...stack } = desired
+      const { changedBy: _stamped, lookupFailed: _failed, ...stack } = desired
       return Object.freeze({
         ...stack,
         ...hostStateOf(previous.get(stack.path)),

@@ -60,6 +60,7 @@ export function createStackHistory(file: string, onError: (error: unknown) => vo
             changedRevision: stack.changedRevision,
             ...(stack.firstLook ? { firstLook: true } : {}),
             ...(stack.changedSubject ? { changedSubject: stack.changedSubject } : {}),
+            ...(stack.lookupPending ? { lookupPending: true } : {}),
           },
         ]),
       ),

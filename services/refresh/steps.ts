@@ -63,19 +63,37 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
     warnings: string[],
     signal?: AbortSignal,
   ): Promise<DesiredState> {
-    const known = new Set(previous.stacks.map((stack) => `${stack.path}\0${stack.treeOid}`))
+    // A stack whose last lookup failed is not known: looked up again.
+    const known = new Set(
+      previous.stacks
+        .filter((stack) => !stack.lookupPending)
+        .map((stack) => `${stack.path}\0${stack.treeOid}`),
+    )
+    // A remembered stamp stands only for a path the previous snapshot lacks
+    // (as in refreshApplied): a stack back to its startup tree is new again.
+    const previousPaths = new Set(previous.stacks.map((stack) => stack.path))
     const fresh = state.stacks.filter(
       (stack) =>
-        !known.has(`${stack.path}\0${stack.treeOid}`) && stamped.get(stack.path) !== stack.treeOid,
+        !known.has(`${stack.path}\0${stack.treeOid}`) &&
+        (previousPaths.has(stack.path) || stamped.get(stack.path) !== stack.treeOid),
     )
     if (fresh.length === 0) return state
+    const retried = new Set(
+      previous.stacks
+        .filter((stack) => stack.lookupPending)
+        .map((stack) => `${stack.path}\0${stack.treeOid}`),
+    )
     steps.push('find-stack-commits')
+    let failed = false
     const found = await git
       .stackCommits(
         {
           revision: state.revision,
           resolved,
-          previousRevision: previous.revision,
+          // Looked up again, a stack the head did not change: the one-commit answer would name the head.
+          previousRevision: fresh.some((stack) => retried.has(`${stack.path}\0${stack.treeOid}`))
+            ? null
+            : previous.revision,
           directories: fresh.map((stack) => inRepository(stack.path)),
         },
         signal,
@@ -83,15 +101,18 @@ export function createRefreshSteps(deps: { git: GitReader; deployDir: string }) 
       .catch((error) => {
         if (error instanceof GitError && error.code === 'aborted') throw error
         warnings.push(
-          `find-stack-commits failed (new stacks are labelled with the fetched commit): ${error instanceof Error ? error.message : error}`,
+          `find-stack-commits failed (new stacks are labelled with the fetched commit, as at a first look, and looked up again at the next new revision): ${error instanceof Error ? error.message : error}`,
         )
+        failed = true
         return new Map<string, StackCommit>()
       })
+    const looked = new Set(fresh.map((stack) => stack.path))
     return {
       ...state,
       stacks: state.stacks.map((stack) => {
         const changedBy = found.get(inRepository(stack.path))
-        return changedBy ? { ...stack, changedBy } : stack
+        if (changedBy) return { ...stack, changedBy }
+        return failed && looked.has(stack.path) ? { ...stack, lookupFailed: true as const } : stack
       }),
     }
   }

@@ -212,3 +212,17 @@ t.test(
     t.same(leftovers, [], 'the private key copies are removed on exit')
   },
 )
+
+t.test('over ssh, the history lookup names each stack’s own commit', async (t) => {
+  const repo = createFixtureRepo(git, { stacks: 0 })
+  repo.writeStack('alpha')
+  const added = repo.commitAndPush('add alpha')
+  repo.writeFile('README.md', 'docs\n')
+  repo.commitAndPush('docs')
+  const { app } = await sshApp(t, sshd.url(repo.bareDir))
+  await startApp(app)
+  t.same(app.desiredState.lastOutcome()?.warnings, [], 'no warning: the lookup worked over ssh')
+  const alpha = (await app.inject('/api/stacks/alpha')).json()
+  t.match(alpha, { changedRevision: added, changedSubject: 'add alpha' })
+  t.notOk(alpha.firstLook)
+})

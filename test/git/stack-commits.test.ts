@@ -40,6 +40,95 @@ t.test('newestTouching: the first (newest) commit touching each directory', asyn
   )
 })
 
+t.test('newestTouching at 10,000 stacks: by name, not directory × file', async (t) => {
+  const directories = Array.from({ length: 10_000 }, (_, i) => `stacks/s-${i}`)
+  const files = directories.flatMap((d) => [`${d}/compose.yaml`, `${d}/a.env`, `${d}/b.env`])
+  const log = `\x1e${A}\x1finitial\0\n${files.join('\0')}\0`
+  const started = performance.now()
+  const found = newestTouching(log, directories)
+  const ms = performance.now() - started
+  t.equal(found.size, 10_000)
+  t.ok(ms < 1500, `a first look at 10,000 stacks blocks the event loop ${Math.round(ms)} ms`)
+})
+
+t.test(
+  'newestTouching: a shallow boundary commit never counts (its parents are absent)',
+  async (t) => {
+    // git log lists every file of a boundary commit, as if it added them all.
+    const log = [
+      `\x1e${C}\x1fdocs\0\nREADME.md\0`,
+      `\x1e${B}\x1fboundary\0\nREADME.md\0stacks/alpha/compose.yaml\0stacks/beta/compose.yaml\0`,
+    ].join('')
+    const found = newestTouching(log, ['stacks/alpha'], new Set([B]))
+    t.equal(found.size, 0, 'not found within the history read: the caller’s first look')
+    t.same(newestTouching(log, ['stacks/alpha']).get('stacks/alpha')?.revision, B, 'without it')
+  },
+)
+
+t.test('a failed lookup: first look and pending; a later lookup names the commit', async (t) => {
+  const stack = {
+    path: 'alpha',
+    composeFile: 'compose.yaml',
+    composeHash: '0',
+    treeOid: 't1',
+    blobOid: 'b1',
+  }
+  const first = refreshApplied(
+    refreshApplied(
+      initialSnapshot('main', 'branch'),
+      { revision: A, refType: 'branch', deployTreeOid: 'd0', stacks: [] },
+      'startup',
+      new Date(),
+    ),
+    {
+      revision: B,
+      refType: 'branch',
+      deployTreeOid: 'd1',
+      stacks: [{ ...stack, lookupFailed: true }],
+    },
+    'manual',
+    new Date(),
+  )
+  t.match(first.stacks[0], { changedRevision: B, firstLook: true, lookupPending: true })
+  const failedAgain = refreshApplied(
+    first,
+    {
+      revision: C,
+      refType: 'branch',
+      deployTreeOid: 'd1',
+      stacks: [{ ...stack, lookupFailed: true }],
+    },
+    'manual',
+    new Date(),
+  )
+  t.match(failedAgain.stacks[0], { changedRevision: B, firstLook: true, lookupPending: true })
+  const found = refreshApplied(
+    failedAgain,
+    {
+      revision: C,
+      refType: 'branch',
+      deployTreeOid: 'd1',
+      stacks: [{ ...stack, changedBy: { revision: A, subject: 'add alpha' } }],
+    },
+    'manual',
+    new Date(),
+  )
+  t.match(found.stacks[0], {
+    changedRevision: A,
+    changedSubject: 'add alpha',
+    changedAt: first.stacks[0]?.changedAt,
+  })
+  t.notOk(found.stacks[0]?.firstLook || found.stacks[0]?.lookupPending)
+  const notFound = refreshApplied(
+    failedAgain,
+    { revision: C, refType: 'branch', deployTreeOid: 'd1', stacks: [stack] },
+    'manual',
+    new Date(),
+  )
+  t.match(notFound.stacks[0], { changedRevision: B, firstLook: true })
+  t.notOk(notFound.stacks[0]?.lookupPending, 'looked up, not found: no longer pending')
+})
+
 t.test('one commit after the last revision: no git run, every stack is its', async (t) => {
   const calls: string[][] = []
   const finder = createStackCommits(
