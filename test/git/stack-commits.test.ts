@@ -1,7 +1,9 @@
+import { join } from 'node:path'
 import t from 'tap'
 import { createCommitSubjects } from '../../services/content/commit-subjects.js'
 import { createStackCommits, newestTouching, parentsOf } from '../../services/git/stack-commits.js'
 import { initialSnapshot, refreshApplied } from '../../services/refresh/snapshot.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 // The pure parts of "which commit last changed each stack": parents read
 // from a commit object, `git log` output matched to stack directories, the
@@ -134,7 +136,8 @@ t.test('one commit after the last revision: no git run, every stack is its', asy
   const calls: string[][] = []
   const finder = createStackCommits(
     {
-      dir: '/nonexistent/x.git',
+      // A real directory: the two-commit case creates the history repository beside it.
+      dir: join(tempDir('docker-cd-stack-commits-'), 'x.git'),
       options: { repoUrl: 'https://example.invalid/r.git' } as never,
       git: (async (args: string[]) => {
         calls.push(args)
