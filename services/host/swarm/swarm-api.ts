@@ -58,7 +58,18 @@ export type SwarmTask = {
   specKey: string
 }
 
-export type SwarmNode = { id: string; hostname: string; role: string; state: string; addr: string }
+export type SwarmNode = {
+  id: string
+  hostname: string
+  role: string
+  /** `ready`, `down`, `unknown`, `disconnected`. */
+  state: string
+  addr: string
+  /** `active`, `pause`, `drain`: whether the scheduler places tasks there. */
+  availability: string
+  /** A manager that leads the Raft group. */
+  leader?: boolean
+}
 
 type RawSpec = { ContainerSpec?: Record<string, unknown> }
 
@@ -184,8 +195,9 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
           {
             ID: string
             Description?: { Hostname?: string }
-            Spec?: { Role?: string }
+            Spec?: { Role?: string; Availability?: string }
             Status?: { State?: string; Addr?: string }
+            ManagerStatus?: { Leader?: boolean }
           }[]
         >('/nodes')
       return raw.map((node) => ({
@@ -194,6 +206,8 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
         role: node.Spec?.Role ?? '',
         state: node.Status?.State ?? '',
         addr: node.Status?.Addr ?? '',
+        availability: node.Spec?.Availability ?? '',
+        ...(node.ManagerStatus?.Leader ? { leader: true } : {}),
       }))
     },
   }

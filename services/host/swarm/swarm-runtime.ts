@@ -9,6 +9,7 @@ import { watchRollout } from './rollout.js'
 import { type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
 import { createSwarmApi, currentTasks, type SwarmApi } from './swarm-api.js'
 import { swarmStackState } from './swarm-drift.js'
+import { nodeLabel } from './swarm-status.js'
 
 // The Swarm runtime: the second implementation of the runtime seam
 // (runtime.ts). A stack is a Swarm stack named as Compose names the
@@ -34,15 +35,6 @@ export function createSwarmRuntime(options: {
 }): StackRuntime {
   const { compose, engine } = options
   const api: SwarmApi = createSwarmApi(engine)
-
-  /** Node names for messages (`vm 127.0.0.2`), asked once per check. */
-  async function nodeNames(): Promise<(id: string) => string> {
-    const nodes = await api.nodes().catch(() => [])
-    return (id) => {
-      const node = nodes.find((n) => n.id === id)
-      return node ? `${node.hostname} ${node.addr}`.trim() : id.slice(0, 12)
-    }
-  }
 
   /** The tree as Swarm is given it, refused when Swarm cannot run it. */
   async function renderedFor(dir: string): Promise<RenderedStack> {
@@ -82,12 +74,15 @@ export function createSwarmRuntime(options: {
     try {
       const services = await api.services(stack)
       const tasks = await api.tasks(services.map((service) => service.id))
+      // A task on a node that is down is not running (swarm-status.ts).
+      const nodes = await api.nodes().catch(() => [])
       const state = swarmStackState({
         stack,
         tree: rendered,
         services,
         tasks,
-        nodeName: await nodeNames(),
+        nodeName: (id) => nodeLabel(nodes, id) || id.slice(0, 12),
+        nodes,
       })
       return { ...state, ...(settings ? { settings } : {}) }
     } catch (error) {
