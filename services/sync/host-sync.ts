@@ -13,6 +13,7 @@ import {
   createImageChecks,
   createImageWatch,
   createRegistryClient,
+  createSettleWatch,
   createSwarmApi,
   createSwarmRuntime,
   createWorkTrees,
@@ -79,9 +80,10 @@ export async function createHostSync(options: HostSyncOptions) {
   })
   // SYNC_TARGET, decided per engine: a worker (or, for `swarm`, a plain
   // engine) is refused here, before anything starts (TargetRefused).
+  const swarmApi = createSwarmApi(options.engine)
   const { runtime, decided } = await chooseRuntime({
     setting: config.syncTarget,
-    api: createSwarmApi(options.engine),
+    api: swarmApi,
     engineWords: `the Docker engine at ${options.engine.describe}`,
     compose: createComposeRuntime({ compose, engine: options.engine }),
     swarm: () =>
@@ -152,7 +154,10 @@ export async function createHostSync(options: HostSyncOptions) {
     workTrees,
     runtime,
     current: options.current,
-    onState: (path, check) => reconciler.hostChecked(path, check),
+    onState(path, check) {
+      reconciler.hostChecked(path, check)
+      if (runtime.name === 'swarm') settle.checked(path, check)
+    },
     treeFor: (path, tree) => comparedTree(records.get(path), tree),
     // The containers were created from the tree last deployed (a rollback's included).
     async changedSinceDeploy(path, tree) {
@@ -189,6 +194,8 @@ export async function createHostSync(options: HostSyncOptions) {
     ...(options.healBackoff ? { healBackoff: options.healBackoff } : {}),
     ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
   })
+  // Swarm: a stack not healthy is looked at again until it is (its tasks have no events).
+  const settle = createSettleWatch({ recheck: (path) => monitor.recheck(path) })
   const watch = createEngineWatch({
     // A swarm's stacks change through their services (a rollout, a scale by hand).
     engine:
@@ -199,6 +206,11 @@ export async function createHostSync(options: HostSyncOptions) {
           }
         : options.engine,
     onProjects: (projects) => monitor.projectsChanged(projects),
+    // A node down or up moves tasks of any stack.
+    onNodes() {
+      settle.reset()
+      monitor.recheckAll()
+    },
     onLost(reason) {
       options.sink?.engineLost?.()
       log.warn({}, `engine unreachable: ${reason}; stacks are unknown until it answers again`)
@@ -230,6 +242,8 @@ export async function createHostSync(options: HostSyncOptions) {
     reconciler,
     refreshObservers,
     eventsConnected: watch.connected,
+    /** SYNC_TARGET=swarm: the swarm's nodes, read now; undefined for Compose. */
+    swarmNodes: () => (runtime.name === 'swarm' ? swarmApi.nodes() : undefined),
     /** Image updates: ask the registries now (a manual request). */
     checkImages: () => imageWatch.checkNow(true),
     /** What the last image round found for a stack. */
@@ -239,6 +253,7 @@ export async function createHostSync(options: HostSyncOptions) {
       imageWatch.close()
       await reconciler.close()
       await watch.close()
+      settle.close()
       // Any Compose still running (a check) is stopped, SIGKILLed after the grace: none outlives the service.
       await Promise.all([monitor.close(), runtime.close(), compose.close()])
     },
