@@ -22,10 +22,15 @@ const hostRoutes: FastifyPluginAsyncZod = async (app) => {
       const overview = await hostOverview({
         engine: app.dockerEngine,
         stackOf: (project) => app.host?.stackOfProject(project),
-        ...(app.host ? { eventsConnected: app.host.eventsConnected() } : {}),
+        ...(app.host
+          ? { eventsConnected: app.host.eventsConnected(), swarmNodes: app.host.swarmNodes }
+          : {}),
       })
+      // None while the engine has not answered yet (the runtime is `undecided`).
+      const target = (['compose', 'swarm'] as const).find((t) => t === app.host?.runtime.name)
       return {
         syncMode: app.config.syncMode,
+        ...(target ? { target } : {}),
         ...overview,
         projects: overview.projects.map((project) => {
           const removed = project.stack
