@@ -89,6 +89,7 @@ const swarmTaskSchema = z.object({
     description:
       'The node it is on (hostname and address); empty while the scheduler has not placed it',
   }),
+  nodeId: z.string().optional().meta({ description: 'The node’s id, as GET /api/host lists the nodes' }),
   nodeState: z.string().optional().meta({
     description: "The node's state when it is not `ready` (`down`: what the task last said is not known to be true)",
   }),

@@ -127,6 +127,7 @@ t.test('each service with its tasks per node', async (t) => {
         {
           slot: 1,
           node: 'mgr 127.0.0.1',
+          nodeId: 'm',
           state: 'running',
           desiredState: 'running',
           since: '2026-01-01T00:00:01Z',
@@ -142,6 +143,7 @@ t.test('each service with its tasks per node', async (t) => {
         {
           slot: 3,
           node: 'mgr 127.0.0.1',
+          nodeId: 'm',
           state: 'running',
           desiredState: 'running',
           since: '2026-01-01T00:00:03Z',
@@ -149,6 +151,7 @@ t.test('each service with its tasks per node', async (t) => {
         {
           slot: 4,
           node: 'wkr 127.0.0.2',
+          nodeId: 'w',
           nodeState: 'down',
           state: 'running',
           desiredState: 'running',
@@ -157,6 +160,15 @@ t.test('each service with its tasks per node', async (t) => {
       ],
     },
   ])
+  t.same(
+    serviceViews(
+      [service],
+      [task(1, 'm'), task(2, 'x')],
+      [node('m', 'vm'), { ...node('x', 'vm'), addr: '127.0.0.1' }],
+    )[0]?.tasks.map((task) => task.node),
+    ['vm 127.0.0.1 (m)', 'vm 127.0.0.1 (x)'],
+    'two nodes of one name and address are told apart by id',
+  )
   const global = serviceViews(
     [{ ...service, replicas: undefined }],
     [task(0, 'm'), task(0, 'w')],

@@ -24,11 +24,18 @@ export function unschedulable(task: SwarmTask): string | undefined {
   return [task.error, task.message].find((words) => words && NO_SUITABLE_NODE.test(words))
 }
 
-/** A node's name for people: `hostname address`, or the id's start when the node is not known. */
+/**
+ * A node's name for people: `hostname address`, with the id's start when
+ * another node has the same (cloned machines, nodes behind one NAT), or
+ * the id's start alone when the node is not known.
+ */
 export function nodeLabel(nodes: readonly SwarmNode[], id: string): string {
   if (!id) return ''
+  const named = (node: SwarmNode) => `${node.hostname} ${node.addr}`.trim()
   const node = nodes.find((n) => n.id === id)
-  return node ? `${node.hostname} ${node.addr}`.trim() : id.slice(0, 12)
+  if (!node) return id.slice(0, 12)
+  const twin = nodes.some((other) => other.id !== id && named(other) === named(node))
+  return twin ? `${named(node)} (${id.slice(0, 12)})` : named(node)
 }
 
 /** Whether the manager hears from the node (a task there says what is true). */
@@ -111,6 +118,7 @@ export function serviceViews(
           return {
             ...(task.slot ? { slot: task.slot } : {}),
             node: nodeLabel(nodes, task.nodeId),
+            ...(task.nodeId ? { nodeId: task.nodeId } : {}),
             ...(nodeState && nodeState !== 'ready' ? { nodeState } : {}),
             state: task.state,
             desiredState: task.desired,
