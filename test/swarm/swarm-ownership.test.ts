@@ -79,7 +79,10 @@ t.test(
       return /not managed by docker-cd/.test(d.reason ?? '') ? d : undefined
     }, 'the stack deployed by hand said not to be ours')) as Detail
     t.equal(foreign.status, 'out_of_sync', 'it differs from Git, and is left so')
-    t.match(foreign.reason, /service web environment differs from Git \(GREETING\)/)
+    t.match(
+      foreign.reason,
+      /^not managed by docker-cd: deployed by hand from a docker stack deploy without docker-cd's io\.docker-cd\.work-tree label; service web environment differs from Git \(GREETING\)/,
+    )
 
     // Our stack leaves Git: with SYNC_PRUNE it goes (`docker stack rm`); the others stay.
     repo.removeStack(owned)

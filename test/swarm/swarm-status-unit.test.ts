@@ -6,6 +6,7 @@ import {
   type SwarmService,
   type SwarmTask,
   serviceViews,
+  swarmDeployedFrom,
   swarmHealth,
 } from '../../services/host/index.js'
 import { swarmServicesSection } from '../../services/ui/swarm-services.js'
@@ -220,4 +221,19 @@ t.test('a stack not healthy is looked at again, less and less often, until it is
   settle.checked('a', { health: 'degraded' })
   t.equal(waits.length, before, 'nothing after close')
   t.ok(clock)
+})
+
+t.test('who deployed a stack: docker-cd’s work-tree label, or someone else', async (t) => {
+  t.same(swarmDeployedFrom({ containers: [] }, '/stacks/a'), { kind: 'nothing' })
+  t.same(swarmDeployedFrom({ containers: [{ workingDir: '/stacks/a' }] }, '/stacks/a'), {
+    kind: 'this-tree',
+  })
+  t.same(swarmDeployedFrom({ containers: [{ workingDir: '/elsewhere/a' }] }, '/stacks/a'), {
+    kind: 'elsewhere',
+    workingDir: '/elsewhere/a',
+  })
+  t.match(swarmDeployedFrom({ containers: [{}] }, '/stacks/a'), {
+    kind: 'elsewhere',
+    workingDir: /docker stack deploy without docker-cd's io\.docker-cd\.work-tree label/,
+  })
 })

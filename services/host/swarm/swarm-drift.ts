@@ -1,7 +1,9 @@
 import type { StackHealth } from '../../../schemas/stack.js'
 import type { PlanEntry } from '../compose.js'
+import { composeDeployedFrom } from '../compose-runtime.js'
 import type { EngineContainer } from '../docker-engine.js'
 import type { StackHostState } from '../drift.js'
+import type { DeployedFrom } from '../runtime.js'
 import type { RenderedStack } from './stack-file.js'
 import {
   currentTasks,
@@ -158,6 +160,24 @@ export function tasksAsContainers(
       }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   )
+}
+
+/**
+ * Where a stack's services say they were deployed from: docker-cd labels
+ * each service it deploys with its work tree (stack-file.ts); a stack
+ * without that label was deployed by someone else (`docker stack deploy`
+ * by hand) and is never touched unless adopted.
+ */
+export function swarmDeployedFrom(
+  check: { containers: readonly { workingDir?: string }[] },
+  workTree: string,
+): DeployedFrom {
+  const from = composeDeployedFrom(check, workTree)
+  if (from.kind !== 'elsewhere' || check.containers.some((task) => task.workingDir)) return from
+  return {
+    kind: 'elsewhere',
+    workingDir: `a docker stack deploy without docker-cd's ${WORK_TREE_LABEL} label`,
+  }
 }
 
 /** The state of a stack from its tree's rendering and what the swarm runs. */

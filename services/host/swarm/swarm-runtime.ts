@@ -1,5 +1,4 @@
 import { type Compose, ComposeUnavailable } from '../compose.js'
-import { composeDeployedFrom } from '../compose-runtime.js'
 import { type Engine, EngineUnavailable, type InspectedContainer } from '../docker-engine.js'
 import { modelOf, type StackHostState, unreadModel } from '../drift.js'
 import type { StackRuntime } from '../runtime.js'
@@ -8,7 +7,7 @@ import { WorkTreeError } from '../work-tree-safety.js'
 import { watchRollout } from './rollout.js'
 import { type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
 import { createSwarmApi, currentTasks, type SwarmApi } from './swarm-api.js'
-import { swarmStackState } from './swarm-drift.js'
+import { swarmDeployedFrom, swarmStackState } from './swarm-drift.js'
 import { nodeLabel } from './swarm-status.js'
 
 // The Swarm runtime: the second implementation of the runtime seam
@@ -199,7 +198,7 @@ export function createSwarmRuntime(options: {
       await compose.docker(dir, ['stack', 'rm', stack], { signal, timeoutMs: 5 * 60_000 })
     },
     // docker-cd labels each service with the work tree it deployed (stack-file.ts).
-    deployedFrom: composeDeployedFrom,
+    deployedFrom: swarmDeployedFrom,
     ping: () => engine.ping(),
     async version() {
       await engine.ping()
