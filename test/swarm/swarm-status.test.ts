@@ -1,4 +1,6 @@
+import type { Page } from 'playwright-core'
 import t from 'tap'
+import { browserUnavailable, launchBrowser } from '../helpers/browser.js'
 import { deployedApp, waitFor } from '../helpers/build.js'
 import { ensureTestImage, hostUnavailable } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
@@ -12,7 +14,8 @@ import { HOST_NETWORK, startSwarm, swarmUnavailable } from '../helpers/swarm.js'
 // stopped leaves two replicas without a node (`max_replicas_per_node: 2`:
 // Swarm cannot put them on the manager), which is `degraded` with the
 // service, the missing replicas and the scheduler's words — seen live on
-// /api/events — and the engine started again is `healthy` again.
+// /api/events and on the dashboard's stack page (Chromium, when installed)
+// — and the engine started again is `healthy` again.
 
 const unavailable = hostUnavailable() ?? swarmUnavailable()
 // Two private engines forming a swarm, one stopped and started again: more than the usual 120 s.
@@ -127,6 +130,28 @@ t.test('status, nodes and a node going down', { skip: unavailable ?? false }, as
   t.test('the worker down: degraded, named; back: healthy', async (t) => {
     const base = await app.listen({ port: 0, host: '127.0.0.1' })
     const feed = await followStackStatus(t, base, stack)
+    // The dashboard, open before the node goes: its services and tasks follow the stack's events.
+    let page: Page | undefined
+    if (!browserUnavailable()) {
+      const browser = await launchBrowser()
+      t.teardown(() => browser.close())
+      page = await browser.newPage()
+      await page.goto(`${base}/ui`)
+      t.equal(
+        await page.locator('#target').textContent(),
+        'target: swarm',
+        'the list says the target',
+      )
+      await page.goto(`${base}/ui/stacks/${stack}`)
+      await page.locator('#conn.live').waitFor()
+      t.equal(await page.locator('#swarm-services .replicas').textContent(), '4/4')
+      const rows = await page.locator('#swarm-services tr.swarm-task').allTextContents()
+      t.equal(rows.length, 4, 'a row per task')
+      t.ok(
+        rows.every((row) => /slot \d.*127\.0\.0\.\d.*running/.test(row)),
+        'each with its slot, node and state',
+      )
+    } else t.comment(`no browser test: ${browserUnavailable()}`)
     const stoppedAt = Date.now()
     const degraded = feed.next(
       (event) => event.health === 'degraded' && /no suitable node/.test(event.reason ?? ''),
@@ -151,6 +176,14 @@ t.test('status, nodes and a node going down', { skip: unavailable ?? false }, as
       pending.every((task) => task.node === '' && /no suitable node/.test(task.error ?? '')),
       'not placed, with the reason',
     )
+    if (page) {
+      await page.locator('#swarm-services .replicas .degraded', { hasText: '2/4' }).waitFor()
+      const placed = page.locator('#swarm-services tr.swarm-task', { hasText: 'not placed' })
+      await placed.first().waitFor()
+      t.equal(await placed.count(), 2, 'the page shows the two tasks without a node')
+      t.match(await placed.first().textContent(), /pending.*no suitable node/)
+      t.equal(await page.locator('#health').textContent(), 'degraded')
+    }
 
     const startedAt = Date.now()
     const recovered = feed.next(
@@ -164,5 +197,12 @@ t.test('status, nodes and a node going down', { skip: unavailable ?? false }, as
     const back = (await detail()) as Detail
     t.match(back, { status: 'synced', health: 'healthy' })
     t.match(back.swarmServices?.[0]?.replicas, { running: 4, desired: 4 })
+    if (page) {
+      await page.locator('#swarm-services .replicas .healthy', { hasText: '4/4' }).waitFor()
+      t.equal(
+        await page.locator('#swarm-services tr.swarm-task', { hasText: 'not placed' }).count(),
+        0,
+      )
+    }
   })
 })
