@@ -1,4 +1,6 @@
 import t from 'tap'
+import type { EngineEvent } from '../../services/host/docker-engine.js'
+import { createEngineWatch } from '../../services/host/engine-watch.js'
 import {
   createSettleWatch,
   replicaWords,
@@ -10,12 +12,14 @@ import {
   swarmHealth,
 } from '../../services/host/index.js'
 import { swarmServicesSection } from '../../services/ui/swarm-services.js'
+import { waitFor } from '../helpers/build.js'
 
 // A Swarm stack's status, pure: health when replicas are missing because a
 // node is down (its tasks still read `running`) or the scheduler finds no
 // node for them (`no suitable node`), the reason in words, each service's
 // view with its tasks per node, its rendering, and the re-check of a stack
-// that is not healthy (tasks have no events on the manager).
+// that is not healthy (tasks have no events on the manager) or after a
+// node event (every stack).
 
 const NO_NODE =
   'no suitable node (max replicas per node limit exceed; scheduling constraints not satisfied on 1 node; 1 node not available for new tasks)'
@@ -236,4 +240,36 @@ t.test('who deployed a stack: docker-cd’s work-tree label, or someone else', a
     kind: 'elsewhere',
     workingDir: /docker stack deploy without docker-cd's io\.docker-cd\.work-tree label/,
   })
+})
+
+t.test('a node event re-checks every stack, once per burst', async (t) => {
+  let emit: ((event: EngineEvent) => void) | undefined
+  const calls: string[] = []
+  const watch = createEngineWatch({
+    engine: {
+      ping: async () => {},
+      events: (handlers) =>
+        new Promise<void>((resolve) => {
+          handlers.onOpen()
+          emit = handlers.onEvent
+          handlers.signal.addEventListener('abort', () => resolve())
+        }),
+    },
+    onProjects: (projects) => calls.push(`projects ${[...projects].join(',')}`),
+    onNodes: () => calls.push('nodes'),
+    onLost: () => t.fail('not lost'),
+    onReconnected: () => t.fail('never lost'),
+    debounceMs: 20,
+  })
+  t.teardown(() => watch.close())
+  await waitFor(() => emit, 'the subscription')
+  emit?.({ project: 'shop', action: 'update', container: 'shop_web' })
+  // `remove` is no container action worth a look, but a node that left moves tasks.
+  emit?.({ project: '', action: 'remove', container: 'vm', node: true })
+  emit?.({ project: '', action: 'update', container: 'vm', node: true })
+  await waitFor(() => calls.length > 0, 'the burst')
+  t.same(calls, ['nodes'], 'every stack, which covers the service event too')
+  emit?.({ project: 'shop', action: 'update', container: 'shop_web' })
+  await waitFor(() => calls.length > 1, 'the next burst')
+  t.same(calls[1], 'projects shop')
 })
