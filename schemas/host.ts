@@ -24,7 +24,9 @@ export const hostOverviewSchema = z
           role: z.string().meta({ description: 'manager or worker' }),
           availability: z
             .string()
-            .meta({ description: 'active, pause, drain: whether the scheduler places tasks there' }),
+            .meta({
+              description: 'active, pause, drain: whether the scheduler places tasks there',
+            }),
           state: z.string().meta({
             description: 'ready, down, unknown, disconnected: whether the manager hears from it',
           }),

@@ -84,19 +84,30 @@ const hostContainerSchema = z.object({
 })
 
 const swarmTaskSchema = z.object({
-  slot: z.number().int().optional().meta({ description: 'Replica slot; absent for a global service' }),
+  slot: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'Replica slot; absent for a global service' }),
   node: z.string().meta({
     description:
       'The node it is on (hostname and address); empty while the scheduler has not placed it',
   }),
-  nodeId: z.string().optional().meta({ description: 'The node’s id, as GET /api/host lists the nodes' }),
+  nodeId: z
+    .string()
+    .optional()
+    .meta({ description: 'The node’s id, as GET /api/host lists the nodes' }),
   nodeState: z.string().optional().meta({
-    description: "The node's state when it is not `ready` (`down`: what the task last said is not known to be true)",
+    description:
+      "The node's state when it is not `ready` (`down`: what the task last said is not known to be true)",
   }),
   state: z.string().meta({
-    description: 'new, pending, assigned, accepted, preparing, starting, running, complete, failed, shutdown, rejected, orphaned',
+    description:
+      'new, pending, assigned, accepted, preparing, starting, running, complete, failed, shutdown, rejected, orphaned',
   }),
-  desiredState: z.string().meta({ description: 'What the orchestrator wants: running, shutdown, …' }),
+  desiredState: z
+    .string()
+    .meta({ description: 'What the orchestrator wants: running, shutdown, …' }),
   error: z.string().optional().meta({
     description:
       "The engine's error, e.g. `no suitable node (max replicas per node limit exceed; …)` for a task the scheduler cannot place",
@@ -118,7 +129,8 @@ export const swarmServiceSchema = z
     }),
     updateMessage: z.string().optional(),
     tasks: z.array(swarmTaskSchema).meta({
-      description: 'The tasks the orchestrator wants running (one per slot, or per node), with the node each is on',
+      description:
+        'The tasks the orchestrator wants running (one per slot, or per node), with the node each is on',
     }),
   })
   .meta({ id: 'SwarmService' })
@@ -162,7 +174,7 @@ export const stackDetailSchema = stackSchema
     containers: z.array(hostContainerSchema).optional(),
     swarmServices: z.array(swarmServiceSchema).optional().meta({
       description:
-        "SYNC_TARGET=swarm: each service of the stack on the swarm, with its replicas and its tasks per node (`containers` lists the same tasks as containers); absent for Compose",
+        'SYNC_TARGET=swarm: each service of the stack on the swarm, with its replicas and its tasks per node (`containers` lists the same tasks as containers); absent for Compose',
     }),
     sync: hostSyncSchema
       .optional()
