@@ -14,6 +14,7 @@ declare module 'fastify' {
       | (Pick<HostMonitor, 'state' | 'idle' | 'stackOfProject'> & {
           eventsConnected: () => boolean
           swarmNodes: HostSync['swarmNodes']
+          projects: HostSync['projects']
           runtime: StackRuntime
           workTrees: WorkTrees
           /** The reconciler built with the monitor (plugins/sync.ts decorates it as `sync`). */
@@ -67,6 +68,7 @@ export default fp<HostPluginOptions>(
       stackOfProject: monitor.stackOfProject,
       eventsConnected: hostSync.eventsConnected,
       swarmNodes: hostSync.swarmNodes,
+      projects: hostSync.projects,
       runtime: hostSync.runtime,
       workTrees: hostSync.workTrees,
       reconciler: hostSync.reconciler,

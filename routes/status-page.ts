@@ -27,6 +27,7 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
           ? hostOverview({
               engine: app.dockerEngine,
               stackOf: (project) => host.stackOfProject(project),
+              projects: host.projects,
               swarmNodes: host.swarmNodes,
             })
           : undefined,

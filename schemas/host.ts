@@ -22,11 +22,9 @@ export const hostOverviewSchema = z
           id: z.string(),
           hostname: z.string(),
           role: z.string().meta({ description: 'manager or worker' }),
-          availability: z
-            .string()
-            .meta({
-              description: 'active, pause, drain: whether the scheduler places tasks there',
-            }),
+          availability: z.string().meta({
+            description: 'active, pause, drain: whether the scheduler places tasks there',
+          }),
           state: z.string().meta({
             description: 'ready, down, unknown, disconnected: whether the manager hears from it',
           }),
@@ -56,7 +54,10 @@ export const hostOverviewSchema = z
           running: z.number().int(),
         }),
       )
-      .meta({ description: 'Every Compose project on the engine, by name' }),
+      .meta({
+        description:
+          'Every Compose project on the engine, by name; with SYNC_TARGET=swarm, every stack on the swarm (`containers`: its tasks that should run, `workingDir`: the work tree docker-cd labelled its services with)',
+      }),
     removedStacks: z
       .array(
         z.object({

@@ -1,4 +1,4 @@
-import type { Engine } from './docker-engine.js'
+import type { Engine, EngineProject } from './docker-engine.js'
 import type { SwarmNode } from './swarm/swarm-api.js'
 
 // GET /api/host and the status page: the engine, and every Compose project
@@ -38,6 +38,8 @@ export async function hostOverview(options: {
   /** The stack of a project name, when exactly one stack has it (SYNC_MODE=detect). */
   stackOf: (project: string) => string | undefined
   eventsConnected?: boolean
+  /** The projects, when not the engine's Compose projects (SYNC_TARGET=swarm: its stacks). */
+  projects?: () => Promise<EngineProject[]>
   /** SYNC_TARGET=swarm: reads the swarm's nodes; undefined for Compose. */
   swarmNodes?: () => Promise<SwarmNode[]> | undefined
 }): Promise<HostOverview> {
@@ -45,7 +47,10 @@ export async function hostOverview(options: {
   const events =
     options.eventsConnected === undefined ? {} : { eventsConnected: options.eventsConnected }
   try {
-    const [projects, nodes] = await Promise.all([options.engine.projects(), options.swarmNodes?.()])
+    const [projects, nodes] = await Promise.all([
+      options.projects ? options.projects() : options.engine.projects(),
+      options.swarmNodes?.(),
+    ])
     return {
       engine: { address, reachable: true, ...events },
       ...(nodes

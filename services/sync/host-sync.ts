@@ -21,6 +21,7 @@ import {
   type Engine,
   lookupCredentials,
   type StackHostState,
+  swarmProjects,
 } from '../host/index.js'
 import { type RefreshObserver, repositoryKey, type Snapshot } from '../refresh/index.js'
 import { createSecretFiles, parseAgeIdentities, withSecrets } from '../secrets/index.js'
@@ -244,6 +245,9 @@ export async function createHostSync(options: HostSyncOptions) {
     eventsConnected: watch.connected,
     /** SYNC_TARGET=swarm: the swarm's nodes, read now; undefined for Compose. */
     swarmNodes: () => (runtime.name === 'swarm' ? swarmApi.nodes() : undefined),
+    /** The projects on the host (GET /api/host): Compose's, or the swarm's stacks. */
+    projects: () =>
+      runtime.name === 'swarm' ? swarmProjects(swarmApi) : options.engine.projects(),
     /** Image updates: ask the registries now (a manual request). */
     checkImages: () => imageWatch.checkNow(true),
     /** What the last image round found for a stack. */

@@ -73,6 +73,19 @@ t.test(
     })
     t.match(deployed, { status: 'synced' }, 'our stack deployed')
     t.equal(servicesOf(owned).length, 1)
+    /** GET /api/host's projects: on a swarm, its stacks. */
+    const projects = async () =>
+      ((await app.inject({ url: '/api/host' })).json() as { projects: { name: string }[] }).projects
+    t.match(
+      (await projects()).find((project) => project.name === owned),
+      { stack: owned, workingDir: /\S/, containers: 1, running: 1 },
+      'our stack listed with its work tree',
+    )
+    t.same(
+      (await projects()).find((project) => project.name === elsewhere),
+      { name: elsewhere, containers: 1, running: 1 },
+      'the one by hand: no stack, no work tree',
+    )
 
     const foreign = (await waitFor(async () => {
       const d = (await app.inject({ url: `/api/stacks/${sameName}` })).json() as Detail
@@ -93,6 +106,15 @@ t.test(
     t.same(app.sync?.removed(), [], 'nothing left to take down')
     t.equal((await detail()).statusCode, 404, 'the stack is gone from the API')
 
+    t.notOk(
+      (await projects()).some((project) => project.name === owned),
+      'gone from GET /api/host',
+    )
+    t.match(
+      (await app.inject({ url: '/' })).body,
+      new RegExp(`other Compose projects .*\\n  ${elsewhere}  1/1 running`),
+      'the status page lists the stack deployed by hand as the operator’s own',
+    )
     t.equal(
       specOf(sameName),
       before.sameName,

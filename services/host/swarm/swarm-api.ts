@@ -106,8 +106,8 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
       return (await engine.read<{ SystemTime?: string }>('/info')).SystemTime ?? ''
     },
 
-    /** Every service of a stack, by its namespace label, sorted by name. */
-    async services(stack: string): Promise<SwarmService[]> {
+    /** Every service of a stack, by its namespace label, sorted by name; of every stack without one. */
+    async services(stack?: string): Promise<SwarmService[]> {
       const raw = await engine.read<
         {
           ID: string
@@ -119,17 +119,22 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
           }
           UpdateStatus?: { State?: string; Message?: string; StartedAt?: string }
         }[]
-      >(`/services?filters=${filters({ label: [`${STACK_LABEL}=${stack}`] })}`)
+      >(
+        `/services?filters=${filters({ label: [stack === undefined ? STACK_LABEL : `${STACK_LABEL}=${stack}`] })}`,
+      )
       return raw
         .map((service) => {
           const spec = service.Spec ?? {}
           const fullName = spec.Name ?? service.ID
+          const namespace = stack ?? spec.Labels?.[STACK_LABEL] ?? ''
           const container = spec.TaskTemplate?.ContainerSpec ?? {}
           const replicas = spec.Mode?.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined
           return {
             id: service.ID,
             fullName,
-            name: fullName.startsWith(`${stack}_`) ? fullName.slice(stack.length + 1) : fullName,
+            name: fullName.startsWith(`${namespace}_`)
+              ? fullName.slice(namespace.length + 1)
+              : fullName,
             image: container.Image ?? '',
             ...(replicas !== undefined ? { replicas } : {}),
             env: container.Env ?? [],
