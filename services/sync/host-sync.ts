@@ -235,7 +235,17 @@ export async function createHostSync(options: HostSyncOptions) {
   // The first image round once every stack was checked (its running digests known).
   void monitor.idle().then(() => imageWatch.start())
   /** In this order: the monitor learns of a refresh's stacks before the reconciler does. */
-  const refreshObservers: RefreshObserver[] = [monitor.observer, reconciler.observer]
+  const refreshObservers: RefreshObserver[] = [
+    monitor.observer,
+    reconciler.observer,
+    // A stack that left Git is not looked at again.
+    {
+      refreshFinished(outcome) {
+        if (outcome.status === 'completed')
+          for (const path of outcome.changes.removed) settle.forget(path)
+      },
+    },
+  ]
   return {
     runtime,
     workTrees,
