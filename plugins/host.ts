@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { HostMonitor, ImageFindings, StackRuntime, WorkTrees } from '../services/host/index.js'
 import {
   createHostSync,
+  type HostSync,
   type SyncReconciler,
   type SyncReconcilerOptions,
 } from '../services/sync/index.js'
@@ -12,6 +13,8 @@ declare module 'fastify' {
     host:
       | (Pick<HostMonitor, 'state' | 'idle' | 'stackOfProject'> & {
           eventsConnected: () => boolean
+          swarmNodes: HostSync['swarmNodes']
+          projects: HostSync['projects']
           runtime: StackRuntime
           workTrees: WorkTrees
           /** The reconciler built with the monitor (plugins/sync.ts decorates it as `sync`). */
@@ -64,6 +67,8 @@ export default fp<HostPluginOptions>(
       idle: monitor.idle,
       stackOfProject: monitor.stackOfProject,
       eventsConnected: hostSync.eventsConnected,
+      swarmNodes: hostSync.swarmNodes,
+      projects: hostSync.projects,
       runtime: hostSync.runtime,
       workTrees: hostSync.workTrees,
       reconciler: hostSync.reconciler,

@@ -27,6 +27,8 @@ const statusPageRoutes: FastifyPluginAsyncZod = async (app) => {
           ? hostOverview({
               engine: app.dockerEngine,
               stackOf: (project) => host.stackOfProject(project),
+              projects: host.projects,
+              swarmNodes: host.swarmNodes,
             })
           : undefined,
       ])

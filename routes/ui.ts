@@ -94,6 +94,9 @@ const uiRoutes: FastifyPluginAsyncZod = async (app) => {
           deployedOf,
           subjectOf: subjects.get,
           notifications: app.notify.status(),
+          ...(app.host && app.host.runtime.name !== 'undecided'
+            ? { target: app.host.runtime.name }
+            : {}),
         }),
       )
     },

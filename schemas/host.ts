@@ -12,6 +12,28 @@ export const hostOverviewSchema = z
         .optional()
         .meta({ description: "Whether the engine's event stream is open (SYNC_MODE=detect)" }),
     }),
+    target: z.enum(['compose', 'swarm']).optional().meta({
+      description:
+        'What deploys the stacks (SYNC_TARGET, as decided for this engine); absent while the engine has not answered yet',
+    }),
+    nodes: z
+      .array(
+        z.object({
+          id: z.string(),
+          hostname: z.string(),
+          role: z.string().meta({ description: 'manager or worker' }),
+          availability: z.string().meta({
+            description: 'active, pause, drain: whether the scheduler places tasks there',
+          }),
+          state: z.string().meta({
+            description: 'ready, down, unknown, disconnected: whether the manager hears from it',
+          }),
+          address: z.string(),
+          leader: z.boolean().optional().meta({ description: 'The manager that leads the swarm' }),
+        }),
+      )
+      .optional()
+      .meta({ description: "SYNC_TARGET=swarm: the swarm's nodes, read live" }),
     projects: z
       .array(
         z.object({
@@ -32,7 +54,10 @@ export const hostOverviewSchema = z
           running: z.number().int(),
         }),
       )
-      .meta({ description: 'Every Compose project on the engine, by name' }),
+      .meta({
+        description:
+          'Every Compose project on the engine, by name; with SYNC_TARGET=swarm, every stack on the swarm (`containers`: its tasks that should run, `workingDir`: the work tree docker-cd labelled its services with)',
+      }),
     removedStacks: z
       .array(
         z.object({

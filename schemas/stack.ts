@@ -83,6 +83,59 @@ const hostContainerSchema = z.object({
   }),
 })
 
+const swarmTaskSchema = z.object({
+  slot: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: 'Replica slot; absent for a global service' }),
+  node: z.string().meta({
+    description:
+      'The node it is on (hostname and address); empty while the scheduler has not placed it',
+  }),
+  nodeId: z
+    .string()
+    .optional()
+    .meta({ description: 'The node’s id, as GET /api/host lists the nodes' }),
+  nodeState: z.string().optional().meta({
+    description:
+      "The node's state when it is not `ready` (`down`: what the task last said is not known to be true)",
+  }),
+  state: z.string().meta({
+    description:
+      'new, pending, assigned, accepted, preparing, starting, running, complete, failed, shutdown, rejected, orphaned',
+  }),
+  desiredState: z
+    .string()
+    .meta({ description: 'What the orchestrator wants: running, shutdown, …' }),
+  error: z.string().optional().meta({
+    description:
+      "The engine's error, e.g. `no suitable node (max replicas per node limit exceed; …)` for a task the scheduler cannot place",
+  }),
+  since: z.string().meta({ description: 'When the task reached its state, ISO 8601' }),
+})
+
+export const swarmServiceSchema = z
+  .object({
+    name: z.string().meta({ description: "The service's name in the Compose file" }),
+    mode: z.enum(['replicated', 'global']),
+    replicas: z.object({
+      running: z.number().int().meta({ description: 'Tasks running on a node that is up' }),
+      desired: z.number().int(),
+    }),
+    updateState: z.string().optional().meta({
+      description:
+        "Swarm's update of the service: updating, paused, completed, rollback_started, rollback_paused, rollback_completed",
+    }),
+    updateMessage: z.string().optional(),
+    tasks: z.array(swarmTaskSchema).meta({
+      description:
+        'The tasks the orchestrator wants running (one per slot, or per node), with the node each is on',
+    }),
+  })
+  .meta({ id: 'SwarmService' })
+export type SwarmServiceView = z.infer<typeof swarmServiceSchema>
+
 const hostSyncSchema = deploySchema.extend({
   reason: z.string().meta({ description: 'Why the stack has its status, in words' }),
   plan: z
@@ -119,6 +172,10 @@ export const stackDetailSchema = stackSchema
   .extend({
     project: z.string().optional().meta({ description: 'The Compose project name Compose picks' }),
     containers: z.array(hostContainerSchema).optional(),
+    swarmServices: z.array(swarmServiceSchema).optional().meta({
+      description:
+        'SYNC_TARGET=swarm: each service of the stack on the swarm, with its replicas and its tasks per node (`containers` lists the same tasks as containers); absent for Compose',
+    }),
     sync: hostSyncSchema
       .optional()
       .meta({ description: 'Absent with SYNC_MODE=off, or before the first check' }),

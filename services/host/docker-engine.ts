@@ -46,8 +46,12 @@ export type EngineContainer = {
 /** A Compose project on the engine: its containers, by the project label. */
 export type EngineProject = { name: string; containers: EngineContainer[] }
 
-/** A container event of a Compose project, from `/events`. */
-export type EngineEvent = { project: string; action: string; container: string }
+/**
+ * A container event of a Compose project, from `/events`; for Swarm, a
+ * service event (`project`: a candidate stack name) or a node event
+ * (`node: true`, no project: a node going down or up concerns every stack).
+ */
+export type EngineEvent = { project: string; action: string; container: string; node?: true }
 
 /** The engine could not be asked: its reason, in words. */
 export class EngineUnavailable extends Error {
@@ -537,11 +541,11 @@ export function createEngine(options: {
       onOpen: () => void
       onEvent: (event: EngineEvent) => void
       signal: AbortSignal
-      /** Swarm services' events instead (a stack's `docker service update`/`scale`, rollouts). */
+      /** Swarm services' and nodes' events instead (a stack's `docker service update`/`scale`, rollouts; a node down or up). */
       swarm?: boolean
     }): Promise<void> {
       const filters = handlers.swarm
-        ? filtersParam({ type: ['service'] })
+        ? filtersParam({ type: ['service', 'node'] })
         : filtersParam({ type: ['container'], label: [PROJECT_LABEL] })
       const body = await open(`/events?filters=${filters}`, true, handlers.signal)
       handlers.onOpen()
@@ -593,8 +597,14 @@ function parseEvent(line: string): EngineEvent | undefined {
  */
 function parseServiceEvent(line: string): EngineEvent[] {
   try {
-    const raw = JSON.parse(line) as { Action?: string; Actor?: { Attributes?: { name?: string } } }
+    const raw = JSON.parse(line) as {
+      Type?: string
+      Action?: string
+      Actor?: { Attributes?: { name?: string } }
+    }
     const name = raw.Actor?.Attributes?.name ?? ''
+    if (raw.Type === 'node')
+      return [{ project: '', action: raw.Action ?? '', container: name, node: true }]
     const parts = name.split('_')
     return parts.slice(1).map((_, at) => ({
       project: parts.slice(0, at + 1).join('_'),

@@ -1,4 +1,4 @@
-import type { StackHealth } from '../../schemas/stack.js'
+import type { StackHealth, SwarmServiceView } from '../../schemas/stack.js'
 import {
   type Compose,
   ComposeError,
@@ -43,6 +43,8 @@ export type StackHostState = {
   notes?: string[]
   /** The services' image references, as Compose's model has them (image updates). */
   images?: ServiceImage[]
+  /** SYNC_TARGET=swarm: each service's replicas and tasks per node (swarm/swarm-status.ts). */
+  swarmServices?: SwarmServiceView[]
 }
 
 /** A service's image as the model names it, for image checks: pulled from a registry, not built here. */

@@ -17,6 +17,8 @@ const RELEVANT =
 export function createEngineWatch(options: {
   engine: Pick<Engine, 'events' | 'ping'>
   onProjects: (projects: ReadonlySet<string>) => void
+  /** A Swarm node changed (down, up, drained, joined, left): every stack may run otherwise now. */
+  onNodes?: () => void
   onLost: (reason: string) => void
   onReconnected: () => void
   debounceMs?: number
@@ -26,18 +28,24 @@ export function createEngineWatch(options: {
   const { initialMs, maxMs } = options.backoff ?? { initialMs: 500, maxMs: 10_000 }
   const stop = new AbortController()
   let pending = new Set<string>()
+  let nodesChanged = false
   let timer: NodeJS.Timeout | undefined
   let lost = false
   let connected = false
 
   function onEvent(event: EngineEvent) {
-    if (!RELEVANT.test(event.action)) return
-    pending.add(event.project)
+    // Every node event counts (`remove` too: a node left, its tasks go elsewhere).
+    if (event.node) nodesChanged = true
+    else if (RELEVANT.test(event.action)) pending.add(event.project)
+    else return
     timer ??= setTimeout(() => {
       timer = undefined
       const projects = pending
       pending = new Set()
-      options.onProjects(projects)
+      const nodes = nodesChanged
+      nodesChanged = false
+      if (nodes && options.onNodes) options.onNodes()
+      else if (projects.size > 0) options.onProjects(projects)
     }, debounceMs)
   }
 

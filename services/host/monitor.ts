@@ -21,6 +21,7 @@ export function hostDetail(check: HostCheck) {
   return {
     ...(check.project ? { project: check.project } : {}),
     containers: check.containers.map(({ workingDir: _, ...container }) => container),
+    ...(check.swarmServices ? { swarmServices: check.swarmServices } : {}),
     sync: {
       reason: check.reason,
       plan: check.plan,

@@ -69,6 +69,18 @@ function notificationLines(notifications: NonNullable<HostLines['notifications']
   return lines
 }
 
+/** SYNC_TARGET=swarm: one line per node of the swarm, as `docker node ls` has them. */
+function nodeLines(nodes: NonNullable<HostOverview['nodes']>): string[] {
+  const width = Math.max(0, ...nodes.map((node) => node.hostname.length))
+  return [
+    `swarm nodes:      ${nodes.length} (stacks deployed with docker stack deploy)`,
+    ...nodes.map(
+      (node) =>
+        `  ${node.hostname.padEnd(width)}  ${`${node.role}${node.leader ? ' (leader)' : ''}`.padEnd(16)}  ${node.availability.padEnd(6)}  ${node.state.padEnd(7)}  ${node.address}`,
+    ),
+  ]
+}
+
 const HOST_MODE = {
   off: 'not read (SYNC_MODE=off)',
   detect: 'drift detected, changed only by a manual sync (SYNC_MODE=detect)',
@@ -101,6 +113,7 @@ export function renderStatusPage(
     `containers:       ${'running' in containers ? `${containers.running} running` : `unavailable: ${containers.unavailable}`}`,
   )
   if (host.notifications) lines.push(...notificationLines(host.notifications))
+  if (host.overview?.nodes) lines.push('', ...nodeLines(host.overview.nodes))
   if (host.overview) {
     const notSynced = snapshot.stacks.filter((stack) => stack.status !== 'synced')
     if (notSynced.length > 0) {

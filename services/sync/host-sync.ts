@@ -13,6 +13,7 @@ import {
   createImageChecks,
   createImageWatch,
   createRegistryClient,
+  createSettleWatch,
   createSwarmApi,
   createSwarmRuntime,
   createWorkTrees,
@@ -20,6 +21,7 @@ import {
   type Engine,
   lookupCredentials,
   type StackHostState,
+  swarmProjects,
 } from '../host/index.js'
 import { type RefreshObserver, repositoryKey, type Snapshot } from '../refresh/index.js'
 import { createSecretFiles, parseAgeIdentities, withSecrets } from '../secrets/index.js'
@@ -79,9 +81,10 @@ export async function createHostSync(options: HostSyncOptions) {
   })
   // SYNC_TARGET, decided per engine: a worker (or, for `swarm`, a plain
   // engine) is refused here, before anything starts (TargetRefused).
+  const swarmApi = createSwarmApi(options.engine)
   const { runtime, decided } = await chooseRuntime({
     setting: config.syncTarget,
-    api: createSwarmApi(options.engine),
+    api: swarmApi,
     engineWords: `the Docker engine at ${options.engine.describe}`,
     compose: createComposeRuntime({ compose, engine: options.engine }),
     swarm: () =>
@@ -159,7 +162,10 @@ export async function createHostSync(options: HostSyncOptions) {
     workTrees,
     runtime,
     current: options.current,
-    onState: (path, check) => reconciler.hostChecked(path, check),
+    onState(path, check) {
+      reconciler.hostChecked(path, check)
+      if (runtime.name === 'swarm') settle.checked(path, check)
+    },
     treeFor: (path, tree) => comparedTree(records.get(path), tree),
     // The containers were created from the tree last deployed (a rollback's included).
     async changedSinceDeploy(path, tree) {
@@ -196,6 +202,8 @@ export async function createHostSync(options: HostSyncOptions) {
     ...(options.healBackoff ? { healBackoff: options.healBackoff } : {}),
     ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
   })
+  // Swarm: a stack not healthy is looked at again until it is (its tasks have no events).
+  const settle = createSettleWatch({ recheck: (path) => monitor.recheck(path) })
   const watch = createEngineWatch({
     // A swarm's stacks change through their services (a rollout, a scale by hand).
     engine:
@@ -206,6 +214,11 @@ export async function createHostSync(options: HostSyncOptions) {
           }
         : options.engine,
     onProjects: (projects) => monitor.projectsChanged(projects),
+    // A node down or up moves tasks of any stack.
+    onNodes() {
+      settle.reset()
+      monitor.recheckAll()
+    },
     onLost(reason) {
       options.sink?.engineLost?.()
       log.warn({}, `engine unreachable: ${reason}; stacks are unknown until it answers again`)
@@ -229,7 +242,17 @@ export async function createHostSync(options: HostSyncOptions) {
   // The first image round once every stack was checked (its running digests known).
   void monitor.idle().then(() => imageWatch.start())
   /** In this order: the monitor learns of a refresh's stacks before the reconciler does. */
-  const refreshObservers: RefreshObserver[] = [monitor.observer, reconciler.observer]
+  const refreshObservers: RefreshObserver[] = [
+    monitor.observer,
+    reconciler.observer,
+    // A stack that left Git is not looked at again.
+    {
+      refreshFinished(outcome) {
+        if (outcome.status === 'completed')
+          for (const path of outcome.changes.removed) settle.forget(path)
+      },
+    },
+  ]
   return {
     runtime,
     workTrees,
@@ -237,6 +260,11 @@ export async function createHostSync(options: HostSyncOptions) {
     reconciler,
     refreshObservers,
     eventsConnected: watch.connected,
+    /** SYNC_TARGET=swarm: the swarm's nodes, read now; undefined for Compose. */
+    swarmNodes: () => (runtime.name === 'swarm' ? swarmApi.nodes() : undefined),
+    /** The projects on the host (GET /api/host): Compose's, or the swarm's stacks. */
+    projects: () =>
+      runtime.name === 'swarm' ? swarmProjects(swarmApi) : options.engine.projects(),
     /** Image updates: ask the registries now (a manual request). */
     checkImages: () => imageWatch.checkNow(true),
     /** What the last image round found for a stack. */
@@ -246,6 +274,7 @@ export async function createHostSync(options: HostSyncOptions) {
       imageWatch.close()
       await reconciler.close()
       await watch.close()
+      settle.close()
       // Any Compose still running (a check) is stopped, SIGKILLed after the grace: none outlives the service.
       await Promise.all([monitor.close(), runtime.close(), compose.close()])
     },

@@ -163,6 +163,8 @@ function stackPage(events, badge) {
     badge(document.getElementById('status'), data.to)
     badge(document.getElementById('health'), data.health)
     document.getElementById('reason').textContent = data.reason || ''
+    // A Swarm stack's replicas and tasks changed with it: its sections are re-read.
+    if (document.getElementById('swarm-services')) reread()
   })
   events.addEventListener('sync', (event) => {
     const data = JSON.parse(event.data)

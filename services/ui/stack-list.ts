@@ -17,6 +17,8 @@ export function renderStackList(
     subjectOf?: (revision: string) => string | undefined
     /** The notification channels (kind and host only) and where commit statuses go. */
     notifications?: NotificationsView
+    /** What deploys the stacks (`compose`, `swarm`); absent with SYNC_MODE=off or while undecided. */
+    target?: string
   } = {},
 ): string {
   const subject = (revision: string) => {
@@ -51,7 +53,7 @@ export function renderStackList(
     ...(options.loggedIn ? { loggedIn: true } : {}),
     header: `<span class="meta">${escapeHtml(displayUrl(config.gitRepoUrl))}</span>
 <span class="meta" id="revision">${escapeHtml(config.gitRevision)} @ <code>${snapshot.revision ? snapshot.revision.slice(0, 7) : 'unresolved'}</code></span>
-<span class="meta" id="refresh">refresh: ${escapeHtml(refreshed)}</span>`,
+<span class="meta" id="refresh">refresh: ${escapeHtml(refreshed)}</span>${options.target ? `\n<span class="meta" id="target" title="SYNC_TARGET">target: ${escapeHtml(options.target)}</span>` : ''}`,
     body: `<ul class="counts" id="counts">${countByStatus(snapshot.stacks)
       .map(
         ([status, n]) => `<li class="badge ${escapeHtml(status)}">${escapeHtml(status)} ${n}</li>`,

@@ -3,6 +3,7 @@ import { type HostCheck, reasonOf } from '../host/index.js'
 import type { Stack } from '../refresh/index.js'
 import { type DeployRecord, restoredWords } from '../sync/index.js'
 import { badge, containerStatus, escapeHtml, layout, shownTime } from './layout.js'
+import { swarmServicesSection } from './swarm-services.js'
 
 // GET /ui/stacks/{name}: one stack — status and why, desired vs deployed
 // revision, what a deploy would change (the plan, a sentence per container:
@@ -122,7 +123,8 @@ ${check?.project ? `<tr><th>project</th><td><code>${escapeHtml(check.project)}</
 <section><h3>Sync</h3>${sync}</section>
 ${failure}
 <section><h3>What differs from the host</h3>${plan}${notes}</section>
-<section><h3>Containers</h3>${containers}</section>
+${check?.swarmServices ? swarmServicesSection(check.swarmServices) : ''}
+<section><h3>${check?.swarmServices ? 'Tasks' : 'Containers'}</h3>${containers}</section>
 <section><h3>Files</h3>${input.contentHidden ? `<p class="meta" id="content-hidden">Not shown: ${escapeHtml(input.contentHidden)}.</p>` : ''}${files}
 ${input.composeText !== undefined ? `<h4>${escapeHtml(stack.composeFile)}</h4><pre class="compose">${escapeHtml(input.composeText)}</pre>` : ''}</section>
 <section><h3>Sync history</h3>${history}</section>`,

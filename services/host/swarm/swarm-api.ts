@@ -61,7 +61,18 @@ export type SwarmTask = {
   specKey: string
 }
 
-export type SwarmNode = { id: string; hostname: string; role: string; state: string; addr: string }
+export type SwarmNode = {
+  id: string
+  hostname: string
+  role: string
+  /** `ready`, `down`, `unknown`, `disconnected`. */
+  state: string
+  addr: string
+  /** `active`, `pause`, `drain`: whether the scheduler places tasks there. */
+  availability: string
+  /** A manager that leads the Raft group. */
+  leader?: boolean
+}
 
 type RawSpec = { ContainerSpec?: Record<string, unknown> }
 
@@ -98,8 +109,8 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
       return (await engine.read<{ SystemTime?: string }>('/info')).SystemTime ?? ''
     },
 
-    /** Every service of a stack, by its namespace label, sorted by name. */
-    async services(stack: string): Promise<SwarmService[]> {
+    /** Every service of a stack, by its namespace label, sorted by name; of every stack without one. */
+    async services(stack?: string): Promise<SwarmService[]> {
       const raw = await engine.read<
         {
           ID: string
@@ -118,17 +129,22 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
           }
           UpdateStatus?: { State?: string; Message?: string; StartedAt?: string }
         }[]
-      >(`/services?filters=${filters({ label: [`${STACK_LABEL}=${stack}`] })}`)
+      >(
+        `/services?filters=${filters({ label: [stack === undefined ? STACK_LABEL : `${STACK_LABEL}=${stack}`] })}`,
+      )
       return raw
         .map((service) => {
           const spec = service.Spec ?? {}
           const fullName = spec.Name ?? service.ID
+          const namespace = stack ?? spec.Labels?.[STACK_LABEL] ?? ''
           const container = spec.TaskTemplate?.ContainerSpec ?? {}
           const replicas = spec.Mode?.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined
           return {
             id: service.ID,
             fullName,
-            name: fullName.startsWith(`${stack}_`) ? fullName.slice(stack.length + 1) : fullName,
+            name: fullName.startsWith(`${namespace}_`)
+              ? fullName.slice(namespace.length + 1)
+              : fullName,
             image: container.Image ?? '',
             ...(replicas !== undefined ? { replicas } : {}),
             env: container.Env ?? [],
@@ -196,8 +212,9 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
           {
             ID: string
             Description?: { Hostname?: string }
-            Spec?: { Role?: string }
+            Spec?: { Role?: string; Availability?: string }
             Status?: { State?: string; Addr?: string }
+            ManagerStatus?: { Leader?: boolean }
           }[]
         >('/nodes')
       return raw.map((node) => ({
@@ -206,6 +223,8 @@ export function createSwarmApi(engine: Pick<Engine, 'read'>) {
         role: node.Spec?.Role ?? '',
         state: node.Status?.State ?? '',
         addr: node.Status?.Addr ?? '',
+        availability: node.Spec?.Availability ?? '',
+        ...(node.ManagerStatus?.Leader ? { leader: true } : {}),
       }))
     },
   }

@@ -1,16 +1,20 @@
 import type { StackHealth } from '../../../schemas/stack.js'
 import type { PlanEntry } from '../compose.js'
+import { composeDeployedFrom } from '../compose-runtime.js'
 import type { EngineContainer } from '../docker-engine.js'
 import type { StackHostState } from '../drift.js'
+import type { DeployedFrom } from '../runtime.js'
 import { CONTENT_LABEL, OBJECT_KINDS, versionOf } from './content-names.js'
 import type { RenderedService, RenderedStack } from './stack-file.js'
 import {
   currentTasks,
   lastFailure,
+  type SwarmNode,
   type SwarmService,
   type SwarmTask,
   WORK_TREE_LABEL,
 } from './swarm-api.js'
+import { missingWords, replicaCount, serviceViews, unschedulable } from './swarm-status.js'
 
 // Does the swarm run what Git says for one stack? The deployed services'
 // specs are compared with Compose's rendering of the tree — image,
@@ -145,47 +149,48 @@ export function objectDifferences(
   return differences
 }
 
-/** The stack's health from its services' update states and tasks; undefined without services. */
+/** The stack's health from its services' update states, tasks and nodes; undefined without services. */
 export function swarmHealth(
   services: readonly SwarmService[],
   tasks: readonly SwarmTask[],
+  nodes: readonly SwarmNode[] = [],
 ): StackHealth | undefined {
   if (services.length === 0) return undefined
   let health: StackHealth = 'healthy'
   for (const service of services) {
     const state = service.updateStatus?.state
     if (state === 'paused' || state === 'rollback_paused') return 'degraded'
-    const current = currentTasks(service, tasks)
-    const running = current.filter((task) => task.state === 'running').length
-    const wanted = service.replicas ?? current.length
+    const count = replicaCount(service, tasks, nodes)
     if (state === 'updating' || state === 'rollback_started') health = 'progressing'
-    else if (running < wanted) {
-      const starting = current.some((task) =>
-        ['new', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting'].includes(
-          task.state,
-        ),
-      )
-      if (!starting) return 'degraded'
+    else if (count.running < count.desired) {
+      // Pending for want of a node is stuck until a node changes, not starting.
+      if (count.unplaced.length > 0 || !count.starting) return 'degraded'
       health = 'progressing'
     }
   }
   return health
 }
 
-/** Each service's replicas in words, with its last task failure when replicas are missing. */
+/** Each service's replicas in words, with why some are missing and its last task failure. */
 export function replicaWords(
   services: readonly SwarmService[],
   tasks: readonly SwarmTask[],
   nodeName: (id: string) => string,
+  nodes: readonly SwarmNode[] = [],
 ): string[] {
   return services.flatMap((service) => {
-    const current = currentTasks(service, tasks)
-    const running = current.filter((task) => task.state === 'running').length
-    const wanted = service.replicas ?? current.length
+    const count = replicaCount(service, tasks, nodes)
+    const { running, desired: wanted } = count
     if (running >= wanted && !service.updateStatus?.state.includes('paused')) return []
-    const failure = lastFailure(service, tasks, nodeName)
+    // A task waiting for a node is said once, in `missing`, not as a failure.
+    const failure = lastFailure(
+      service,
+      tasks.filter((task) => !unschedulable(task)),
+      nodeName,
+    )
+    const missing = missingWords(count, nodes)
     return [
-      `service ${service.name}: ${running}/${wanted} replicas running${service.updateStatus?.state.includes('paused') ? ` (Swarm ${service.updateStatus.state.replace('_', ' ')}: ${service.updateStatus.message})` : ''}${failure ? `; last failure: ${failure}` : ''}`,
+      `service ${service.name}: ${running}/${wanted} replicas running${missing.length > 0 ? ` (${missing.join('; ')})` : ''}${service.updateStatus?.state.includes('paused') ? ` (Swarm ${service.updateStatus.state.replace('_', ' ')}: ${service.updateStatus.message})` : ''}${failure ? `; last failure: ${failure}` : ''}`,
     ]
   })
 }
@@ -211,6 +216,24 @@ export function tasksAsContainers(
   )
 }
 
+/**
+ * Where a stack's services say they were deployed from: docker-cd labels
+ * each service it deploys with its work tree (stack-file.ts); a stack
+ * without that label was deployed by someone else (`docker stack deploy`
+ * by hand) and is never touched unless adopted.
+ */
+export function swarmDeployedFrom(
+  check: { containers: readonly { workingDir?: string }[] },
+  workTree: string,
+): DeployedFrom {
+  const from = composeDeployedFrom(check, workTree)
+  if (from.kind !== 'elsewhere' || check.containers.some((task) => task.workingDir)) return from
+  return {
+    kind: 'elsewhere',
+    workingDir: `a docker stack deploy without docker-cd's ${WORK_TREE_LABEL} label`,
+  }
+}
+
 /** The state of a stack from its tree's rendering and what the swarm runs. */
 export function swarmStackState(options: {
   stack: string
@@ -218,8 +241,11 @@ export function swarmStackState(options: {
   services: readonly SwarmService[]
   tasks: readonly SwarmTask[]
   nodeName: (id: string) => string
+  /** The swarm's nodes (a task on a node that is down is not running); none when not read. */
+  nodes?: readonly SwarmNode[]
 }): StackHostState {
   const { stack, tree, services, tasks, nodeName } = options
+  const nodes = options.nodes ?? []
   const containers = tasksAsContainers(services, tasks, nodeName)
   if (services.length === 0)
     return {
@@ -230,8 +256,8 @@ export function swarmStackState(options: {
       containers,
     }
   const differences = specDifferences(tree, services)
-  const health = swarmHealth(services, tasks) ?? 'unknown'
-  const replicas = replicaWords(services, tasks, nodeName)
+  const health = swarmHealth(services, tasks, nodes) ?? 'unknown'
+  const replicas = replicaWords(services, tasks, nodeName, nodes)
   const plan: PlanEntry[] = differences.map((difference) => ({
     service: difference.service,
     container: `${stack}_${difference.service}`,
@@ -253,5 +279,6 @@ export function swarmStackState(options: {
     project: stack,
     plan,
     containers,
+    swarmServices: serviceViews(services, tasks, nodes),
   }
 }

@@ -1,5 +1,4 @@
 import { type Compose, ComposeUnavailable } from '../compose.js'
-import { composeDeployedFrom } from '../compose-runtime.js'
 import { type Engine, EngineUnavailable, type InspectedContainer } from '../docker-engine.js'
 import { modelOf, type StackHostState, unreadModel } from '../drift.js'
 import { untrackedReads } from '../file-changes.js'
@@ -11,8 +10,9 @@ import { objectWords, oldVersions, stackObjects } from './old-versions.js'
 import { watchRollout } from './rollout.js'
 import { nodeLocalMounts, type RenderedStack, refuseUnsupported, stackFile } from './stack-file.js'
 import { createSwarmApi, currentTasks, type SwarmApi } from './swarm-api.js'
-import { swarmStackState } from './swarm-drift.js'
+import { swarmDeployedFrom, swarmStackState } from './swarm-drift.js'
 import { SWARM_IMAGE_APPLY_REFUSED, withSwarmImages } from './swarm-images.js'
+import { nodeLabel } from './swarm-status.js'
 
 // The Swarm runtime: the second implementation of the runtime seam
 // (runtime.ts). A stack is a Swarm stack named as Compose names the
@@ -50,15 +50,6 @@ export function createSwarmRuntime(options: {
 }): StackRuntime {
   const { compose, engine } = options
   const api: SwarmApi = createSwarmApi(engine)
-
-  /** Node names for messages (`vm 127.0.0.2`), asked once per check. */
-  async function nodeNames(): Promise<(id: string) => string> {
-    const nodes = await api.nodes().catch(() => [])
-    return (id) => {
-      const node = nodes.find((n) => n.id === id)
-      return node ? `${node.hostname} ${node.addr}`.trim() : id.slice(0, 12)
-    }
-  }
 
   /** The tree as Swarm is given it (configs and secrets named by content), refused when Swarm cannot run it. */
   async function renderedFor(
@@ -103,12 +94,15 @@ export function createSwarmRuntime(options: {
     try {
       const services = await api.services(stack)
       const tasks = await api.tasks(services.map((service) => service.id))
+      // A task on a node that is down is not running (swarm-status.ts).
+      const nodes = await api.nodes().catch(() => [])
       const state = swarmStackState({
         stack,
         tree: rendered,
         services,
         tasks,
-        nodeName: await nodeNames(),
+        nodeName: (id) => nodeLabel(nodes, id) || id.slice(0, 12),
+        nodes,
       })
       // Image updates: detected as on Compose, never applied (swarm-images.ts).
       return withSwarmImages(
@@ -272,7 +266,7 @@ export function createSwarmRuntime(options: {
       await compose.docker(dir, ['stack', 'rm', stack], { signal, timeoutMs: 5 * 60_000 })
     },
     // docker-cd labels each service with the work tree it deployed (stack-file.ts).
-    deployedFrom: composeDeployedFrom,
+    deployedFrom: swarmDeployedFrom,
     ping: () => engine.ping(),
     async version() {
       await engine.ping()
