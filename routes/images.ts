@@ -15,7 +15,7 @@ const imageRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['host'],
         summary: 'Ask the registries about the image tags in use now',
         description:
-          "Image updates (IMAGE_UPDATES / `x-docker-cd.image_updates: detect|apply`): one manifest HEAD per watched repository and tag, answered when every stack's findings are known. A stack with a moved tag reads `out_of_sync` with an `update` plan entry; with `apply` (and SYNC_MODE=apply) it is then deployed as a sync run with trigger `image` (pull, up, health gate; the previous image put back by id if it fails); on Swarm, `apply` acts as `detect` (docs/swarm-images.md). Refused with 403 unless API_TOKEN is configured (it makes the service call out), 409 with SYNC_MODE=off.",
+          "Image updates (IMAGE_UPDATES / `x-docker-cd.image_updates: detect|apply`): one manifest HEAD per watched repository and tag, answered when every stack's findings are known. A stack with a moved tag reads `out_of_sync` with an `update` plan entry; with `apply` (and SYNC_MODE=apply) it is then deployed as a sync run with trigger `image` (pull, up, health gate; the previous image put back by id if it fails); on Swarm, `apply` acts as `detect` (docs/swarm.md). Refused with 403 unless API_TOKEN is configured (it makes the service call out), 409 with SYNC_MODE=off.",
         response: {
           200: imageCheckSchema,
           400: errorResponses[400],

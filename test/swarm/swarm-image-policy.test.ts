@@ -10,7 +10,7 @@ import {
 } from '../../services/host/index.js'
 import { type DeployRecord, decide, imageUpdatesFor } from '../../services/sync/index.js'
 
-// Image updates on a Swarm target, as pure functions (docs/swarm-images.md):
+// Image updates on a Swarm target, as pure functions (docs/swarm.md):
 // a moved tag is detected from the digest each service's spec pins and
 // said as on Compose, never taken by a run (`apply` acts as `detect`, a
 // manual sync included: the runtime refuses), the reason and a note say

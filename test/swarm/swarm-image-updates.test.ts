@@ -7,7 +7,7 @@ import { startGitServer } from '../helpers/git-server.js'
 import { pushImage, registryUnavailable, startRegistry } from '../helpers/registry.js'
 import { HOST_NETWORK, startSwarm, swarmUnavailable } from '../helpers/swarm.js'
 
-// Image updates on a real two-node swarm (docs/swarm-images.md), with a
+// Image updates on a real two-node swarm (docs/swarm.md), with a
 // real registry on loopback that both nodes pull from: IMAGE_UPDATES=apply
 // is said at startup to act as detect; a tag pushed again is reported —
 // the stack out of sync, the moved digest in words, why it is not applied,

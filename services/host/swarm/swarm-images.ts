@@ -3,7 +3,7 @@ import { imagePolicyOf } from '../image-watch.js'
 import type { ImagePolicy } from '../stack-settings.js'
 import type { RenderedStack } from './stack-file.js'
 
-// Image updates on a Swarm target (docs/swarm-images.md). `detect` works
+// Image updates on a Swarm target (docs/swarm.md). `detect` works
 // as on Compose: the tags the tree's services name are asked of their
 // registries (image-watch.ts) and compared with the digest each service's
 // spec pins — `docker stack deploy --resolve-image always` (the default
@@ -16,7 +16,7 @@ import type { RenderedStack } from './stack-file.js'
 
 /** Why Swarm deploys no moved tag by itself (StackRuntime.imageApplyRefused). */
 export const SWARM_IMAGE_APPLY_REFUSED =
-  'on Swarm, image_updates: apply acts as detect: docker-cd could not put the previous image back if the rollout failed; the next deploy of the stack takes the new digest (docs/swarm-images.md)'
+  'on Swarm, image_updates: apply acts as detect: docker-cd could not put the previous image back if the rollout failed; the next deploy of the stack takes the new digest (docs/swarm.md)'
 
 /** The digest a service's spec pins (`name:tag@sha256:…`); none when the deploy did not resolve it. */
 export const specDigest = (image: string | undefined) =>
