@@ -1,5 +1,5 @@
 import t from 'tap'
-import { deployedApp, finishedRun, waitFor } from '../helpers/build.js'
+import { build, deployedApp, finishedRun, startApp, waitFor } from '../helpers/build.js'
 import { ensureTestImage, hostUnavailable } from '../helpers/docker.js'
 import { createFixtureRepo } from '../helpers/git-fixture.js'
 import { startGitServer } from '../helpers/git-server.js'
@@ -24,7 +24,13 @@ type Detail = {
   reason?: string
   treeHash: string
   sync?: { deployedTreeHash?: string; rolledBackTo?: { treeHash: string }; error?: string }
-  history?: { toTree: string; result: string; durationMs: number; reason: string }[]
+  history?: {
+    toTree: string
+    result: string
+    durationMs: number
+    reason: string
+    trigger?: string
+  }[]
 }
 
 t.test('a stack on a two-node swarm', { skip: unavailable ?? false }, async (t) => {
@@ -126,4 +132,50 @@ t.test('a stack on a two-node swarm', { skip: unavailable ?? false }, async (t) 
   t.match(env, / 4 completed$/, 'four replicas, the rollback update completed')
   const running = runningTasks('{{.CurrentState}}')
   t.equal(running.filter((state) => state.startsWith('Running')).length, 4, 'four running again')
+
+  // Self-heal on a swarm: docker-cd started again with SYNC_SELF_HEAL on
+  // (the same cache and stacks dirs: its records, its ownership); a scale
+  // by hand is drift it deploys away, as a run with trigger self-heal.
+  await app.close()
+  const healing = await build(t, { ...app.config, syncSelfHeal: true })
+  await startApp(healing)
+  const healed = async () => (await healing.inject(`/api/stacks/${stack}`)).json() as Detail
+  await waitFor(
+    async () => (await healed()).status === 'failed',
+    'the restarted docker-cd to see the failed tree',
+  )
+  repo.writeFile(`${stack}/compose.yaml`, service())
+  repo.commitAndPush('back to the good spec')
+  await healing.desiredState.refresh('manual').done
+  await waitFor(
+    async () => {
+      const d = await healed()
+      return d.status === 'synced' && d.health === 'healthy'
+    },
+    'the good spec synced under the restarted docker-cd',
+    120_000,
+  )
+  const runsBefore = (await healed()).history?.length ?? 0
+  swarm.manager.docker('service', 'scale', '--detach', `${stack}_web=1`)
+  const healRun = await waitFor(
+    async () => {
+      const d = await healed()
+      const run = d.history?.[0]
+      return (d.history?.length ?? 0) > runsBefore && run?.result === 'completed' ? run : undefined
+    },
+    'self-heal to deploy the scale by hand away',
+    120_000,
+  )
+  t.equal(healRun.trigger, 'self-heal', `a self-heal run (${healRun.reason})`)
+  t.equal(
+    swarm.manager.docker(
+      'service',
+      'inspect',
+      '--format',
+      '{{.Spec.Mode.Replicated.Replicas}}',
+      `${stack}_web`,
+    ),
+    '4',
+    'four replicas again',
+  )
 })
