@@ -220,11 +220,18 @@ ${HOST_NETWORK}`,
     ),
   )
   repo.commitAndPush('a slow rollout of web')
-  await app.desiredState.refresh('manual').done
+  t.comment(`refresh: ${JSON.stringify(await app.desiredState.refresh('manual').done)}`)
   await waitFor(
-    () => inspect('web', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}') === 'updating',
+    () => inspect('web', '{{if .Spec.TaskTemplate.ContainerSpec.Healthcheck}}hc{{end}}') === 'hc',
     'the slow rollout to be under way',
     60_000,
+  ).catch(async (error: Error) => {
+    const d = (await detail()) as Detail
+    t.comment(JSON.stringify({ status: d.status, reason: d.reason, run: d.history?.[0] }))
+    throw error
+  })
+  t.comment(
+    `manager stopped with web ${inspect('web', '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')}, docker-cd ${((await detail()) as Detail).status}`,
   )
   await swarm.manager.stop()
   const cut = await waitFor(
