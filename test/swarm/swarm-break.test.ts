@@ -15,6 +15,12 @@ import { HOST_NETWORK, startSwarm, swarmUnavailable } from '../helpers/swarm.js'
 //   object is still there;
 // - refreshes after it do not deploy the failed tree again (no new run);
 // - `side` removed from Git: gone from the swarm (`--prune`), synced.
+// - a stack with a service at `deploy.replicas: 0`, a global one and a
+//   config with a 60-character key: synced (the health gate does not ask
+//   a container of a service scaled to zero; the name within 64 characters);
+// - a change of web's health check alone is deployed (drift sees it through
+//   the spec label); the manager stopped mid-rollout ends the run with the
+//   engine's reason, never synced, and the stack syncs once it is back.
 
 const unavailable = hostUnavailable() ?? swarmUnavailable()
 // Two private engines forming a swarm take seconds alone and much longer
