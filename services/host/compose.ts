@@ -137,6 +137,8 @@ export type ComposeService = {
   build?: true
   /** Services whose namespaces it joins (`network_mode`, `ipc`, `pid`: `service:<name>`). */
   joins?: string[]
+  /** `deploy.replicas: 0` (or `scale: 0`): the tree asks for no container of it. */
+  scaledToZero?: true
 }
 
 /**
@@ -145,9 +147,9 @@ export type ComposeService = {
  * (drift.ts modelOf). 2: `settings` and `reads`. 3: `reads` of a work
  * tree reached through a symlink (or of a service named `__proto__`) were
  * wrong, and builds read their additional contexts and secret files too.
- * 4: `joins` (namespaces shared with another service).
+ * 4: `joins` (namespaces shared with another service). 5: `scaledToZero`.
  */
-export const MODEL_FORMAT = 4
+export const MODEL_FORMAT = 5
 
 export type ComposeModel = {
   format?: number
@@ -366,10 +368,17 @@ export function createCompose(options: {
             ...(spec.pull_policy ? { pull_policy: spec.pull_policy } : {}),
             ...(spec.build ? { build: true as const } : {}),
             ...joinsOf(spec),
+            ...(scaledToZero(spec) ? { scaledToZero: true as const } : {}),
           },
         ]),
       ),
     }
+  }
+
+  /** Whether the tree asks for no container of a service (`deploy.replicas: 0`, `scale: 0`). */
+  function scaledToZero(spec: Record<string, unknown>): boolean {
+    const deploy = spec.deploy as { replicas?: unknown } | undefined
+    return deploy?.replicas === 0 || spec.scale === 0
   }
 
   /** The services whose network, IPC or PID namespace this one joins. */

@@ -93,6 +93,7 @@ export async function createHostSync(options: HostSyncOptions) {
         engine: options.engine,
         resolveImage: config.swarmResolveImage,
         imagePolicy: config.imageUpdates,
+        secretsDir: config.secretsDir,
         log,
       }),
   })

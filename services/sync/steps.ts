@@ -217,6 +217,8 @@ export function createSyncSteps(options: {
     }
     const project = model.name
     const services = Object.keys(model.services)
+    // The health gate's services: one scaled to zero in Git has no container to read back.
+    const gated = gatedServices(model)
     // A moved tag of a service the tree still runs from that tag (a new commit may name another).
     const updates = (input.imageUpdates ?? []).filter(
       (update) => model.services[update.service]?.image === update.reference,
@@ -348,7 +350,7 @@ export function createSyncSteps(options: {
       // the removed container's): then Compose converges again.
       const renewed = await renew(dir, project, changes, phase, startedSameAs(beforeUp))
       if (joinsAny(model, renewed)) await runtime.apply(dir, { waitSeconds, signal })
-      const running = await readBack(project, services, restartsBefore)
+      const running = await readBack(project, gated, restartsBefore)
       const filesDone = changes.map(fileChangeDone)
       const images = runningImagesOf(running, services, (service) => model.services[service]?.image)
       await removeReplaced(previousImages, images)
@@ -389,7 +391,7 @@ export function createSyncSteps(options: {
         !(caught instanceof ReadBackFailed) &&
         !signal.aborted &&
         (await failureKind(caught, runtime.ping)) === 'tree'
-          ? await withReadBack(caught, project, services, restartsBefore)
+          ? await withReadBack(caught, project, gated, restartsBefore)
           : caught
       const outcome = await failed(error, error instanceof ReadBackFailed ? 'read-back' : 'up', {
         servicesChanged,
@@ -398,7 +400,7 @@ export function createSyncSteps(options: {
         ...withChanges,
       })
       if (outcome.result !== 'failed' || outcome.failure !== 'tree') return outcome
-      const evidence = step === 'health' ? await evidenceOf(project, services, restartsBefore) : []
+      const evidence = step === 'health' ? await evidenceOf(project, gated, restartsBefore) : []
       return rollback(
         input,
         dir,
@@ -551,7 +553,7 @@ export function createSyncSteps(options: {
       const untouched = startedSameAs(beforeDeploy)
       await renew(dir, goodModel.name, changes, input.phase, (c) => !untouched(c))
       await runtime.apply(dir, { waitSeconds, signal })
-      await readBack(goodModel.name, Object.keys(goodModel.services), restartsOf(beforeDeploy))
+      await readBack(goodModel.name, gatedServices(goodModel), restartsOf(beforeDeploy))
       return {
         ...outcome,
         rolledBackTo: {
@@ -628,6 +630,10 @@ export type SyncSteps = ReturnType<typeof createSyncSteps>
 const joinsAny = (model: ComposeModel, renewed: readonly string[]) =>
   renewed.length > 0 &&
   Object.values(model.services).some((spec) => spec.joins?.some((name) => renewed.includes(name)))
+
+/** The services the health gate reads back: all but those scaled to zero in Git (`deploy.replicas: 0`). */
+export const gatedServices = (model: Pick<ComposeModel, 'services'>): string[] =>
+  Object.keys(model.services).filter((service) => !model.services[service]?.scaledToZero)
 
 /** The services whose changed files call for `action`. */
 const servicesTo = (action: FileChange['action'], changes: readonly FileChange[]) =>

@@ -3,6 +3,7 @@ import {
   type SwarmService,
   type SwarmTask,
   serviceRollout,
+  serviceSpecHash,
   specDifferences,
   stackFile,
   swarmProblems,
@@ -56,6 +57,8 @@ t.test('what Swarm is given, and what it cannot run', async (t) => {
   t.same(file.services.web.deploy.labels, {
     tier: 'front',
     'io.docker-cd.work-tree': '/stacks/shop',
+    // The hash of the rendered service: drift of what is not compared field by field.
+    'io.docker-cd.spec-hash': serviceSpecHash(rendered.services.web),
   })
   t.same(swarmProblems(rendered), [])
   t.match(

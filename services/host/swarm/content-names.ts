@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
-import { lstat, readFile } from 'node:fs/promises'
+import { lstat, readFile, realpath } from 'node:fs/promises'
+import { isAbsolute, relative, resolve } from 'node:path'
 import { describeFsError } from '../../base/index.js'
 import { WorkTreeError } from '../work-tree-safety.js'
 import { labelMap, type RenderedStack } from './stack-file.js'
@@ -107,7 +108,11 @@ export async function withContentNames(
  * a link whose target is gone (a decrypted file no longer in SECRETS_DIR)
  * or a file that cannot be read is the host's.
  */
-export async function readObjectFile(file: string): Promise<Buffer> {
+export async function readObjectFile(
+  file: string,
+  roots?: { dir: string; secretsDir?: string },
+): Promise<Buffer> {
+  if (roots) await refuseOutside(file, roots)
   try {
     return await readFile(file)
   } catch (error) {
@@ -127,4 +132,35 @@ export async function readObjectFile(file: string): Promise<Buffer> {
       code,
     )
   }
+}
+
+/** Whether `path` is `root` or inside it. */
+const isInside = (root: string, path: string) => {
+  const inside = relative(root, path)
+  return inside === '' || !(inside === '..' || inside.startsWith('../') || isAbsolute(inside))
+}
+
+/**
+ * A configs:/secrets: file must be in the stack's work tree (its bytes
+ * become an object every node of the swarm can read): a path that leaves
+ * it (`../../etc/passwd`, `/etc/passwd`) or a link that leads out of it is
+ * the tree's failure, refused before docker-cd or the docker CLI read it.
+ * A decrypted SOPS file is a link into SECRETS_DIR: that one is followed.
+ */
+async function refuseOutside(file: string, roots: { dir: string; secretsDir?: string }) {
+  const dir = resolve(roots.dir)
+  if (!isInside(dir, resolve(dir, file)))
+    throw new WorkTreeError(
+      'tree',
+      `${file} (a configs:/secrets: file:) is outside the stack's work tree ${dir}: refused, docker-cd reads no file outside it`,
+    )
+  const real = await realpath(file).catch(() => undefined)
+  if (real === undefined) return // missing: said by the read
+  const allowed = [dir, ...(roots.secretsDir ? [roots.secretsDir] : [])]
+  const reals = await Promise.all(allowed.map((root) => realpath(root).catch(() => resolve(root))))
+  if (!reals.some((root) => isInside(root, real)))
+    throw new WorkTreeError(
+      'tree',
+      `${file} (a configs:/secrets: file:) leads out of the stack's work tree (to ${real}): refused, docker-cd reads no file outside it`,
+    )
 }

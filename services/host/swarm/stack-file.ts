@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { ServiceReads } from '../service-reads.js'
 import { WorkTreeError } from '../work-tree-safety.js'
 import { WORK_TREE_LABEL } from './swarm-api.js'
@@ -78,6 +79,21 @@ export function nodeLocalMounts(reads: ServiceReads | undefined): string[] {
 }
 
 /**
+ * The label docker-cd puts on each service it deploys: a hash of the
+ * service as the tree renders it (content names included). Drift compares
+ * a few fields one by one (swarm-drift.ts); this label says that anything
+ * else of the service changed in Git (a health check, a command, ports,
+ * update_config), so such a tree is deployed, never taken as running.
+ */
+export const SPEC_LABEL = 'io.docker-cd.spec-hash'
+
+/** The hash of a rendered service (unset keys left out), as SPEC_LABEL holds it. */
+export function serviceSpecHash(service: RenderedService): string {
+  const set = Object.fromEntries(Object.entries(service).filter(([, value]) => value !== null))
+  return createHash('sha256').update(JSON.stringify(set)).digest('hex').slice(0, 16)
+}
+
+/**
  * The file `docker stack deploy` reads (on stdin): Compose's rendering
  * without the top-level `name:` (the stack name is the deploy's argument,
  * and the stack loader refuses the key), each service labelled with the
@@ -116,7 +132,10 @@ export function stackFile(stack: RenderedStack, workTree: string): string {
         name,
         {
           ...service,
-          deploy: { ...service.deploy, labels: { ...asMap, [WORK_TREE_LABEL]: workTree } },
+          deploy: {
+            ...service.deploy,
+            labels: { ...asMap, [WORK_TREE_LABEL]: workTree, [SPEC_LABEL]: serviceSpecHash(full) },
+          },
         },
       ]
     }),

@@ -5,7 +5,12 @@ import type { EngineContainer } from '../docker-engine.js'
 import type { StackHostState } from '../drift.js'
 import type { DeployedFrom } from '../runtime.js'
 import { CONTENT_LABEL, OBJECT_KINDS, versionOf } from './content-names.js'
-import type { RenderedService, RenderedStack } from './stack-file.js'
+import {
+  type RenderedService,
+  type RenderedStack,
+  SPEC_LABEL,
+  serviceSpecHash,
+} from './stack-file.js'
 import {
   currentTasks,
   lastFailure,
@@ -90,6 +95,19 @@ export function specDifferences(
         words: `environment differs from Git (${changed.join(', ')})`,
       })
     differences.push(...objectDifferences(tree, name, spec, service))
+    // Anything else of the service that changed in Git (a deploy by an older docker-cd has no label).
+    const deployedSpec = service.labels[SPEC_LABEL]
+    if (
+      deployedSpec &&
+      deployedSpec !== serviceSpecHash(spec) &&
+      !differences.some((difference) => difference.service === name)
+    )
+      differences.push({
+        service: name,
+        field: 'spec',
+        words:
+          'runs another spec than Git says (a change such as its health check, command, ports or update_config)',
+      })
   }
   for (const service of deployed)
     if (!(service.name in treeServices))

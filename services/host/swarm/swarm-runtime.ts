@@ -42,6 +42,8 @@ export function createSwarmRuntime(options: {
   resolveImage: ResolveImage
   /** IMAGE_UPDATES: the image policy of a stack and service that name none (notes). */
   imagePolicy?: ImagePolicy
+  /** SECRETS_DIR: a decrypted SOPS file in the work tree is a link into it (followed). */
+  secretsDir?: string
   /** Where an old config or secret the engine refuses to remove is said. */
   log?: {
     info(details: object, message: string): void
@@ -58,7 +60,9 @@ export function createSwarmRuntime(options: {
     const rendered = (await compose.rendered(dir)) as RenderedStack
     refuseUnsupported(rendered)
     const stack = rendered.name ?? (await compose.model(dir)).name
-    return withContentNames(stack, rendered, readObjectFile)
+    return withContentNames(stack, rendered, (file) =>
+      readObjectFile(file, { dir, secretsDir: options.secretsDir }),
+    )
   }
 
   async function check(input: Parameters<StackRuntime['check']>[0]): Promise<StackHostState> {
